@@ -1,0 +1,160 @@
+//! Loopback load: `tsdev serve` with the hello example against a minimal native axum handler
+//! that returns the same JSON. Same load generator, same connection count, alternating
+//! rounds, one run; reports requests/s of each and the ratio.
+//!
+//! `cargo build --release -p tsdev -p bench && target/release/rpc_load [SECONDS CONNECTIONS]`
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::routing::post;
+
+/// A child server, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(mut command: Command) -> anyhow::Result<Server> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("server exited before listening"))??;
+        if let Some(url) = line.strip_prefix("listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Ok(Server { child, url })
+}
+
+async fn native_server() -> anyhow::Result<()> {
+    let app = Router::new().route(
+        "/rpc/greeter.hello",
+        post(|body: Bytes| async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                bench::hello_native(&body),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// Requests per second against `url` over `seconds` with `connections` concurrent clients.
+async fn load(url: &str, seconds: f64, connections: usize) -> anyhow::Result<f64> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let target = format!("{url}/rpc/greeter.hello");
+    let expected = bench::hello_native(br#"{"name":"load"}"#);
+    let first = client
+        .post(&target)
+        .body(r#"{"name":"load"}"#)
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    anyhow::ensure!(
+        first.as_ref() == expected.as_slice(),
+        "unexpected answer: {first:?}"
+    );
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, target, done) = (client.clone(), target.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let response = client.post(&target).body(r#"{"name":"load"}"#).send().await;
+                    if let Ok(response) = response
+                        && response.status().is_success()
+                        && response.bytes().await.is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for task in tasks {
+        task.await?;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--native-server") {
+        return native_server().await;
+    }
+    let seconds: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5.0);
+    let connections: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(32);
+
+    let mut native = Command::new(std::env::current_exe()?);
+    native.arg("--native-server");
+    let native = spawn(native)?;
+
+    let data = tempfile::tempdir()?;
+    let mut tsdev = Command::new(runtime_tests::tsdev_bin());
+    tsdev
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--deploy",
+            runtime_tests::guests::HELLO,
+            "--data",
+        ])
+        .arg(data.path())
+        .env("RUST_LOG", "warn");
+    let tsdev = spawn(tsdev)?;
+
+    // Warm both, then alternate rounds so drift hits both alike.
+    load(&native.url, 1.0, connections).await?;
+    load(&tsdev.url, 1.0, connections).await?;
+    let (mut native_rps, mut tsdev_rps) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        native_rps.push(load(&native.url, seconds, connections).await?);
+        tsdev_rps.push(load(&tsdev.url, seconds, connections).await?);
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (native_mean, tsdev_mean) = (mean(&native_rps), mean(&tsdev_rps));
+    println!(
+        "loopback POST /rpc/greeter.hello, {connections} connections, 2 x {seconds} s rounds each"
+    );
+    println!("native axum handler: {native_mean:>10.0} requests/s  {native_rps:.0?}");
+    println!("tsdev serve (hello): {tsdev_mean:>10.0} requests/s  {tsdev_rps:.0?}");
+    println!(
+        "ratio tsdev / native: {:.2} (target >= 0.5)",
+        tsdev_mean / native_mean
+    );
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! Shared pieces of the benchmarks: latency statistics and the same JSON answer the hello
+//! example gives, computed natively.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// Latency summary of one measured series.
+#[derive(Debug, Clone, Copy)]
+pub struct Summary {
+    pub count: usize,
+    pub mean: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+/// Summarise `samples` (sorted in place).
+pub fn summarize(samples: &mut [Duration]) -> Summary {
+    samples.sort_unstable();
+    let count = samples.len().max(1);
+    let total: Duration = samples.iter().sum();
+    let at = |q: f64| {
+        samples
+            .get(((samples.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    Summary {
+        count: samples.len(),
+        mean: total / count as u32,
+        p50: at(0.50),
+        p99: at(0.99),
+    }
+}
+
+/// `greeter.hello` done natively, JSON in and out, as a handler would.
+pub fn hello_native(args: &[u8]) -> Vec<u8> {
+    let args: Value = serde_json::from_slice(args).unwrap_or(Value::Null);
+    let name = args["name"].as_str().unwrap_or("");
+    let answer =
+        json!({ "message": format!("Hello, {name}!"), "name-length": name.chars().count() });
+    serde_json::to_vec(&answer).unwrap_or_default()
+}
+
+pub fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}

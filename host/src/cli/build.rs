@@ -1,0 +1,153 @@
+//! `tsdev build`: build a Rust crate into a component and check it as the host would.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::limits::CallLimits;
+use crate::registry::Deployment;
+use crate::runtime::Runtime;
+
+/// The target every guest is built for.
+pub const TARGET: &str = "wasm32-wasip2";
+
+/// Build the crate at PATH for wasm32-wasip2 (release), check the output is a component
+/// this host accepts, and list its procedures.
+#[derive(Args)]
+pub struct BuildCommand {
+    /// The crate's directory (with Cargo.toml).
+    #[arg(default_value = ".")]
+    path: PathBuf,
+}
+
+/// What a build produced.
+pub struct Built {
+    /// The component name: the crate's name with '_' as '-'.
+    pub name: String,
+    pub wasm: PathBuf,
+}
+
+impl BuildCommand {
+    pub fn for_path(path: PathBuf) -> BuildCommand {
+        BuildCommand { path }
+    }
+
+    pub async fn run(self) -> anyhow::Result<Built> {
+        let manifest = self.path.join("Cargo.toml");
+        if !manifest.exists() {
+            bail!(
+                "{} has no Cargo.toml; point tsdev build at a Rust crate",
+                self.path.display()
+            );
+        }
+        ensure_target().await?;
+        eprintln!("building {} for {TARGET} …", self.path.display());
+        let wasm = cargo_build(&manifest).await?;
+        let bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        let name = wasm
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("component")
+            .replace('_', "-");
+        // Check it exactly as an upload would be checked: component, imports, procedures.
+        let check_name = name.clone();
+        let deployment = tokio::task::spawn_blocking(move || -> anyhow::Result<Deployment> {
+            let runtime = Runtime::new(None)?;
+            Ok(Deployment::prepare(
+                &runtime,
+                &check_name,
+                &bytes,
+                CallLimits::default(),
+                0,
+            )?)
+        })
+        .await?
+        .with_context(|| format!("checking {}", wasm.display()))?;
+        println!("built {} ({} bytes)", wasm.display(), deployment.size_bytes);
+        for p in &deployment.procedures {
+            println!("  {}  {}", p.name, p.signature);
+        }
+        for u in &deployment.unexposed {
+            println!("  (not exposed) {}: {}", u.name, u.reason);
+        }
+        Ok(Built { name, wasm })
+    }
+}
+
+/// Install the wasm32-wasip2 target with rustup when it is missing.
+async fn ensure_target() -> anyhow::Result<()> {
+    let installed = match Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .await
+    {
+        Ok(output) => String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .any(|l| l.trim() == TARGET),
+        // Without rustup the toolchain may still have the target (e.g. a distro package).
+        Err(_) => return Ok(()),
+    };
+    if !installed {
+        eprintln!("installing the {TARGET} target with rustup …");
+        let status = Command::new("rustup")
+            .args(["target", "add", TARGET])
+            .status()
+            .await
+            .context("running rustup target add")?;
+        if !status.success() {
+            bail!("`rustup target add {TARGET}` failed; install the target and try again");
+        }
+    }
+    Ok(())
+}
+
+/// `cargo build --release --target wasm32-wasip2`, returning the .wasm it produced.
+async fn cargo_build(manifest: &Path) -> anyhow::Result<PathBuf> {
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            TARGET,
+            "--message-format=json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("running cargo; is the Rust toolchain installed (https://rustup.rs)?")?;
+    let stdout = child.stdout.take().context("capturing cargo's output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let mut wasm = None;
+    while let Some(line) = lines.next_line().await? {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        let is_cdylib = message["target"]["kind"]
+            .as_array()
+            .is_some_and(|kinds| kinds.iter().any(|k| k == "cdylib"));
+        if !is_cdylib {
+            continue;
+        }
+        for file in message["filenames"].as_array().into_iter().flatten() {
+            if let Some(file) = file.as_str().filter(|f| f.ends_with(".wasm")) {
+                wasm = Some(PathBuf::from(file));
+            }
+        }
+    }
+    let status = child.wait().await?;
+    if !status.success() {
+        bail!("cargo build failed (see the errors above)");
+    }
+    wasm.context(
+        "the crate built no .wasm; add `[lib] crate-type = [\"cdylib\"]` to its Cargo.toml",
+    )
+}

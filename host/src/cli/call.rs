@@ -1,0 +1,41 @@
+//! `tsdev call`: call a procedure on a running host.
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{DEFAULT_URL, answer_error};
+
+/// Call PROCEDURE with a JSON object of arguments and print the JSON result.
+#[derive(Args)]
+pub struct CallCommand {
+    /// e.g. `greeter.hello`.
+    procedure: String,
+    /// Arguments as one JSON object keyed by parameter name.
+    #[arg(default_value = "{}")]
+    args: String,
+    /// The host.
+    #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
+    url: String,
+}
+
+impl CallCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let args: serde_json::Value =
+            serde_json::from_str(&self.args).context("the arguments are not valid JSON")?;
+        let url = format!("{}/rpc/{}", self.url.trim_end_matches('/'), self.procedure);
+        let response = reqwest::Client::new()
+            .post(&url)
+            .json(&args)
+            .send()
+            .await
+            .with_context(|| format!("calling {url}"))?;
+        if !response.status().is_success() {
+            return Err(answer_error(response)
+                .await
+                .context(format!("calling {}", self.procedure)));
+        }
+        let result: serde_json::Value = response.json().await.context("reading the result")?;
+        println!("{}", serde_json::to_string_pretty(&result)?);
+        Ok(())
+    }
+}

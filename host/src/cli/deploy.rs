@@ -1,0 +1,64 @@
+//! `tsdev deploy`: upload a component to a running host.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::{DEFAULT_URL, answer_error};
+
+/// Upload FILE to a host as the component NAME (a new version if NAME exists).
+#[derive(Args)]
+pub struct DeployCommand {
+    /// The component (.wasm).
+    file: PathBuf,
+    /// Component name: lowercase letters, digits and '-'.
+    #[arg(long)]
+    name: String,
+    /// The host.
+    #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
+    url: String,
+}
+
+impl DeployCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let wasm = std::fs::read(&self.file)
+            .with_context(|| format!("reading {}", self.file.display()))?;
+        let url = format!("{}/v1/components", self.url.trim_end_matches('/'));
+        let response = reqwest::Client::new()
+            .post(&url)
+            .query(&[("name", &self.name)])
+            .header("content-type", "application/wasm")
+            .body(wasm)
+            .send()
+            .await
+            .with_context(|| format!("uploading to {url}"))?;
+        if !response.status().is_success() {
+            return Err(answer_error(response)
+                .await
+                .context(format!("deploying {}", self.file.display())));
+        }
+        let deployment: serde_json::Value =
+            response.json().await.context("reading the host's answer")?;
+        println!(
+            "deployed {} version {}",
+            deployment["name"].as_str().unwrap_or("?"),
+            deployment["version"].as_str().unwrap_or("?")
+        );
+        for p in deployment["procedures"].as_array().into_iter().flatten() {
+            println!(
+                "  {}  {}",
+                p["name"].as_str().unwrap_or("?"),
+                p["signature"].as_str().unwrap_or("")
+            );
+        }
+        for u in deployment["unexposed"].as_array().into_iter().flatten() {
+            println!(
+                "  (not exposed) {}: {}",
+                u["name"].as_str().unwrap_or("?"),
+                u["reason"].as_str().unwrap_or("")
+            );
+        }
+        Ok(())
+    }
+}

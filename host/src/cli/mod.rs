@@ -1,0 +1,83 @@
+//! The `tsdev` command line, one file per command.
+
+pub mod build;
+pub mod call;
+pub mod deploy;
+pub mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Default address of a host, for the commands that talk to one.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:3000";
+
+#[derive(Parser)]
+#[command(
+    name = "tsdev",
+    version,
+    about = "Host procedures and durable workflows as WebAssembly components"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Serve(serve::ServeCommand),
+    Build(build::BuildCommand),
+    Deploy(deploy::DeployCommand),
+    Call(call::CallCommand),
+}
+
+/// Parse the command line, run the command, print any error with its causes.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(c) => c.run().await,
+            Command::Build(c) => c.run().await.map(|_| ()),
+            Command::Deploy(c) => c.run().await,
+            Command::Call(c) => c.run().await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            for cause in error.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Turn a problem+json answer (or any non-success answer) into an error message.
+pub(crate) async fn answer_error(response: reqwest::Response) -> anyhow::Error {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(problem) if problem.get("kind").is_some() => {
+            let kind = problem["kind"].as_str().unwrap_or("?");
+            let detail = problem["detail"].as_str().unwrap_or("");
+            let mut message = format!("{status} {kind}: {detail}");
+            if let Some(error) = problem.get("error") {
+                message.push_str(&format!("\nerror: {error}"));
+            }
+            anyhow::anyhow!(message)
+        }
+        _ => anyhow::anyhow!("{status}: {text}"),
+    }
+}

@@ -1,0 +1,111 @@
+//! `tsdev serve`: run the host.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::host::{Host, HostConfig};
+use crate::limits::CallLimits;
+
+/// Run the host: HTTP API on `--listen`, state under `--data`.
+#[derive(Args)]
+pub struct ServeCommand {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Data directory: embedded database and compiled-component cache.
+    #[arg(long, default_value = "./.tsdev")]
+    data: PathBuf,
+    /// Database URL (sqlite://… or postgres://…) instead of the embedded database.
+    #[arg(long, env = "TSDEV_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Build (if a crate directory) and deploy this component at start; repeatable.
+    /// A directory is built with `tsdev build`; a .wasm file is deployed as it is.
+    #[arg(long = "deploy", value_name = "PATH")]
+    deploy: Vec<PathBuf>,
+}
+
+impl ServeCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        crate::telemetry::init();
+        let host = Host::open(&HostConfig {
+            data_dir: self.data.clone(),
+            database_url: self.database_url.clone(),
+        })
+        .await
+        .context("opening the host")?;
+        for path in &self.deploy {
+            let (name, wasm_path) = if path.is_dir() {
+                let built = super::build::BuildCommand::for_path(path.clone())
+                    .run()
+                    .await?;
+                (built.name, built.wasm)
+            } else {
+                let stem = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("component");
+                (stem.replace('_', "-"), path.clone())
+            };
+            let wasm = std::fs::read(&wasm_path)
+                .with_context(|| format!("reading {}", wasm_path.display()))?;
+            let deployment = host
+                .deploy(&name, wasm, CallLimits::default())
+                .await
+                .with_context(|| format!("deploying {}", wasm_path.display()))?;
+            println!(
+                "deployed {} ({} procedures)",
+                deployment.name,
+                deployment.procedures.len()
+            );
+            for p in &deployment.procedures {
+                println!("  {}  {}", p.name, p.signature);
+            }
+        }
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("listening on {}", self.listen))?;
+        let addr = listener.local_addr()?;
+        // Runtime tests read this line to find the port.
+        println!("listening on http://{addr}");
+        if let Some(deployment) = host.registry().list().first()
+            && let Some(procedure) = deployment.procedures.first()
+        {
+            let args = crate::registry::schema::example_args(&procedure.params);
+            println!(
+                "try: curl -s -X POST http://{addr}/rpc/{} -d '{args}'",
+                procedure.name
+            );
+            println!("     curl -s http://{addr}/procedures");
+        }
+        axum::serve(listener, crate::http::app(host))
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,217 @@
+//! The host as a service: deploy, undeploy and call, over the runtime, the registry and
+//! the store. HTTP handlers and tests use this; it knows nothing of HTTP.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use wasmtime::component::Val;
+
+use crate::limits::CallLimits;
+use crate::registry::json::{self, ArgError};
+use crate::registry::{DeployError, Deployment, Registry};
+use crate::runtime::invoke::result_body;
+use crate::runtime::{CallContext, CallFailure, Runtime, Target};
+use crate::store::{self, DEFAULT_TENANT, Store, StoreError, StoredComponent};
+
+/// Where the host keeps its state.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    /// Data directory: the embedded database and the compiled-component cache.
+    pub data_dir: PathBuf,
+    /// A database URL instead of the embedded SQLite database.
+    pub database_url: Option<String>,
+}
+
+/// Why a deploy failed: the component, or the host's store.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployFailure {
+    #[error(transparent)]
+    Component(#[from] DeployError),
+    #[error("the component could not be saved: {0}")]
+    Store(#[from] StoreError),
+    #[error("compilation stopped unexpectedly: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// Why a call did not return a value.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no procedure named {0}")]
+    NotFound(String),
+    #[error("invalid arguments: {0}")]
+    InvalidArgs(#[from] ArgError),
+    /// The procedure returned the `err` case of its top-level `result`.
+    #[error("the procedure returned an error")]
+    ProcedureError(Value),
+    #[error(transparent)]
+    Failure(#[from] CallFailure),
+}
+
+/// A successful call: the JSON result, already serialised and size-checked.
+pub struct CallOutput {
+    pub body: Vec<u8>,
+}
+
+/// Runtime, registry and store of one host process.
+pub struct Host {
+    runtime: Runtime,
+    registry: Registry,
+    store: Arc<dyn Store>,
+    /// Deploys and removals run one at a time, so the conflict check and the swap agree.
+    deploy_lock: tokio::sync::Mutex<()>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Host {
+    /// Open the store, then compile and register every stored component. A component that
+    /// no longer loads is logged and skipped, so one bad component cannot keep a host down.
+    pub async fn open(config: &HostConfig) -> anyhow::Result<Arc<Host>> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "creating the data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+        let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
+        let runtime = Runtime::new(Some(config.data_dir.join("compiled")))?;
+        let host = Arc::new(Host {
+            runtime,
+            registry: Registry::default(),
+            store,
+            deploy_lock: tokio::sync::Mutex::new(()),
+        });
+        for stored in host.store.load_components(DEFAULT_TENANT).await? {
+            let name = stored.name.clone();
+            match host
+                .prepare(stored.name, stored.wasm, stored.limits, stored.deployed_at)
+                .await
+            {
+                Ok(deployment) => {
+                    if let Err(e) = host.registry.install(Arc::new(deployment)) {
+                        tracing::error!(component = %name, "not loaded: {e}");
+                    }
+                }
+                Err(e) => tracing::error!(component = %name, "not loaded: {e}"),
+            }
+        }
+        tracing::info!(components = host.registry.list().len(), "registry loaded");
+        Ok(host)
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    async fn prepare(
+        &self,
+        name: String,
+        wasm: Vec<u8>,
+        limits: CallLimits,
+        deployed_at: i64,
+    ) -> Result<Deployment, DeployFailure> {
+        let runtime = self.runtime.clone();
+        let deployment = tokio::task::spawn_blocking(move || {
+            Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at)
+        })
+        .await??;
+        Ok(deployment)
+    }
+
+    /// Deploy `wasm` as the component `name`, replacing its previous version.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        wasm: Vec<u8>,
+        limits: CallLimits,
+    ) -> Result<Arc<Deployment>, DeployFailure> {
+        crate::registry::check_name(name)?;
+        crate::registry::check_component_bytes(&wasm)?;
+        let deployed_at = now_ms();
+        // Compile before taking the lock: a big component takes seconds.
+        let deployment = Arc::new(
+            self.prepare(name.to_string(), wasm.clone(), limits, deployed_at)
+                .await?,
+        );
+        let _guard = self.deploy_lock.lock().await;
+        self.registry.check_conflicts(&deployment)?;
+        self.store
+            .save_component(&StoredComponent {
+                tenant: DEFAULT_TENANT.to_string(),
+                name: name.to_string(),
+                version: deployment.version.clone(),
+                wasm,
+                limits,
+                deployed_at,
+            })
+            .await?;
+        self.registry.install(deployment.clone())?;
+        tracing::info!(component = name, version = %deployment.version, procedures = deployment.procedures.len(), "deployed");
+        Ok(deployment)
+    }
+
+    /// Remove the component `name`; false when there was none.
+    pub async fn undeploy(&self, name: &str) -> Result<bool, StoreError> {
+        let _guard = self.deploy_lock.lock().await;
+        let deleted = self.store.delete_component(DEFAULT_TENANT, name).await?;
+        let removed = self.registry.remove(name).is_some();
+        Ok(deleted || removed)
+    }
+
+    /// Call `procedure` with a JSON arguments object.
+    pub async fn call(
+        &self,
+        procedure: &str,
+        args: &Value,
+        context: &CallContext,
+    ) -> Result<CallOutput, CallError> {
+        let found = self
+            .registry
+            .procedure(procedure)
+            .ok_or_else(|| CallError::NotFound(procedure.to_string()))?;
+        let proc = found.procedure();
+        let params = json::args_from_json(&proc.params, args)?;
+        let results = self
+            .runtime
+            .invoke(
+                Target {
+                    pre: &found.deployment.pre,
+                    export: &proc.export,
+                    procedure: &proc.name,
+                    result_count: usize::from(proc.result.is_some()),
+                },
+                &params,
+                found.deployment.limits,
+                context,
+            )
+            .await?;
+        let value = match results.into_iter().next() {
+            None => Value::Null,
+            // A top-level result: ok is the answer, err is the procedure's own error.
+            Some(Val::Result(Ok(payload))) => payload.as_deref().map_or(Value::Null, json::to_json),
+            Some(Val::Result(Err(payload))) => {
+                return Err(CallError::ProcedureError(
+                    payload.as_deref().map_or(Value::Null, json::to_json),
+                ));
+            }
+            Some(other) => json::to_json(&other),
+        };
+        Ok(CallOutput {
+            body: result_body(&value)?,
+        })
+    }
+}

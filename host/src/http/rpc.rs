@@ -1,0 +1,88 @@
+//! `POST /rpc/{procedure}` and the procedure catalogue.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{Problem, body_problem};
+use crate::host::Host;
+use crate::limits;
+use crate::runtime::CallContext;
+
+/// Header carrying a request id in and out.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// The caller's request id when it sent a usable one, else a new one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+}
+
+/// Call a procedure with a JSON object of arguments.
+pub async fn call(
+    State(host): State<Arc<Host>>,
+    Path(procedure): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let context = CallContext {
+        request_id: request_id(&headers),
+    };
+    let outcome = async {
+        let body = body.map_err(|e| body_problem(e, limits::MAX_ARGS_BYTES))?;
+        let args: Value = if body.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body)
+                .map_err(|e| Problem::invalid_args(format!("the body is not valid JSON: {e}")))?
+        };
+        Ok::<_, Problem>(host.call(&procedure, &args, &context).await?)
+    }
+    .await;
+    let mut response = match outcome {
+        Ok(output) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            output.body,
+        )
+            .into_response(),
+        Err(problem) => problem
+            .with("request_id", json!(context.request_id))
+            .into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&context.request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// `GET /procedures`: every procedure with its component, signature and schemas.
+pub async fn procedures(State(host): State<Arc<Host>>) -> Json<Value> {
+    let mut procedures = Vec::new();
+    for deployment in host.registry().list() {
+        for p in &deployment.procedures {
+            procedures.push(json!({
+                "name": p.name,
+                "component": deployment.name,
+                "version": deployment.version,
+                "signature": p.signature,
+                "description": p.description,
+                "params_schema": p.params_schema,
+                "result_schema": p.result_schema,
+            }));
+        }
+    }
+    Json(json!({ "procedures": procedures }))
+}

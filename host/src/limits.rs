@@ -1,0 +1,132 @@
+//! Limits every guest call runs under, as documented constants.
+//!
+//! Defaults apply to every deployment; a deployment may ask for other values at upload
+//! (`?fuel=`, `?memory_mib=`, `?timeout_ms=`) but never above the host maximums here.
+//! Figures were measured on the 2-core reference machine.
+
+use std::time::Duration;
+
+/// Fuel for one call by default: about one second of a tight loop (a tight loop burns
+/// roughly 7e9 units per second here).
+pub const DEFAULT_FUEL: u64 = 7_000_000_000;
+/// The most fuel a deployment may ask for: about ten seconds of tight loop.
+pub const MAX_FUEL: u64 = 70_000_000_000;
+
+/// Linear memory (all memories of one instance together) a call may use by default.
+pub const DEFAULT_MEMORY_BYTES: u64 = 64 << 20;
+/// The most memory a deployment may ask for. Interpreted languages (a componentize-py
+/// component starts with tens of MiB) need more than the default.
+pub const MAX_MEMORY_BYTES: u64 = 1 << 30;
+
+/// Wall-clock time a call may take by default, instantiation included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wall-clock time a deployment may ask for.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Largest component accepted at upload. A Python component from componentize-py is
+/// about 18 MiB; this leaves room for bigger toolchains.
+pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+/// Largest request body for `/rpc/{procedure}`.
+pub const MAX_ARGS_BYTES: usize = 4 << 20;
+/// Largest JSON result a call may produce; a bigger one fails with `result-too-large`.
+pub const MAX_RESULT_BYTES: usize = 16 << 20;
+
+/// Instances that may run at once; further calls wait for a slot.
+pub const MAX_CONCURRENT_INSTANCES: usize = 128;
+
+/// How often the epoch ticker advances. Guests yield to the scheduler and check their
+/// deadline once per tick, so a long call never holds a runtime thread for longer.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Native stack a guest may use before it traps with a stack overflow.
+pub const MAX_WASM_STACK_BYTES: usize = 1 << 20;
+
+/// Elements a guest table may grow to.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// Bytes of stdout plus stderr a call may write into the host log; the rest is dropped.
+pub const MAX_GUEST_OUTPUT_BYTES: usize = 64 << 10;
+
+/// Bytes of one `tsdev:host/log` message kept; longer messages are truncated.
+pub const MAX_LOG_MESSAGE_BYTES: usize = 8 << 10;
+
+/// The limits one call runs under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallLimits {
+    pub fuel: u64,
+    pub memory_bytes: u64,
+    pub timeout_ms: u64,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            fuel: DEFAULT_FUEL,
+            memory_bytes: DEFAULT_MEMORY_BYTES,
+            timeout_ms: DEFAULT_TIMEOUT.as_millis() as u64,
+        }
+    }
+}
+
+/// A requested limit above the host maximum.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} = {requested} is above the host maximum of {maximum}")]
+pub struct LimitTooHigh {
+    pub what: &'static str,
+    pub requested: u64,
+    pub maximum: u64,
+}
+
+impl CallLimits {
+    /// Defaults overridden by whatever was asked for, checked against the host maximums.
+    pub fn with_overrides(
+        fuel: Option<u64>,
+        memory_bytes: Option<u64>,
+        timeout_ms: Option<u64>,
+    ) -> Result<CallLimits, LimitTooHigh> {
+        fn check(what: &'static str, value: u64, maximum: u64) -> Result<u64, LimitTooHigh> {
+            if value > maximum {
+                return Err(LimitTooHigh {
+                    what,
+                    requested: value,
+                    maximum,
+                });
+            }
+            Ok(value)
+        }
+        let defaults = CallLimits::default();
+        Ok(CallLimits {
+            fuel: check("fuel", fuel.unwrap_or(defaults.fuel), MAX_FUEL)?,
+            memory_bytes: check(
+                "memory bytes",
+                memory_bytes.unwrap_or(defaults.memory_bytes),
+                MAX_MEMORY_BYTES,
+            )?,
+            timeout_ms: check(
+                "timeout ms",
+                timeout_ms.unwrap_or(defaults.timeout_ms),
+                MAX_TIMEOUT.as_millis() as u64,
+            )?,
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_within_maximums_apply_and_above_are_refused() {
+        let limits = CallLimits::with_overrides(Some(5), None, Some(20)).expect("within maximums");
+        assert_eq!(limits.fuel, 5);
+        assert_eq!(limits.memory_bytes, DEFAULT_MEMORY_BYTES);
+        assert_eq!(limits.timeout_ms, 20);
+        let err = CallLimits::with_overrides(None, Some(MAX_MEMORY_BYTES + 1), None)
+            .expect_err("above maximum");
+        assert_eq!(err.what, "memory bytes");
+    }
+}

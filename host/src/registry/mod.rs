@@ -1,0 +1,301 @@
+//! Deployed components and the procedures they export.
+//!
+//! - [`reflect`]: procedures from a component's own types.
+//! - [`json`]: JSON <-> WIT values.
+//! - [`schema`]: JSON Schema for WIT types.
+//!
+//! A [`Deployment`] is one version of one named component, compiled and pre-linked. The
+//! [`Registry`] maps names to deployments and procedure names to the deployment that owns
+//! them; replacing a deployment swaps both maps under one lock, so a caller sees either
+//! the old version or the new one, never a mix.
+
+pub mod json;
+pub mod reflect;
+pub mod schema;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{ComponentExportIndex, InstancePre, Type};
+
+use crate::limits::CallLimits;
+use crate::runtime::Runtime;
+use crate::runtime::engine::RuntimeError;
+use crate::runtime::state::StoreState;
+
+pub use reflect::Unexposed;
+
+/// Longest component name accepted.
+pub const MAX_COMPONENT_NAME_LEN: usize = 64;
+
+/// Why a component cannot be deployed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(
+        "invalid component name {0:?}: use 1 to {MAX_COMPONENT_NAME_LEN} characters from a-z, 0-9 and '-', starting with a letter"
+    )]
+    InvalidName(String),
+    #[error("the upload is not WebAssembly (it does not start with the \\0asm magic bytes)")]
+    NotWasm,
+    #[error(
+        "the upload is a core WebAssembly module, not a component; build for wasm32-wasip2 (`tsdev build`) or wrap it with `wasm-tools component new`"
+    )]
+    CoreModule,
+    #[error("the component does not compile: {0}")]
+    Invalid(String),
+    #[error("the component imports something this host does not provide: {0}")]
+    UnsupportedImport(String),
+    #[error("{0}")]
+    Reflect(String),
+    #[error(
+        "procedure {procedure} is already exported by component {owner}; remove or rename one of them"
+    )]
+    Conflict { procedure: String, owner: String },
+}
+
+/// One callable function of a deployment.
+pub struct Procedure {
+    pub name: String,
+    pub export: ComponentExportIndex,
+    pub params: Vec<(String, Type)>,
+    pub result: Option<Type>,
+    pub signature: String,
+    pub params_schema: Value,
+    pub result_schema: Value,
+    pub description: Option<String>,
+}
+
+/// One version of one named component, compiled and pre-linked.
+pub struct Deployment {
+    pub name: String,
+    /// Hex SHA-256 of the component bytes.
+    pub version: String,
+    pub size_bytes: usize,
+    pub limits: CallLimits,
+    /// Milliseconds since the Unix epoch.
+    pub deployed_at: i64,
+    pub pre: InstancePre<StoreState>,
+    pub procedures: Vec<Procedure>,
+    pub unexposed: Vec<Unexposed>,
+}
+
+/// Hex SHA-256 of `bytes`: a component's version.
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Component names are used in URLs and logs: keep them plain.
+pub fn check_name(name: &str) -> Result<(), DeployError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_COMPONENT_NAME_LEN
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(DeployError::InvalidName(name.to_string()))
+    }
+}
+
+/// Tell a component from a core module or from something that is not wasm at all.
+pub fn check_component_bytes(wasm: &[u8]) -> Result<(), DeployError> {
+    if !wasm.starts_with(b"\0asm") {
+        return Err(DeployError::NotWasm);
+    }
+    if wasmparser::Parser::is_core_wasm(wasm) {
+        return Err(DeployError::CoreModule);
+    }
+    Ok(())
+}
+
+impl Deployment {
+    /// Validate, compile (or load from the cache), link and reflect a component.
+    /// CPU-heavy: call from a blocking thread.
+    pub fn prepare(
+        runtime: &Runtime,
+        name: &str,
+        wasm: &[u8],
+        limits: CallLimits,
+        deployed_at: i64,
+    ) -> Result<Deployment, DeployError> {
+        check_name(name)?;
+        check_component_bytes(wasm)?;
+        let version = content_hash(wasm);
+        let component = runtime.compile(wasm, &version).map_err(|e| match e {
+            RuntimeError::Compile(m) | RuntimeError::Engine(m) | RuntimeError::Link(m) => {
+                DeployError::Invalid(m)
+            }
+        })?;
+        let pre = runtime
+            .link(&component)
+            .map_err(|e| DeployError::UnsupportedImport(e.to_string()))?;
+        let (found, unexposed) =
+            reflect::procedures(runtime.engine(), &component).map_err(DeployError::Reflect)?;
+        let procedures = found
+            .into_iter()
+            .map(|p| Procedure {
+                params_schema: schema::params_schema(&p.params),
+                result_schema: schema::result_schema(p.result.as_ref()),
+                name: p.name,
+                export: p.export,
+                params: p.params,
+                result: p.result,
+                signature: p.signature,
+                description: None,
+            })
+            .collect();
+        Ok(Deployment {
+            name: name.to_string(),
+            version,
+            size_bytes: wasm.len(),
+            limits,
+            deployed_at,
+            pre,
+            procedures,
+            unexposed,
+        })
+    }
+}
+
+/// A procedure together with the deployment that owns it.
+#[derive(Clone)]
+pub struct ProcedureRef {
+    pub deployment: Arc<Deployment>,
+    index: usize,
+}
+
+impl ProcedureRef {
+    pub fn procedure(&self) -> &Procedure {
+        &self.deployment.procedures[self.index]
+    }
+}
+
+/// Deployed components by name and procedures by name.
+#[derive(Default)]
+pub struct Registry {
+    index: RwLock<Index>,
+}
+
+#[derive(Default)]
+struct Index {
+    deployments: BTreeMap<String, Arc<Deployment>>,
+    procedures: HashMap<String, ProcedureRef>,
+}
+
+impl Registry {
+    fn read(&self) -> RwLockReadGuard<'_, Index> {
+        // The index is only ever swapped whole, so a poisoned lock still holds a valid index.
+        self.index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Index> {
+        self.index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Refuse `deployment` if another component already exports one of its procedures.
+    pub fn check_conflicts(&self, deployment: &Deployment) -> Result<(), DeployError> {
+        self.read().conflict(deployment)
+    }
+
+    /// Install `deployment`, replacing any deployment of the same name. Returns the old one.
+    pub fn install(
+        &self,
+        deployment: Arc<Deployment>,
+    ) -> Result<Option<Arc<Deployment>>, DeployError> {
+        let mut index = self.write();
+        index.conflict(&deployment)?;
+        let old = index
+            .deployments
+            .insert(deployment.name.clone(), deployment.clone());
+        if let Some(old) = &old {
+            for procedure in &old.procedures {
+                index.procedures.remove(&procedure.name);
+            }
+        }
+        for (i, procedure) in deployment.procedures.iter().enumerate() {
+            index.procedures.insert(
+                procedure.name.clone(),
+                ProcedureRef {
+                    deployment: deployment.clone(),
+                    index: i,
+                },
+            );
+        }
+        Ok(old)
+    }
+
+    /// Remove the deployment called `name`; returns it if there was one.
+    pub fn remove(&self, name: &str) -> Option<Arc<Deployment>> {
+        let mut index = self.write();
+        let old = index.deployments.remove(name)?;
+        for procedure in &old.procedures {
+            index.procedures.remove(&procedure.name);
+        }
+        Some(old)
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Deployment>> {
+        self.read().deployments.get(name).cloned()
+    }
+
+    /// All deployments, by name.
+    pub fn list(&self) -> Vec<Arc<Deployment>> {
+        self.read().deployments.values().cloned().collect()
+    }
+
+    pub fn procedure(&self, name: &str) -> Option<ProcedureRef> {
+        self.read().procedures.get(name).cloned()
+    }
+}
+
+impl Index {
+    fn conflict(&self, deployment: &Deployment) -> Result<(), DeployError> {
+        for procedure in &deployment.procedures {
+            if let Some(existing) = self.procedures.get(&procedure.name)
+                && existing.deployment.name != deployment.name
+            {
+                return Err(DeployError::Conflict {
+                    procedure: procedure.name.clone(),
+                    owner: existing.deployment.name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("hello-world2").is_ok());
+        for bad in ["", "Hello", "1abc", "a/b", "a_b", &"x".repeat(65)] {
+            assert!(check_name(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn core_modules_and_garbage_are_told_apart() {
+        assert!(matches!(
+            check_component_bytes(b"hello"),
+            Err(DeployError::NotWasm)
+        ));
+        let core = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+        assert!(matches!(
+            check_component_bytes(&core),
+            Err(DeployError::CoreModule)
+        ));
+        let component = [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        assert!(check_component_bytes(&component).is_ok());
+    }
+}

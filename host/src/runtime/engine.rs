@@ -1,0 +1,191 @@
+//! The one wasmtime [`Engine`] of a host, its epoch ticker, compilation and the on-disk
+//! cache of compiled components.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::limits;
+
+use super::host_imports;
+use super::state::StoreState;
+
+/// Errors building the engine or compiling a component.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("configuring the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("{0}")]
+    Compile(String),
+    #[error("{0}")]
+    Link(String),
+}
+
+/// Component instances the pool holds at once: the concurrency bound plus headroom for
+/// instances being torn down while new ones start.
+const POOL_COMPONENT_INSTANCES: u32 = (limits::MAX_CONCURRENT_INSTANCES * 2) as u32;
+/// Core instances and memories one component may have. A Rust component has about three
+/// core instances; toolchains that ship adapters and interpreters (componentize-py) have
+/// more, so leave room.
+const POOL_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+const POOL_MEMORIES_PER_COMPONENT: u32 = 16;
+const POOL_TABLES_PER_COMPONENT: u32 = 64;
+/// Bytes of linear memory kept resident in a pool slot between uses, so the next instance
+/// starts without page faults. With pagemap_scan only dirty pages are reset.
+const POOL_KEEP_RESIDENT_BYTES: usize = 2 << 20;
+
+/// The engine, the linker every component is checked against, and the call slots.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    slots: Arc<Semaphore>,
+    cache_dir: Option<PathBuf>,
+    compatibility: String,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Runtime {
+    /// A runtime whose compiled components are cached under `cache_dir` (none: no cache).
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime, RuntimeError> {
+        let engine =
+            Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let linker =
+            host_imports::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_epoch_ticker(engine.clone(), ticker_stop.clone())
+            .map_err(|e| RuntimeError::Engine(format!("starting the epoch ticker thread: {e}")))?;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let compatibility = format!("{:016x}", hasher.finish());
+        if let Some(dir) = &cache_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| RuntimeError::Engine(format!("creating {}: {e}", dir.display())))?;
+        }
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                slots: Arc::new(Semaphore::new(limits::MAX_CONCURRENT_INSTANCES)),
+                cache_dir,
+                compatibility,
+                ticker_stop,
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub(crate) fn slots(&self) -> &Semaphore {
+        &self.inner.slots
+    }
+
+    /// Compile `wasm` (or load it from the cache when the same bytes were compiled by a
+    /// compatible engine before). CPU-heavy: call it from a blocking thread.
+    pub fn compile(&self, wasm: &[u8], content_hash: &str) -> Result<Component, RuntimeError> {
+        let cached = self.cache_path(content_hash);
+        if let Some(path) = &cached
+            && path.exists()
+        {
+            // SAFETY: the file was written by `Component::serialize` of an engine with the
+            // same compatibility hash (it is part of the name), under the host's own data
+            // directory. wasmtime still checks the header and refuses a mismatch.
+            match unsafe { Component::deserialize_file(&self.inner.engine, path) } {
+                Ok(component) => return Ok(component),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable compiled cache entry: {e:#}")
+                }
+            }
+        }
+        let component = Component::new(&self.inner.engine, wasm)
+            .map_err(|e| RuntimeError::Compile(format!("{e:#}")))?;
+        if let Some(path) = &cached
+            && let Err(e) = write_cache(path, &component)
+        {
+            tracing::warn!(path = %path.display(), "could not cache the compiled component: {e:#}");
+        }
+        Ok(component)
+    }
+
+    /// Resolve every import of `component` against what the host provides.
+    pub fn link(&self, component: &Component) -> Result<InstancePre<StoreState>, RuntimeError> {
+        self.inner
+            .linker
+            .instantiate_pre(component)
+            .map_err(|e| RuntimeError::Link(format!("{e:#}")))
+    }
+
+    fn cache_path(&self, content_hash: &str) -> Option<PathBuf> {
+        let dir = self.inner.cache_dir.as_ref()?;
+        Some(dir.join(format!("{content_hash}-{}.cwasm", self.inner.compatibility)))
+    }
+}
+
+fn write_cache(path: &Path, component: &Component) -> anyhow::Result<()> {
+    let bytes = component.serialize()?;
+    // Write then rename so a crash never leaves a half-written entry behind.
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn engine_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(limits::MAX_WASM_STACK_BYTES);
+
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOL_COMPONENT_INSTANCES)
+        .total_core_instances(POOL_COMPONENT_INSTANCES * 8)
+        .total_memories(POOL_COMPONENT_INSTANCES * 2)
+        .total_tables(POOL_COMPONENT_INSTANCES * 8)
+        .total_stacks(POOL_COMPONENT_INSTANCES)
+        .max_core_instances_per_component(POOL_CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(POOL_MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(POOL_TABLES_PER_COMPONENT)
+        .max_memory_size(limits::MAX_MEMORY_BYTES as usize)
+        .table_elements(limits::MAX_TABLE_ELEMENTS)
+        .max_core_instance_size(4 << 20)
+        .max_component_instance_size(4 << 20)
+        .linear_memory_keep_resident(POOL_KEEP_RESIDENT_BYTES)
+        .table_keep_resident(64 << 10);
+    // pagemap_scan needs Linux >= 6.7; without it, keep-resident still helps a little.
+    if PoolingAllocationConfig::is_pagemap_scan_available() {
+        pool.pagemap_scan(Enabled::Yes);
+    }
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// Advance the engine's epoch every [`limits::EPOCH_TICK`] until the runtime is dropped.
+fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("tsdev-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(limits::EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! How a failed call is classified. Every kind maps to a stable problem `kind` over HTTP.
+
+use wasmtime::Trap;
+
+/// Why a guest call did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum CallFailure {
+    #[error("the call used all of its {fuel} units of fuel")]
+    OutOfFuel { fuel: u64 },
+    #[error("the call ran past its deadline of {timeout_ms} ms")]
+    Timeout { timeout_ms: u64 },
+    #[error("the guest tried to use {wanted} bytes of memory; the limit is {limit} bytes")]
+    MemoryLimit { wanted: u64, limit: u64 },
+    #[error("the guest overflowed its stack")]
+    StackOverflow,
+    #[error("the guest trapped: {message}")]
+    Trap { message: String },
+    #[error("the result is {bytes} bytes of JSON; the limit is {limit} bytes")]
+    ResultTooLarge { bytes: usize, limit: usize },
+    #[error("the host could not run the call: {0}")]
+    Host(String),
+}
+
+/// What the runtime knows about a call when it failed.
+pub(crate) struct FailureFacts<'a> {
+    pub error: &'a wasmtime::Error,
+    pub fuel: u64,
+    pub timeout_ms: u64,
+    pub memory_limit: u64,
+    pub memory_refused: Option<u64>,
+    pub stderr_tail: String,
+}
+
+pub(crate) fn classify(facts: FailureFacts<'_>) -> CallFailure {
+    // A refused grow explains whatever the guest did next (abort, unreachable, ...).
+    if let Some(wanted) = facts.memory_refused {
+        return CallFailure::MemoryLimit {
+            wanted,
+            limit: facts.memory_limit,
+        };
+    }
+    match facts.error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallFailure::OutOfFuel { fuel: facts.fuel },
+        Some(Trap::Interrupt) => CallFailure::Timeout {
+            timeout_ms: facts.timeout_ms,
+        },
+        Some(Trap::StackOverflow) => CallFailure::StackOverflow,
+        Some(Trap::MemoryOutOfBounds) => CallFailure::Trap {
+            message: panic_message(&facts.stderr_tail).unwrap_or_else(|| {
+                // Rust and C guests keep their stack at the bottom of linear memory: running
+                // off it wraps to an address far out of bounds.
+                format!(
+                    "{} (in Rust and C guests this is often an overflow of the guest's own stack)",
+                    Trap::MemoryOutOfBounds
+                )
+            }),
+        },
+        Some(trap) => CallFailure::Trap {
+            message: panic_message(&facts.stderr_tail).unwrap_or_else(|| trap.to_string()),
+        },
+        None => CallFailure::Trap {
+            message: panic_message(&facts.stderr_tail)
+                .unwrap_or_else(|| format!("{:#}", facts.error)),
+        },
+    }
+}
+
+/// The message of a Rust panic from what the guest wrote to stderr:
+/// `thread '…' panicked at src/lib.rs:3:5:\nMESSAGE\nnote: run with …`.
+pub(crate) fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let after = &stderr[start..];
+    let (location_line, rest) = after.split_once('\n')?;
+    let location = location_line
+        .trim_start_matches("panicked at ")
+        .trim_end_matches(':');
+    let message: Vec<&str> = rest
+        .lines()
+        .take_while(|line| !line.starts_with("note: run with"))
+        .collect();
+    let message = message.join("\n");
+    let message = message.trim();
+    if message.is_empty() {
+        return Some(format!("panicked at {location}"));
+    }
+    Some(format!("panicked at {location}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_message_is_taken_from_rust_stderr() {
+        let stderr = "noise\nthread '<unnamed>' panicked at src/lib.rs:12:9:\nboom: 42\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("panicked at src/lib.rs:12:9: boom: 42")
+        );
+        assert_eq!(panic_message("just an error line\n"), None);
+    }
+}

@@ -1,0 +1,114 @@
+//! One call: a fresh `Store` with its own fuel, memory limit and deadline, instantiate
+//! from the pre-linked component, call, drop.
+
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
+use wasmtime::{Store, UpdateDeadline};
+
+use crate::limits::{self, CallLimits};
+
+use super::engine::Runtime;
+use super::failure::{self, CallFailure, FailureFacts};
+use super::state::{CallLabel, StoreState};
+
+/// How long past its deadline a call may take to notice it (the guest checks at each epoch
+/// tick; a host import may take longer) before the host abandons it.
+const DEADLINE_GRACE: Duration = Duration::from_millis(250);
+
+/// Identity of a call, for logs and for the caller's problem reports.
+#[derive(Clone, Debug)]
+pub struct CallContext {
+    pub request_id: String,
+}
+
+/// What to call: a function of a pre-linked component.
+pub struct Target<'a> {
+    pub pre: &'a InstancePre<StoreState>,
+    pub export: &'a ComponentExportIndex,
+    pub procedure: &'a str,
+    pub result_count: usize,
+}
+
+impl Runtime {
+    /// Run `target` with `params` in a fresh instance under `limits`.
+    pub async fn invoke(
+        &self,
+        target: Target<'_>,
+        params: &[Val],
+        call_limits: CallLimits,
+        context: &CallContext,
+    ) -> Result<Vec<Val>, CallFailure> {
+        let _slot = self
+            .slots()
+            .acquire()
+            .await
+            .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
+
+        let label = CallLabel {
+            request_id: context.request_id.clone(),
+            procedure: target.procedure.to_string(),
+        };
+        let mut store = Store::new(
+            self.engine(),
+            StoreState::new(label, call_limits.memory_bytes),
+        );
+        store.limiter(|state| &mut state.limiter);
+        store
+            .set_fuel(call_limits.fuel)
+            .map_err(|e| CallFailure::Host(format!("{e:#}")))?;
+        let deadline = Instant::now() + call_limits.timeout();
+        store.set_epoch_deadline(1);
+        // Once per tick: give the thread back to other tasks, and stop at the deadline.
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+
+        let run = async {
+            let instance = target.pre.instantiate_async(&mut store).await?;
+            let func = instance
+                .get_func(&mut store, target.export)
+                .ok_or_else(|| {
+                    wasmtime::format_err!("the instance has no export for {}", target.procedure)
+                })?;
+            let mut results = vec![Val::Bool(false); target.result_count];
+            func.call_async(&mut store, params, &mut results).await?;
+            wasmtime::Result::Ok(results)
+        };
+        let outcome = tokio::time::timeout(call_limits.timeout() + DEADLINE_GRACE, run).await;
+        store.data().output.flush();
+        match outcome {
+            Ok(Ok(results)) => Ok(results),
+            Ok(Err(error)) => {
+                let state = store.data();
+                Err(failure::classify(FailureFacts {
+                    error: &error,
+                    fuel: call_limits.fuel,
+                    timeout_ms: call_limits.timeout_ms,
+                    memory_limit: call_limits.memory_bytes,
+                    memory_refused: state.limiter.refused,
+                    stderr_tail: state.output.stderr_tail(),
+                }))
+            }
+            Err(_elapsed) => Err(CallFailure::Timeout {
+                timeout_ms: call_limits.timeout_ms,
+            }),
+        }
+    }
+}
+
+/// Serialize a JSON result, refusing one over [`limits::MAX_RESULT_BYTES`].
+pub fn result_body(value: &serde_json::Value) -> Result<Vec<u8>, CallFailure> {
+    let body = serde_json::to_vec(value).map_err(|e| CallFailure::Host(e.to_string()))?;
+    if body.len() > limits::MAX_RESULT_BYTES {
+        return Err(CallFailure::ResultTooLarge {
+            bytes: body.len(),
+            limit: limits::MAX_RESULT_BYTES,
+        });
+    }
+    Ok(body)
+}

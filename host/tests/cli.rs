@@ -1,0 +1,121 @@
+//! The `tsdev` command line, run as a real process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn tsdev(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tsdev"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tsdev")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ sits in the repo root")
+        .to_path_buf()
+}
+
+#[test]
+fn errors_are_printed_with_their_causes() {
+    // Nothing listens on port 9 of localhost.
+    let out = tsdev(&["call", "greeter.hello", "{}", "--url", "http://127.0.0.1:9"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error: calling http://127.0.0.1:9/rpc/greeter.hello"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("caused by:"), "{stderr}");
+
+    let out = tsdev(&["call", "greeter.hello", "{not json"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("the arguments are not valid JSON"));
+
+    let out = tsdev(&["deploy", "/nonexistent/x.wasm", "--name", "x"]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("reading /nonexistent/x.wasm") && stderr.contains("caused by:"),
+        "{stderr}"
+    );
+
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = tsdev(&["build", empty.path().to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("has no Cargo.toml"));
+}
+
+/// build -> serve -> deploy -> call, all through the CLI.
+#[test]
+fn build_deploy_and_call_through_the_cli() {
+    let hello = repo_root().join("examples/hello");
+    let out = tsdev(&["build", hello.to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("greeter.hello  func(name: string)"),
+        "{stdout}"
+    );
+    let wasm = hello.join("target/wasm32-wasip2/release/hello.wasm");
+    assert!(wasm.exists());
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tsdev"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting tsdev serve");
+    let url = {
+        use std::io::BufRead;
+        let stdout = server.stdout.take().expect("piped stdout");
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        loop {
+            let line = lines
+                .next()
+                .expect("serve prints its address")
+                .expect("utf-8 line");
+            if let Some(url) = line.strip_prefix("listening on ") {
+                break url.to_string();
+            }
+        }
+    };
+    let out = tsdev(&[
+        "deploy",
+        wasm.to_str().expect("utf-8 path"),
+        "--name",
+        "hello",
+        "--url",
+        &url,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("deployed hello version "));
+
+    let out = tsdev(&["call", "greeter.hello", r#"{"name": "CLI"}"#, "--url", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+    assert_eq!(
+        result,
+        serde_json::json!({ "message": "Hello, CLI!", "name-length": 3 })
+    );
+
+    // A problem answer is printed with its kind, and the exit code says failure.
+    let out = tsdev(&["call", "greeter.hello", r#"{"name": 5}"#, "--url", &url]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("400 Bad Request invalid-args"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let _ = server.kill();
+    let _ = server.wait();
+}

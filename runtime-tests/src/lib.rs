@@ -1,0 +1,198 @@
+//! Helpers for the integration tests in `tests/`: the guest components (built by
+//! `build.rs`), and [`TestHost`], the real `tsdev` binary serving on a free port.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Paths of the guest components.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}
+
+/// The `tsdev` binary: `$TSDEV_BIN`, else the one cargo built beside this test binary
+/// (`cargo test --workspace` builds it, since the host crate has integration tests).
+pub fn tsdev_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("TSDEV_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("the running binary knows its path");
+    // Tests run from target/<profile>/deps/, benchmarks from target/<profile>/.
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("tsdev"))
+        .collect();
+    candidates.iter().find(|bin| bin.exists()).cloned().unwrap_or_else(|| {
+        panic!(
+            "no tsdev binary at {candidates:?}: run `cargo build -p tsdev` (`cargo test --workspace` builds it)"
+        )
+    })
+}
+
+/// A running `tsdev serve` on 127.0.0.1 and a free port, with its own data directory.
+/// Killed when dropped.
+pub struct TestHost {
+    child: Child,
+    pub url: String,
+    pub data: PathBuf,
+    _data_dir: Option<tempfile::TempDir>,
+    pub client: reqwest::Client,
+}
+
+impl TestHost {
+    /// Start a host on a fresh data directory.
+    pub fn start() -> TestHost {
+        let dir = tempfile::tempdir().expect("creating a temporary data directory");
+        let data = dir.path().to_path_buf();
+        let mut host = TestHost::start_on(&data, &[]);
+        host._data_dir = Some(dir);
+        host
+    }
+
+    /// Start a host on `data` with extra `serve` arguments.
+    pub fn start_on(data: &Path, extra: &[&str]) -> TestHost {
+        let mut child = Command::new(tsdev_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting tsdev serve");
+        let stdout = child.stdout.take().expect("tsdev's stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => {
+                    let status = child.wait();
+                    panic!("tsdev serve exited before listening: {status:?}");
+                }
+            }
+        };
+        // Keep draining stdout so the host never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        TestHost {
+            child,
+            url,
+            data: data.to_path_buf(),
+            _data_dir: None,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("building an HTTP client"),
+        }
+    }
+
+    /// Kill the host (SIGKILL, as a crash) and start a new one on the same data directory.
+    pub fn restart(mut self) -> TestHost {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let data_dir = self._data_dir.take();
+        let mut host = TestHost::start_on(&self.data, &[]);
+        host._data_dir = data_dir;
+        host
+    }
+
+    /// Whether the host process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Upload the component at `path` as `name`.
+    pub async fn deploy(&self, name: &str, path: &str) -> (u16, Value) {
+        self.deploy_with(name, path, "").await
+    }
+
+    /// Upload with extra query parameters (e.g. `&fuel=1000`).
+    pub async fn deploy_with(&self, name: &str, path: &str, query: &str) -> (u16, Value) {
+        let wasm = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        self.upload(&format!("name={name}{query}"), wasm).await
+    }
+
+    /// Upload raw bytes with a raw query string.
+    pub async fn upload(&self, query: &str, body: Vec<u8>) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/v1/components?{query}", self.url))
+            .header("content-type", "application/wasm")
+            .body(body)
+            .send()
+            .await
+            .expect("uploading");
+        answer(response).await
+    }
+
+    /// `POST /rpc/{procedure}` with `args`.
+    pub async fn rpc(&self, procedure: &str, args: Value) -> (u16, Value) {
+        self.rpc_raw(procedure, args.to_string()).await
+    }
+
+    /// `POST /rpc/{procedure}` with a raw body.
+    pub async fn rpc_raw(&self, procedure: &str, body: String) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/rpc/{procedure}", self.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("calling");
+        answer(response).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("getting");
+        answer(response).await
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Status and JSON body; problem answers must carry `application/problem+json`.
+async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let text = response.text().await.expect("reading the body");
+    if status >= 400 {
+        assert_eq!(
+            content_type, "application/problem+json",
+            "error answers are problems: {text}"
+        );
+    }
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+    };
+    (status, body)
+}

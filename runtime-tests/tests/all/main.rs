@@ -1,0 +1,6 @@
+//! One integration-test binary: the real `tsdev` binary over real HTTP.
+
+mod errors;
+mod hostile;
+mod lifecycle;
+mod values;

@@ -1,0 +1,210 @@
+//! Every WIT value kind both ways, through the `types` example (built with plain cargo and
+//! wit-bindgen, no tsdev SDK).
+
+use runtime_tests::{TestHost, guests};
+use serde_json::{Value, json};
+
+async fn types_host() -> TestHost {
+    let host = TestHost::start();
+    let (status, body) = host.deploy("types", guests::TYPES).await;
+    assert_eq!(status, 201, "{body}");
+    host
+}
+
+/// Call `kinds.{procedure}` with `{"v": arg}` and return the 200 body.
+async fn echo(host: &TestHost, procedure: &str, arg: Value) -> Value {
+    let (status, body) = host
+        .rpc(&format!("kinds.{procedure}"), json!({ "v": arg }))
+        .await;
+    assert_eq!(status, 200, "{procedure}({arg}) -> {body}");
+    body
+}
+
+#[tokio::test]
+async fn every_value_kind_round_trips() {
+    let host = types_host().await;
+    let cases = [
+        ("echo-bool", json!(true)),
+        ("echo-s8", json!(-128)),
+        ("echo-u8", json!(255)),
+        ("echo-s16", json!(-32768)),
+        ("echo-u16", json!(65535)),
+        ("echo-s32", json!(-2147483648i64)),
+        ("echo-u32", json!(4294967295u64)),
+        ("echo-s64", json!(i64::MIN)),
+        ("echo-u64", json!(u64::MAX)),
+        ("echo-f32", json!(1.5)),
+        ("echo-f64", json!(-0.125)),
+        ("echo-char", json!("🦀")),
+        ("echo-string", json!("héllo \"wörld\"")),
+        ("echo-bytes", json!([0, 1, 255])),
+        (
+            "echo-points",
+            json!([{ "x": 1, "y": -2 }, { "x": 3, "y": 4 }]),
+        ),
+        (
+            "echo-person",
+            json!({ "name": "Ada", "age": 36, "email": "ada@example.com", "tags": ["math"] }),
+        ),
+        ("echo-tuple", json!(["a", 7, false])),
+        ("echo-shape", json!({ "circle": 2.5 })),
+        ("echo-shape", json!({ "rectangle": { "x": 2, "y": 3 } })),
+        ("echo-shape", json!("empty")),
+        ("echo-color", json!("green")),
+        ("echo-permissions", json!(["read", "execute"])),
+        ("echo-permissions", json!([])),
+        ("echo-option", json!(7)),
+        ("echo-option", json!(null)),
+        ("echo-nested-option", json!(null)),
+        ("echo-nested-option", json!({ "some": null })),
+        ("echo-nested-option", json!({ "some": "x" })),
+        ("echo-results", json!([{ "ok": "fine" }, { "err": 42 }])),
+    ];
+    for (procedure, value) in cases {
+        assert_eq!(
+            echo(&host, procedure, value.clone()).await,
+            value,
+            "{procedure}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn alternative_inputs_are_accepted_and_answered_canonically() {
+    let host = types_host().await;
+    // 64-bit integers as decimal strings, exact beyond 2^53.
+    assert_eq!(
+        echo(&host, "echo-u64", json!("18446744073709551615")).await,
+        json!(u64::MAX)
+    );
+    assert_eq!(
+        echo(&host, "echo-s64", json!("-9007199254740993")).await,
+        json!(-9007199254740993i64)
+    );
+    // Non-finite floats as strings.
+    assert_eq!(echo(&host, "echo-f64", json!("NaN")).await, json!("NaN"));
+    assert_eq!(
+        echo(&host, "echo-f32", json!("-Infinity")).await,
+        json!("-Infinity")
+    );
+    // list<u8> as base64.
+    assert_eq!(
+        echo(&host, "echo-bytes", json!("AQID")).await,
+        json!([1, 2, 3])
+    );
+    // A missing option field means none.
+    assert_eq!(
+        echo(
+            &host,
+            "echo-person",
+            json!({ "name": "Bo", "age": 3, "tags": [] })
+        )
+        .await,
+        json!({ "name": "Bo", "age": 3, "email": null, "tags": [] })
+    );
+    // Duplicate flags collapse.
+    assert_eq!(
+        echo(&host, "echo-permissions", json!(["write", "write"])).await,
+        json!(["write"])
+    );
+}
+
+#[tokio::test]
+async fn functions_with_behaviour_answer_and_results_split_into_200_and_422() {
+    let host = types_host().await;
+    let (status, body) = host
+        .rpc("kinds.divide", json!({ "a": 5.0, "b": 2.0 }))
+        .await;
+    assert_eq!((status, body), (200, json!(2.5)));
+
+    let (status, body) = host
+        .rpc("kinds.divide", json!({ "a": 1.0, "b": 0.0 }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["kind"], "procedure-error");
+    assert_eq!(body["error"], json!("division-by-zero"));
+
+    let (status, body) = host
+        .rpc("kinds.divide", json!({ "a": 1e308, "b": 1e-308 }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], json!({ "not-finite": "Infinity" }));
+
+    let (status, body) = host
+        .rpc(
+            "kinds.area",
+            json!({ "shape": { "rectangle": { "x": 3, "y": 4 } } }),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!(12.0)));
+
+    let person = json!({ "name": "Ada", "age": 36, "tags": ["a", "b"] });
+    let (status, body) = host.rpc("kinds.describe", json!({ "who": person })).await;
+    assert_eq!((status, body), (200, json!("Hi Ada, 36 [a,b]")));
+    let (status, body) = host
+        .rpc(
+            "kinds.describe",
+            json!({ "who": person, "greeting": "Hello" }),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!("Hello Ada, 36 [a,b]")));
+
+    // No parameters and no result: any empty body, answered with null.
+    let (status, body) = host.rpc_raw("kinds.nothing", String::new()).await;
+    assert_eq!((status, body), (200, Value::Null));
+    // A function the world exports directly is named without an interface.
+    let (status, body) = host.rpc("version", json!({})).await;
+    assert_eq!((status, body), (200, json!("0.1.0")));
+}
+
+#[tokio::test]
+async fn procedures_carry_signatures_and_schemas_and_resources_are_listed_unexposed() {
+    let host = types_host().await;
+    let (status, body) = host.get("/procedures").await;
+    assert_eq!(status, 200);
+    let procedures = body["procedures"].as_array().expect("a list of procedures");
+    let divide = procedures
+        .iter()
+        .find(|p| p["name"] == "kinds.divide")
+        .expect("kinds.divide is listed");
+    assert_eq!(divide["component"], "types");
+    assert_eq!(
+        divide["signature"],
+        "func(a: f64, b: f64) -> result<f64, variant { division-by-zero, not-finite(f64) }>"
+    );
+    assert_eq!(divide["params_schema"]["required"], json!(["a", "b"]));
+    assert_eq!(
+        divide["params_schema"]["additionalProperties"],
+        json!(false)
+    );
+    let person = procedures
+        .iter()
+        .find(|p| p["name"] == "kinds.echo-person")
+        .expect("echo-person");
+    let person_schema = &person["params_schema"]["properties"]["v"];
+    assert_eq!(person_schema["required"], json!(["name", "age", "tags"]));
+    assert_eq!(person_schema["properties"]["age"]["maximum"], json!(255));
+    assert!(
+        procedures
+            .iter()
+            .all(|p| !p["name"].as_str().unwrap_or("").contains("counter"))
+    );
+
+    let (status, component) = host.get("/v1/components/types").await;
+    assert_eq!(status, 200);
+    let unexposed = component["unexposed"].as_array().expect("unexposed list");
+    let names: Vec<&str> = unexposed
+        .iter()
+        .filter_map(|u| u["name"].as_str())
+        .collect();
+    assert!(names.contains(&"kinds.make-counter"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.contains("[constructor]counter")),
+        "{names:?}"
+    );
+    assert!(
+        unexposed
+            .iter()
+            .all(|u| !u["reason"].as_str().unwrap_or("").is_empty())
+    );
+}
