@@ -1,6 +1,7 @@
 //! Deployed components and the procedures they export.
 //!
 //! - [`reflect`]: procedures from a component's own types.
+//! - [`docs`]: descriptions from WIT doc comments, when the component carries them.
 //! - [`json`]: JSON <-> WIT values.
 //! - [`schema`]: JSON Schema for WIT types.
 //!
@@ -9,6 +10,7 @@
 //! them; replacing a deployment swaps both maps under one lock, so a caller sees either
 //! the old version or the new one, never a mix.
 
+pub mod docs;
 pub mod json;
 pub mod reflect;
 pub mod schema;
@@ -135,9 +137,11 @@ impl Deployment {
             .map_err(|e| DeployError::UnsupportedImport(e.to_string()))?;
         let (found, unexposed) =
             reflect::procedures(runtime.engine(), &component).map_err(DeployError::Reflect)?;
+        let mut descriptions = docs::descriptions(wasm);
         let procedures = found
             .into_iter()
             .map(|p| Procedure {
+                description: descriptions.remove(&p.name),
                 params_schema: schema::params_schema(&p.params),
                 result_schema: schema::result_schema(p.result.as_ref()),
                 name: p.name,
@@ -145,7 +149,6 @@ impl Deployment {
                 params: p.params,
                 result: p.result,
                 signature: p.signature,
-                description: None,
             })
             .collect();
         Ok(Deployment {

@@ -208,3 +208,57 @@ async fn procedures_carry_signatures_and_schemas_and_resources_are_listed_unexpo
             .all(|u| !u["reason"].as_str().unwrap_or("").is_empty())
     );
 }
+
+/// `wasm` with a custom section appended at the top level.
+fn with_custom_section(mut wasm: Vec<u8>, name: &str, data: &[u8]) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut payload = Vec::new();
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(data);
+    wasm.push(0);
+    leb128(payload.len(), &mut wasm);
+    wasm.extend(payload);
+    wasm
+}
+
+#[tokio::test]
+async fn descriptions_come_from_wit_docs_when_the_component_carries_them() {
+    let host = TestHost::start();
+    let docs = json!({
+        "interfaces": { "kinds": { "funcs": { "divide": { "docs": "Divide a by b." } } } },
+        "worlds": { "types": { "funcs": { "version": "The version of the example." } } }
+    });
+    let mut section = vec![1u8];
+    section.extend(docs.to_string().into_bytes());
+    let wasm = with_custom_section(
+        std::fs::read(guests::TYPES).expect("types.wasm"),
+        "package-docs",
+        &section,
+    );
+    let (status, body) = host.upload("name=types", wasm).await;
+    assert_eq!(status, 201, "{body}");
+
+    let (_, body) = host.get("/procedures").await;
+    let procedures = body["procedures"].as_array().expect("procedures");
+    let description = |name: &str| {
+        procedures
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["description"].clone())
+            .expect("listed")
+    };
+    assert_eq!(description("kinds.divide"), json!("Divide a by b."));
+    assert_eq!(description("version"), json!("The version of the example."));
+    assert_eq!(description("kinds.echo-u8"), serde_json::Value::Null);
+}
