@@ -56,6 +56,11 @@ impl TestHost {
 
     /// Start a host on `data` with extra `serve` arguments.
     pub fn start_on(data: &Path, extra: &[&str]) -> TestHost {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.join("host.log"))
+            .expect("opening the host log");
         let mut child = Command::new(tsdev_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
@@ -65,7 +70,7 @@ impl TestHost {
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("starting tsdev serve");
         let stdout = child.stdout.take().expect("tsdev's stdout is piped");
@@ -79,7 +84,8 @@ impl TestHost {
                 }
                 _ => {
                     let status = child.wait();
-                    panic!("tsdev serve exited before listening: {status:?}");
+                    let log = std::fs::read_to_string(data.join("host.log")).unwrap_or_default();
+                    panic!("tsdev serve exited before listening: {status:?}\n{log}");
                 }
             }
         };
@@ -105,6 +111,11 @@ impl TestHost {
         let mut host = TestHost::start_on(&self.data, &[]);
         host._data_dir = data_dir;
         host
+    }
+
+    /// Everything the host has logged so far (its stderr, across restarts).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.join("host.log")).unwrap_or_default()
     }
 
     /// Whether the host process is still running.
@@ -170,6 +181,9 @@ impl Drop for TestHost {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- tsdev log ---\n{}", self.log());
+        }
     }
 }
 

@@ -23,15 +23,6 @@ pub enum Stream {
     Stderr,
 }
 
-impl Stream {
-    fn name(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-        }
-    }
-}
-
 /// The output of one call. Cloning shares it.
 #[derive(Clone)]
 pub struct GuestOutput {
@@ -128,13 +119,19 @@ impl OutputState {
         }
         self.logged += line.len();
         let text = String::from_utf8_lossy(line);
-        tracing::info!(
-            target: "tsdev::guest",
-            request_id = %self.label.request_id,
-            procedure = %self.label.procedure,
-            stream = stream.name(),
-            "{text}"
-        );
+        let text = text.trim_end_matches('\r');
+        if text.trim().is_empty() {
+            return;
+        }
+        let (request_id, procedure) = (&self.label.request_id, &self.label.procedure);
+        match stream {
+            Stream::Stdout => {
+                tracing::info!(target: "tsdev::guest", %request_id, %procedure, stream = "stdout", "{text}")
+            }
+            Stream::Stderr => {
+                tracing::warn!(target: "tsdev::guest", %request_id, %procedure, stream = "stderr", "{text}")
+            }
+        }
     }
 }
 

@@ -176,11 +176,38 @@ async fn a_huge_result_is_refused() {
 }
 
 #[tokio::test]
-async fn guest_output_and_logs_do_not_break_the_call() {
+async fn guest_output_and_logs_reach_the_host_log_tagged_with_request_and_procedure() {
     let mut host = hostile_host("").await;
-    let (status, body) = host
-        .rpc("hostile.chatter", json!({ "message": "hi there" }))
-        .await;
-    assert_eq!((status, body), (200, json!(8)));
+    let response = host
+        .client
+        .post(format!("{}/rpc/hostile.chatter", host.url))
+        .header("x-request-id", "req-chatter-1")
+        .body(json!({ "message": "hi there" }).to_string())
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(response.headers()["x-request-id"], "req-chatter-1");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.expect("JSON"),
+        json!(8)
+    );
     still_serving(&mut host).await;
+
+    let log = host.log();
+    let expected = [
+        ("log: hi there", None),
+        ("stdout: hi there", Some("stdout")),
+        ("stderr: hi there", Some("stderr")),
+    ];
+    for (needle, stream) in expected {
+        let line = log
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} is not in the host log:\n{log}"));
+        assert!(line.contains("request_id=req-chatter-1"), "{line}");
+        assert!(line.contains("procedure=hostile.chatter"), "{line}");
+        if let Some(stream) = stream {
+            assert!(line.contains(&format!("stream=\"{stream}\"")), "{line}");
+        }
+    }
 }
