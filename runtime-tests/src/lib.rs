@@ -97,7 +97,9 @@ impl TestHost {
             data: data.to_path_buf(),
             _data_dir: None,
             client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
+                // Compiling a big component (an 18 MB Python one) takes tens of seconds on a
+                // loaded 2-core machine.
+                .timeout(Duration::from_secs(300))
                 .build()
                 .expect("building an HTTP client"),
         }

@@ -23,6 +23,15 @@ pub struct Unexposed {
     pub reason: String,
 }
 
+/// Exports that toolchains add for their own use, not part of the component's API:
+/// (instance export name, function name, what it is). Exposing them would let callers
+/// poke at runtime internals, and every component of that toolchain would conflict.
+const TOOLCHAIN_INTERNAL_EXPORTS: &[(&str, &str, &str)] = &[(
+    "exports",
+    "init",
+    "componentize-py's pre-initialization hook, not part of the component's API",
+)];
+
 /// The procedures `component` exports.
 pub fn procedures(
     engine: &Engine,
@@ -54,6 +63,16 @@ pub fn procedures(
                         continue;
                     };
                     let name = format!("{interface}.{func_name}");
+                    if let Some((_, _, what)) = TOOLCHAIN_INTERNAL_EXPORTS
+                        .iter()
+                        .find(|(instance, func, _)| *instance == export_name && *func == func_name)
+                    {
+                        unexposed.push(Unexposed {
+                            name,
+                            reason: (*what).to_string(),
+                        });
+                        continue;
+                    }
                     if func_name.starts_with('[') {
                         unexposed.push(Unexposed {
                             name,

@@ -3,4 +3,5 @@
 mod errors;
 mod hostile;
 mod lifecycle;
+mod python;
 mod values;
