@@ -7,6 +7,11 @@ fn integer(min: i128, max: i128) -> Value {
     json!({ "type": "integer", "minimum": min, "maximum": max })
 }
 
+/// 64-bit integers: a number, or a decimal string for clients without 64-bit integers.
+fn integer64(min: i128, max: i128) -> Value {
+    json!({ "anyOf": [integer(min, max), { "type": "string", "pattern": "^-?[0-9]+$" }] })
+}
+
 /// The schema of JSON values [`super::json::from_json`] accepts for `ty` (and
 /// [`super::json::to_json`] produces).
 pub fn schema(ty: &Type) -> Value {
@@ -18,13 +23,19 @@ pub fn schema(ty: &Type) -> Value {
         Type::U16 => integer(0, u16::MAX.into()),
         Type::S32 => integer(i32::MIN.into(), i32::MAX.into()),
         Type::U32 => integer(0, u32::MAX.into()),
-        Type::S64 => integer(i64::MIN.into(), i64::MAX.into()),
-        Type::U64 => integer(0, u64::MAX.into()),
+        Type::S64 => integer64(i64::MIN.into(), i64::MAX.into()),
+        Type::U64 => integer64(0, u64::MAX.into()),
         Type::Float32 | Type::Float64 => json!({
             "anyOf": [{ "type": "number" }, { "enum": ["NaN", "Infinity", "-Infinity"] }]
         }),
         Type::Char => json!({ "type": "string", "minLength": 1, "maxLength": 1 }),
         Type::String => json!({ "type": "string" }),
+        Type::List(list) if matches!(list.ty(), Type::U8) => json!({
+            "anyOf": [
+                { "type": "array", "items": schema(&Type::U8) },
+                { "type": "string", "contentEncoding": "base64" },
+            ]
+        }),
         Type::List(list) => json!({ "type": "array", "items": schema(&list.ty()) }),
         Type::Record(record) => {
             let properties: serde_json::Map<String, Value> = record

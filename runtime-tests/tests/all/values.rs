@@ -20,10 +20,9 @@ async fn echo(host: &TestHost, procedure: &str, arg: Value) -> Value {
     body
 }
 
-#[tokio::test]
-async fn every_value_kind_round_trips() {
-    let host = types_host().await;
-    let cases = [
+/// (procedure, value) pairs that `kinds.{procedure}` echoes unchanged.
+fn round_trip_cases() -> Vec<(&'static str, Value)> {
+    vec![
         ("echo-bool", json!(true)),
         ("echo-s8", json!(-128)),
         ("echo-u8", json!(255)),
@@ -59,7 +58,13 @@ async fn every_value_kind_round_trips() {
         ("echo-nested-option", json!({ "some": null })),
         ("echo-nested-option", json!({ "some": "x" })),
         ("echo-results", json!([{ "ok": "fine" }, { "err": 42 }])),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn every_value_kind_round_trips() {
+    let host = types_host().await;
+    let cases = round_trip_cases();
     for (procedure, value) in cases {
         assert_eq!(
             echo(&host, procedure, value.clone()).await,
@@ -261,4 +266,84 @@ async fn descriptions_come_from_wit_docs_when_the_component_carries_them() {
     assert_eq!(description("kinds.divide"), json!("Divide a by b."));
     assert_eq!(description("version"), json!("The version of the example."));
     assert_eq!(description("kinds.echo-u8"), serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn the_generated_schemas_accept_what_the_host_accepts_and_refuse_what_it_refuses() {
+    let host = types_host().await;
+    let (_, body) = host.get("/procedures").await;
+    let procedures = body["procedures"].as_array().expect("procedures");
+    let schemas = |name: &str| {
+        let p = procedures
+            .iter()
+            .find(|p| p["name"] == format!("kinds.{name}"))
+            .unwrap_or_else(|| panic!("kinds.{name} is listed"));
+        for schema in [&p["params_schema"], &p["result_schema"]] {
+            assert!(
+                jsonschema::meta::is_valid(schema),
+                "not a valid JSON Schema: {schema}"
+            );
+        }
+        let params =
+            jsonschema::validator_for(&p["params_schema"]).expect("params schema compiles");
+        let result =
+            jsonschema::validator_for(&p["result_schema"]).expect("result schema compiles");
+        (params, result)
+    };
+    for (procedure, value) in round_trip_cases() {
+        let (params, result) = schemas(procedure);
+        assert!(
+            params.is_valid(&json!({ "v": value })),
+            "{procedure}: params schema refuses {value}"
+        );
+        assert!(
+            result.is_valid(&value),
+            "{procedure}: result schema refuses {value}"
+        );
+    }
+    // Inputs the host also accepts in another form.
+    for (procedure, value) in [
+        ("echo-u64", json!("18446744073709551615")),
+        ("echo-f64", json!("NaN")),
+        ("echo-bytes", json!("AQID")),
+        ("echo-person", json!({ "name": "Bo", "age": 3, "tags": [] })),
+    ] {
+        assert!(
+            schemas(procedure).0.is_valid(&json!({ "v": value })),
+            "{procedure}: {value}"
+        );
+    }
+    // Inputs the host refuses with invalid-args are refused by the schema too.
+    for (procedure, args) in [
+        ("echo-u8", json!({ "v": 256 })),
+        ("echo-u8", json!({ "v": "x" })),
+        ("echo-u8", json!({})),
+        ("echo-u8", json!({ "v": 1, "w": 2 })),
+        ("echo-char", json!({ "v": "ab" })),
+        (
+            "echo-person",
+            json!({ "v": { "name": "A", "age": 1, "tags": [], "extra": 1 } }),
+        ),
+        ("echo-tuple", json!({ "v": ["a", 1] })),
+        ("echo-color", json!({ "v": "purple" })),
+        ("echo-shape", json!({ "v": "circle" })),
+        ("echo-permissions", json!({ "v": ["fly"] })),
+        ("echo-nested-option", json!({ "v": "x" })),
+        ("echo-results", json!({ "v": [{ "maybe": 1 }] })),
+    ] {
+        let (status, _) = host.rpc(&format!("kinds.{procedure}"), args.clone()).await;
+        assert_eq!(status, 400, "the host refuses {procedure}({args})");
+        assert!(
+            !schemas(procedure).0.is_valid(&args),
+            "{procedure}: the schema accepts {args}"
+        );
+    }
+    // A top-level result's schema describes the 200 answer: the ok value.
+    let divide = procedures
+        .iter()
+        .find(|p| p["name"] == "kinds.divide")
+        .expect("divide");
+    let result = jsonschema::validator_for(&divide["result_schema"]).expect("compiles");
+    assert!(result.is_valid(&json!(2.5)));
+    assert!(!result.is_valid(&json!({ "ok": 2.5 })));
 }
