@@ -93,7 +93,7 @@ impl Host {
                 .prepare(stored.name, stored.wasm, stored.limits, stored.deployed_at)
                 .await
             {
-                Ok(deployment) => {
+                Ok((deployment, _)) => {
                     if let Err(e) = host.registry.install(Arc::new(deployment)) {
                         tracing::error!(component = %name, "not loaded: {e}");
                     }
@@ -117,19 +117,21 @@ impl Host {
         self.store.as_ref()
     }
 
+    /// Compile on a blocking thread; hands the bytes back for storing.
     async fn prepare(
         &self,
         name: String,
         wasm: Vec<u8>,
         limits: CallLimits,
         deployed_at: i64,
-    ) -> Result<Deployment, DeployFailure> {
+    ) -> Result<(Deployment, Vec<u8>), DeployFailure> {
         let runtime = self.runtime.clone();
-        let deployment = tokio::task::spawn_blocking(move || {
-            Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at)
+        let (deployment, wasm) = tokio::task::spawn_blocking(move || {
+            let deployment = Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at);
+            (deployment, wasm)
         })
-        .await??;
-        Ok(deployment)
+        .await?;
+        Ok((deployment?, wasm))
     }
 
     /// Deploy `wasm` as the component `name`, replacing its previous version.
@@ -143,10 +145,10 @@ impl Host {
         crate::registry::check_component_bytes(&wasm)?;
         let deployed_at = now_ms();
         // Compile before taking the lock: a big component takes seconds.
-        let deployment = Arc::new(
-            self.prepare(name.to_string(), wasm.clone(), limits, deployed_at)
-                .await?,
-        );
+        let (deployment, wasm) = self
+            .prepare(name.to_string(), wasm, limits, deployed_at)
+            .await?;
+        let deployment = Arc::new(deployment);
         let _guard = self.deploy_lock.lock().await;
         self.registry.check_conflicts(&deployment)?;
         self.store

@@ -219,3 +219,15 @@ async fn guest_output_and_logs_reach_the_host_log_tagged_with_request_and_proced
         }
     }
 }
+
+#[tokio::test]
+async fn guests_find_no_ambient_authority() {
+    let host = hostile_host("").await;
+    // The host itself has an environment, files and a PostgreSQL server on 5432.
+    let (status, body) = host.rpc("hostile.ambient", json!({})).await;
+    assert_eq!(
+        (status, body),
+        (200, json!([])),
+        "no environment, arguments, files or sockets"
+    );
+}

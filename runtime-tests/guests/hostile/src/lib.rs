@@ -73,6 +73,21 @@ impl Guest for Hostile {
         "x".repeat(mib as usize * (1 << 20))
     }
 
+    fn ambient() -> Vec<String> {
+        let mut found = Vec::new();
+        found.extend(std::env::vars().map(|(k, _)| format!("env {k}")));
+        found.extend(std::env::args().map(|a| format!("arg {a}")));
+        for path in ["/", ".", "/etc/passwd", "/tmp"] {
+            if std::fs::metadata(path).is_ok() {
+                found.push(format!("file {path}"));
+            }
+        }
+        if std::net::TcpStream::connect("127.0.0.1:5432").is_ok() {
+            found.push("tcp 127.0.0.1:5432".to_string());
+        }
+        found
+    }
+
     fn add(a: u32, b: u32) -> u32 {
         a.wrapping_add(b)
     }
