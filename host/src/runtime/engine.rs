@@ -63,8 +63,10 @@ impl Drop for RuntimeInner {
 impl Runtime {
     /// A runtime whose compiled components are cached under `cache_dir` (none: no cache).
     pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime, RuntimeError> {
-        let engine =
-            Engine::new(&engine_config()).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let pagemap_scan = PoolingAllocationConfig::is_pagemap_scan_available();
+        let engine = Engine::new(&engine_config(pagemap_scan))
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        tracing::debug!(pagemap_scan, "wasmtime engine ready (pooling allocator)");
         let linker =
             host_imports::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -147,7 +149,7 @@ fn write_cache(path: &Path, component: &Component) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn engine_config() -> Config {
+fn engine_config(pagemap_scan: bool) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
@@ -170,7 +172,7 @@ fn engine_config() -> Config {
         .linear_memory_keep_resident(POOL_KEEP_RESIDENT_BYTES)
         .table_keep_resident(64 << 10);
     // pagemap_scan needs Linux >= 6.7; without it, keep-resident still helps a little.
-    if PoolingAllocationConfig::is_pagemap_scan_available() {
+    if pagemap_scan {
         pool.pagemap_scan(Enabled::Yes);
     }
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
