@@ -107,6 +107,31 @@ fn build_deploy_and_call_through_the_cli() {
         serde_json::json!({ "message": "Hello, CLI!", "name-length": 3 })
     );
 
+    let out = tsdev(&["procedures", "--url", &url]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("greeter.hello  (hello)  func(name: string)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let openapi = data.path().join("openapi.json");
+    let out = tsdev(&[
+        "generate",
+        "openapi",
+        "--url",
+        &url,
+        "--output",
+        openapi.to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let document: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&openapi).expect("written")).expect("JSON");
+    assert!(
+        document["paths"]["/rpc/greeter.hello"]["post"].is_object(),
+        "{document}"
+    );
+
     // A problem answer is printed with its kind, and the exit code says failure.
     let out = tsdev(&["call", "greeter.hello", r#"{"name": 5}"#, "--url", &url]);
     assert!(!out.status.success());

@@ -3,6 +3,8 @@
 pub mod build;
 pub mod call;
 pub mod deploy;
+pub mod generate;
+pub mod procedures;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -29,6 +31,8 @@ enum Command {
     Build(build::BuildCommand),
     Deploy(deploy::DeployCommand),
     Call(call::CallCommand),
+    Procedures(procedures::ProceduresCommand),
+    Generate(generate::GenerateCommand),
 }
 
 /// Parse the command line, run the command, print any error with its causes.
@@ -50,6 +54,8 @@ pub fn main() -> ExitCode {
             Command::Build(c) => c.run().await.map(|_| ()),
             Command::Deploy(c) => c.run().await,
             Command::Call(c) => c.run().await,
+            Command::Procedures(c) => c.run().await,
+            Command::Generate(c) => c.run().await,
         }
     });
     match outcome {

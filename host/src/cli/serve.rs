@@ -25,6 +25,9 @@ pub struct ServeCommand {
     /// A directory is built with `tsdev build`; a .wasm file is deployed as it is.
     #[arg(long = "deploy", value_name = "PATH")]
     deploy: Vec<PathBuf>,
+    /// Allow browsers on this origin to call the API (CORS); repeatable, `*` for any.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
 }
 
 impl ServeCommand {
@@ -80,7 +83,13 @@ impl ServeCommand {
             );
             println!("     curl -s http://{addr}/procedures");
         }
-        axum::serve(listener, crate::http::app(host))
+        let app = crate::http::app(
+            host,
+            &crate::http::HttpConfig {
+                cors_origins: self.cors_origins.clone(),
+            },
+        )?;
+        axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .context("serving HTTP")?;

@@ -4,10 +4,14 @@
 //! - [`components`]: upload, list, show and delete components.
 //! - [`rpc`]: `POST /rpc/{procedure}` and `GET /procedures`.
 //! - [`health`]: `/health` and `/ready`.
+//! - [`openapi`]: `GET /openapi.json`, generated from the WIT types.
+//! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
 
 pub mod components;
 pub mod health;
+pub mod openapi;
 pub mod problem;
+pub mod request_id;
 pub mod rpc;
 
 use std::sync::Arc;
@@ -15,16 +19,62 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::host::Host;
 use crate::limits;
 
 pub use problem::Problem;
 
+/// How the API is exposed.
+#[derive(Clone, Debug, Default)]
+pub struct HttpConfig {
+    /// Origins browsers may call the API from (`*` for any). Empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+}
+
+/// A CORS origin that is not a valid header value.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid CORS origin {0:?}")]
+pub struct InvalidOrigin(String);
+
+fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, InvalidOrigin> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let values = origins
+            .iter()
+            .map(|o| HeaderValue::from_str(o).map_err(|_| InvalidOrigin(o.clone())))
+            .collect::<Result<Vec<_>, _>>()?;
+        AllowOrigin::list(values)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers(tower_http::cors::Any)
+            .expose_headers([request_id::X_REQUEST_ID]),
+    ))
+}
+
 /// The router of the whole API.
-pub fn app(host: Arc<Host>) -> Router {
+pub fn app(host: Arc<Host>, config: &HttpConfig) -> Result<Router, InvalidOrigin> {
+    let router = routes(host)
+        .layer(axum::middleware::from_fn(request_id::request_ids))
+        .layer(CompressionLayer::new());
+    Ok(match cors_layer(&config.cors_origins)? {
+        Some(cors) => router.layer(cors),
+        None => router,
+    })
+}
+
+fn routes(host: Arc<Host>) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
@@ -39,6 +89,7 @@ pub fn app(host: Arc<Host>) -> Router {
             get(components::show).delete(components::remove),
         )
         .route("/procedures", get(rpc::procedures))
+        .route("/openapi.json", get(openapi::openapi))
         .route(
             "/rpc/{procedure}",
             post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),

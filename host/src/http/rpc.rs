@@ -15,18 +15,6 @@ use crate::host::Host;
 use crate::limits;
 use crate::runtime::CallContext;
 
-/// Header carrying a request id in and out.
-pub const REQUEST_ID: &str = "x-request-id";
-
-/// The caller's request id when it sent a usable one, else a new one.
-fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128)
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
-}
-
 /// Call a procedure with a JSON object of arguments.
 pub async fn call(
     State(host): State<Arc<Host>>,
@@ -35,7 +23,7 @@ pub async fn call(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let context = CallContext {
-        request_id: request_id(&headers),
+        request_id: super::request_id::of(&headers),
     };
     let outcome = async {
         let body = body.map_err(|e| body_problem(e, limits::MAX_ARGS_BYTES))?;
@@ -48,7 +36,7 @@ pub async fn call(
         Ok::<_, Problem>(host.call(&procedure, &args, &context).await?)
     }
     .await;
-    let mut response = match outcome {
+    match outcome {
         Ok(output) => (
             StatusCode::OK,
             [(
@@ -58,14 +46,9 @@ pub async fn call(
             output.body,
         )
             .into_response(),
-        Err(problem) => problem
-            .with("request_id", json!(context.request_id))
-            .into_response(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&context.request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+        // The request-id middleware adds `request_id` to every problem.
+        Err(problem) => problem.into_response(),
     }
-    response
 }
 
 /// `GET /procedures`: every procedure with its component, signature and schemas.

@@ -1,5 +1,6 @@
 //! One integration-test binary: the real `tsdev` binary over real HTTP.
 
+mod api;
 mod errors;
 mod hostile;
 mod lifecycle;

@@ -5,38 +5,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use runtime_tests::TestHost;
+use runtime_tests::{TestHost, python_venv, run};
 use serde_json::json;
 
 /// Pinned so the test sees the same component every run.
 const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
-fn run(command: &mut Command) {
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
-    assert!(status.success(), "{command:?} failed: {status}");
-}
-
-/// Install componentize-py into a venv under cargo's test scratch directory (once), and
-/// build `guests/python-hello` with it.
+/// Install componentize-py (once) and build `guests/python-hello` with it.
 fn build_python_component() -> PathBuf {
-    let work = Path::new(env!("CARGO_TARGET_TMPDIR")).join("python-guest");
-    let venv = work.join("venv");
-    let tool = venv.join("bin").join("componentize-py");
-    if !tool.exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-        run(Command::new(venv.join("bin").join("pip")).args([
-            "install",
-            "--quiet",
-            COMPONENTIZE_PY,
-        ]));
-    }
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let bin = python_venv(scratch, "componentize-py", COMPONENTIZE_PY);
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("guests")
         .join("python-hello");
-    let wasm = work.join("pyhello.wasm");
-    run(Command::new(&tool)
+    let wasm = scratch.join("pyhello.wasm");
+    run(Command::new(bin.join("componentize-py"))
         .current_dir(&source)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .args(["-d", "wit", "-w", "pyhello", "componentize", "app", "-o"])

@@ -1,0 +1,157 @@
+//! The API around the procedures: OpenAPI from WIT, request ids, compression, CORS.
+
+use std::path::Path;
+use std::process::Command;
+
+use runtime_tests::{TestHost, guests, python_venv, run};
+use serde_json::{Value, json};
+
+/// A maintained validator of OpenAPI documents, from PyPI, pinned.
+const OPENAPI_VALIDATOR: &str = "openapi-spec-validator==0.9.0";
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_every_path_answers_its_example() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, document) = host.get("/openapi.json").await;
+    assert_eq!(status, 200);
+    assert_eq!(document["openapi"], "3.1.0");
+
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let bin = python_venv(scratch, "openapi", OPENAPI_VALIDATOR);
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), document.to_string()).expect("writing the document");
+    run(Command::new(bin.join("openapi-spec-validator")).arg(file.path()));
+
+    let paths = document["paths"].as_object().expect("paths");
+    let procedures = host.get("/procedures").await.1["procedures"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(paths.len(), procedures, "one path per procedure");
+    for (path, item) in paths {
+        let operation = &item["post"];
+        let example = operation["requestBody"]["content"]["application/json"]["example"].clone();
+        let procedure = path.strip_prefix("/rpc/").expect("an RPC path");
+        let (status, body) = host.rpc(procedure, example.clone()).await;
+        assert_eq!(status, 200, "{path} with its example {example}: {body}");
+    }
+    let divide = &paths["/rpc/kinds.divide"]["post"];
+    assert_eq!(divide["tags"], json!(["types"]));
+    assert!(
+        divide["responses"]["422"].is_object(),
+        "a procedure with a result documents its error"
+    );
+    assert!(paths["/rpc/greeter.hello"]["post"]["responses"]["422"].is_null());
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_every_problem_names_it() {
+    let host = TestHost::start();
+    let response = host
+        .client
+        .get(format!("{}/health", host.url))
+        .send()
+        .await
+        .expect("health");
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert_eq!(id.len(), 36, "a fresh UUID: {id}");
+
+    for (path, method) in [
+        ("/no/such/route", "GET"),
+        ("/v1/components?name=x", "POST"),
+        ("/rpc/nope", "POST"),
+    ] {
+        let request = match method {
+            "GET" => host.client.get(format!("{}{path}", host.url)),
+            _ => host
+                .client
+                .post(format!("{}{path}", host.url))
+                .body("garbage"),
+        };
+        let response = request
+            .header("x-request-id", "trace-me-42")
+            .send()
+            .await
+            .expect("request");
+        assert!(response.status().is_client_error());
+        assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+        let problem: Value = response.json().await.expect("a problem body");
+        assert_eq!(
+            problem["request_id"], "trace-me-42",
+            "{method} {path}: {problem}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn responses_are_compressed_when_the_client_asks() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
+    let plain = host
+        .client
+        .get(format!("{}/openapi.json", host.url))
+        .send()
+        .await
+        .expect("get");
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain_len = plain.bytes().await.expect("body").len();
+    let gzipped = host
+        .client
+        .get(format!("{}/openapi.json", host.url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let gzipped_len = gzipped.bytes().await.expect("body").len();
+    assert!(
+        gzipped_len * 3 < plain_len,
+        "{gzipped_len} compressed vs {plain_len} plain"
+    );
+}
+
+#[tokio::test]
+async fn cors_is_off_by_default_and_allows_the_configured_origins() {
+    let preflight = |host: &TestHost| {
+        host.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/rpc/greeter.hello", host.url),
+            )
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let host = TestHost::start();
+    let response = preflight(&host).await.expect("preflight");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let data = tempfile::tempdir().expect("tempdir");
+    let host = TestHost::start_on(data.path(), &["--cors-origin", "https://app.example"]);
+    let response = preflight(&host).await.expect("preflight");
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let other = host
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/rpc/greeter.hello", host.url),
+        )
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
