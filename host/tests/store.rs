@@ -5,7 +5,10 @@
 
 use sqlx::Connection;
 use tsdev::limits::CallLimits;
-use tsdev::store::{self, Store, StoredComponent};
+use tsdev::store::{
+    self, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, NewExecution,
+    Store, StoreError, StoredComponent,
+};
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
     StoredComponent {
@@ -77,6 +80,312 @@ async fn exercise(store: &dyn Store) {
     );
 }
 
+fn execution(id: &str, workflow: &str, key: Option<&str>, created_at: i64) -> NewExecution {
+    NewExecution {
+        id: id.into(),
+        tenant: "default".into(),
+        workflow: workflow.into(),
+        component: "orders".into(),
+        component_version: "v1".into(),
+        args: r#"{"order":1}"#.into(),
+        idempotency_key: key.map(str::to_string),
+        created_at,
+    }
+}
+
+fn entry(execution_id: &str, seq: i64) -> JournalEntry {
+    JournalEntry {
+        execution_id: execution_id.into(),
+        seq,
+        kind: "call".into(),
+        name: "inventory.reserve".into(),
+        request: format!(r#"{{"step":{seq}}}"#),
+        outcome: r#"{"ok":true}"#.into(),
+        attempts: 1,
+        started_at: 10,
+        finished_at: 11,
+    }
+}
+
+fn update(status: ExecutionStatus, wake_at: Option<i64>, now: i64) -> ExecutionUpdate {
+    ExecutionUpdate {
+        status,
+        result: None,
+        error: None,
+        wake_at,
+        now,
+    }
+}
+
+/// The workflow part of the contract: idempotent starts, leases, journals, pinning.
+async fn exercise_workflows(store: &dyn Store) {
+    let t0 = 1_000_000;
+    assert_eq!(
+        store
+            .create_execution(&execution("e1", "orders.run", None, t0))
+            .await
+            .expect("create"),
+        Created::New
+    );
+    assert_eq!(
+        store
+            .create_execution(&execution("e2", "orders.run", Some("k"), t0 + 1))
+            .await
+            .expect("create"),
+        Created::New
+    );
+    // The same idempotency key finds the first execution, whatever the new id.
+    match store
+        .create_execution(&execution("e3", "orders.run", Some("k"), t0 + 2))
+        .await
+        .expect("create")
+    {
+        Created::Existing(existing) => assert_eq!(existing.id, "e2"),
+        other => panic!("expected the existing execution, got {other:?}"),
+    }
+    // Keys are per workflow.
+    assert_eq!(
+        store
+            .create_execution(&execution("e4", "other.run", Some("k"), t0 + 3))
+            .await
+            .expect("create"),
+        Created::New
+    );
+
+    let e1 = store
+        .get_execution("default", "e1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (e1.status, e1.args.as_str(), e1.component_version.as_str()),
+        (ExecutionStatus::Pending, r#"{"order":1}"#, "v1")
+    );
+    assert!(
+        store
+            .get_execution("other-tenant", "e1")
+            .await
+            .expect("get")
+            .is_none()
+    );
+
+    let filter = |workflow: Option<&str>, status, before| ExecutionFilter {
+        tenant: "default".into(),
+        workflow: workflow.map(str::to_string),
+        status,
+        limit: 2,
+        before,
+    };
+    let ids =
+        |list: Vec<tsdev::store::Execution>| list.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store
+            .list_executions(&filter(None, None, None))
+            .await
+            .expect("list")),
+        ["e4", "e2"]
+    );
+    assert_eq!(
+        ids(store
+            .list_executions(&filter(None, None, Some((t0 + 1, "e2".into()))))
+            .await
+            .expect("list")),
+        ["e1"]
+    );
+    assert_eq!(
+        ids(store
+            .list_executions(&filter(Some("orders.run"), None, None))
+            .await
+            .expect("list")),
+        ["e2", "e1"]
+    );
+    assert!(
+        store
+            .list_executions(&filter(None, Some(ExecutionStatus::Completed), None))
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    // Host A claims all three pending executions; B finds nothing while A's lease lives.
+    let now = t0 + 100;
+    assert_eq!(
+        store
+            .claim_due("A", now, now + 1_000, 10)
+            .await
+            .expect("claim")
+            .len(),
+        3
+    );
+    assert!(
+        store
+            .claim_due("B", now + 500, now + 1_500, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // Journals: only the lease holder appends, each sequence once.
+    let lost = store
+        .append_journal(&entry("e1", 1), "B")
+        .await
+        .expect_err("B holds no lease");
+    assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
+    store
+        .append_journal(&entry("e1", 1), "A")
+        .await
+        .expect("append 1");
+    let conflict = store
+        .append_journal(&entry("e1", 1), "A")
+        .await
+        .expect_err("seq 1 is taken");
+    assert!(
+        matches!(conflict, StoreError::JournalConflict { seq: 1, .. }),
+        "{conflict}"
+    );
+    store
+        .append_journal(&entry("e1", 2), "A")
+        .await
+        .expect("append 2");
+    let journal = store.load_journal("e1").await.expect("journal");
+    assert_eq!(journal, vec![entry("e1", 1), entry("e1", 2)]);
+
+    // A sleeping execution gives its lease up and is due only at its wake time.
+    store
+        .update_execution(
+            "e1",
+            "A",
+            &update(ExecutionStatus::Sleeping, Some(now + 5_000), now),
+        )
+        .await
+        .expect("sleep");
+    let lost = store
+        .update_execution("e1", "A", &update(ExecutionStatus::Running, None, now))
+        .await
+        .expect_err("no lease");
+    assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
+    // A's other leases expire; B takes those over but not the sleeper.
+    let taken = store
+        .claim_due("B", now + 2_000, now + 10_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(ids(taken).len(), 2);
+    let woken = store
+        .claim_due("B", now + 5_000, now + 6_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(ids(woken), ["e1"]);
+    let e1 = store
+        .get_execution("default", "e1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (e1.status, e1.lease_owner.as_deref()),
+        (ExecutionStatus::Sleeping, Some("B"))
+    );
+
+    // A waiting execution without a timeout is never due by time alone.
+    store
+        .update_execution("e4", "B", &update(ExecutionStatus::Waiting, None, now))
+        .await
+        .expect("wait");
+    // Finished executions never come back.
+    let done = ExecutionUpdate {
+        result: Some("42".into()),
+        ..update(ExecutionStatus::Completed, None, now + 6_000)
+    };
+    store
+        .update_execution("e1", "B", &done)
+        .await
+        .expect("complete");
+    store
+        .update_execution(
+            "e2",
+            "B",
+            &update(ExecutionStatus::Failed, None, now + 6_000),
+        )
+        .await
+        .expect("fail");
+    assert!(
+        store
+            .claim_due("C", now + 1_000_000, now + 1_001_000, 10)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let e1 = store
+        .get_execution("default", "e1")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (e1.status, e1.result.as_deref(), e1.lease_owner),
+        (ExecutionStatus::Completed, Some("42"), None)
+    );
+}
+
+/// Versions pinned by unfinished executions survive redeploys; the rest are dropped.
+async fn exercise_version_pinning(store: &dyn Store) {
+    let save = |version: &str| component("orders", version, version.as_bytes(), 1);
+    store.save_component(&save("v1")).await.expect("save v1");
+    let mut pinned = execution("p1", "orders.run", None, 1);
+    pinned.component_version = "v1".into();
+    store.create_execution(&pinned).await.expect("create");
+    store.save_component(&save("v2")).await.expect("save v2");
+    assert_eq!(
+        store
+            .load_component_version("default", "orders", "v1")
+            .await
+            .expect("load")
+            .as_deref(),
+        Some(&b"v1"[..])
+    );
+    assert_eq!(
+        store.load_components("default").await.expect("load")[0].version,
+        "v2"
+    );
+
+    let claimed = store.claim_due("A", 10, 1_000, 10).await.expect("claim");
+    assert!(claimed.iter().any(|e| e.id == "p1"));
+    store
+        .update_execution("p1", "A", &update(ExecutionStatus::Completed, None, 20))
+        .await
+        .expect("complete");
+    store.save_component(&save("v3")).await.expect("save v3");
+    assert_eq!(
+        store
+            .load_component_version("default", "orders", "v1")
+            .await
+            .expect("load"),
+        None
+    );
+    assert_eq!(
+        store
+            .load_component_version("default", "orders", "v2")
+            .await
+            .expect("load"),
+        None
+    );
+    assert!(
+        store
+            .load_component_version("default", "orders", "v3")
+            .await
+            .expect("load")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_its_workflow_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_workflows(store.as_ref()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_version_pinning(store.as_ref()).await;
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_its_contract_across_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -91,39 +400,73 @@ async fn sqlite_store_keeps_its_contract_across_reopen() {
     );
 }
 
+/// A fresh PostgreSQL database, dropped when the test is done with it.
+struct PostgresDatabase {
+    admin: sqlx::AnyConnection,
+    name: String,
+    url: String,
+}
+
+impl PostgresDatabase {
+    async fn create() -> PostgresDatabase {
+        let base = std::env::var("TSDEV_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
+        sqlx::any::install_default_drivers();
+        let name = format!("tsdev_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::AnyConnection::connect(&format!("{base}/postgres"))
+            .await
+            .expect(
+                "PostgreSQL must be reachable (set TSDEV_TEST_POSTGRES_URL); .ci/run starts it",
+            );
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create database");
+        PostgresDatabase {
+            admin,
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    async fn open(&self) -> std::sync::Arc<dyn Store> {
+        store::open(Some(&self.url), std::path::Path::new("."))
+            .await
+            .expect("open postgres")
+    }
+
+    async fn drop_it(mut self) {
+        sqlx::query(&format!("DROP DATABASE {} WITH (FORCE)", self.name))
+            .execute(&mut self.admin)
+            .await
+            .expect("drop database");
+    }
+}
+
 #[tokio::test]
 async fn postgres_store_keeps_its_contract() {
-    let base = std::env::var("TSDEV_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_string());
-    sqlx::any::install_default_drivers();
-    let database = format!("tsdev_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::AnyConnection::connect(&format!("{base}/postgres"))
-        .await
-        .expect("PostgreSQL must be reachable (set TSDEV_TEST_POSTGRES_URL); .ci/run starts it");
-    sqlx::query(&format!("CREATE DATABASE {database}"))
-        .execute(&mut admin)
-        .await
-        .expect("create database");
-
-    let url = format!("{base}/{database}");
-    let store = store::open(Some(&url), std::path::Path::new("."))
-        .await
-        .expect("open postgres");
+    let database = PostgresDatabase::create().await;
+    let store = database.open().await;
     exercise(store.as_ref()).await;
     drop(store);
-    let store = store::open(Some(&url), std::path::Path::new("."))
-        .await
-        .expect("reopen postgres");
+    // Reopening runs the migrations again (a no-op) and sees the same data.
+    let store = database.open().await;
     assert_eq!(
         store.load_components("default").await.expect("load").len(),
         1
     );
     drop(store);
+    database.drop_it().await;
+}
 
-    sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .expect("drop database");
+#[tokio::test]
+async fn postgres_store_keeps_its_workflow_contract() {
+    let database = PostgresDatabase::create().await;
+    exercise_workflows(database.open().await.as_ref()).await;
+    database.drop_it().await;
+    let database = PostgresDatabase::create().await;
+    exercise_version_pinning(database.open().await.as_ref()).await;
+    database.drop_it().await;
 }
 
 #[tokio::test]

@@ -4,8 +4,12 @@
 //! are kept in step.
 //!
 //! Every stored object belongs to a tenant; today every request uses [`DEFAULT_TENANT`].
+//!
+//! - components: deployed components and their versions;
+//! - [`workflow`]: durable workflow executions, their journals and leases.
 
 mod sql;
+pub mod workflow;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +17,10 @@ use std::sync::Arc;
 use crate::limits::CallLimits;
 
 pub use sql::SqlStore;
+pub use workflow::{
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry,
+    NewExecution,
+};
 
 /// The tenant every object belongs to until tenants are configurable.
 pub const DEFAULT_TENANT: &str = "default";
@@ -32,6 +40,10 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored value out of range: {0}")]
     Corrupt(String),
+    #[error("execution {execution_id} already has journal entry {seq}")]
+    JournalConflict { execution_id: String, seq: i64 },
+    #[error("execution {execution_id} is not leased to {owner}")]
+    LeaseLost { execution_id: String, owner: String },
 }
 
 /// A deployed component as stored: its bytes, its version and its limits.
@@ -59,8 +71,51 @@ pub trait Store: Send + Sync + 'static {
     /// The current version of every component of `tenant`, by name.
     async fn load_components(&self, tenant: &str) -> Result<Vec<StoredComponent>, StoreError>;
 
+    /// The bytes of one version of a component, current or kept for a pinned execution.
+    async fn load_component_version(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError>;
+
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Record a new execution, or find the one started before with the same idempotency key.
+    async fn create_execution(&self, execution: &NewExecution) -> Result<Created, StoreError>;
+
+    async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError>;
+
+    /// Executions newest first, filtered and paged by [`ExecutionFilter`].
+    async fn list_executions(&self, filter: &ExecutionFilter)
+    -> Result<Vec<Execution>, StoreError>;
+
+    /// Claim up to `limit` executions that are due (pending or running with no live lease,
+    /// sleeping or waiting whose wake time has come) for `owner` until `lease_until`.
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Execution>, StoreError>;
+
+    /// Change an execution held by `owner`. Sleeping, waiting and finished executions give
+    /// their lease up, so any host can pick them up when they are due.
+    async fn update_execution(
+        &self,
+        id: &str,
+        owner: &str,
+        update: &ExecutionUpdate,
+    ) -> Result<(), StoreError>;
+
+    /// Append one journal entry of an execution held by `owner`. The sequence is the
+    /// execution's next; a second entry with the same sequence is a [`StoreError::JournalConflict`].
+    async fn append_journal(&self, entry: &JournalEntry, owner: &str) -> Result<(), StoreError>;
+
+    /// An execution's journal in sequence order.
+    async fn load_journal(&self, execution_id: &str) -> Result<Vec<JournalEntry>, StoreError>;
 }
 
 /// Open the store at `url` (`sqlite://…` or `postgres://…`), or the embedded SQLite

@@ -4,6 +4,10 @@
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
 
+use super::workflow::{
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry,
+    NewExecution,
+};
 use super::{Store, StoreError, StoredComponent};
 use crate::limits::CallLimits;
 
@@ -16,6 +20,54 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// The store on SQLite or PostgreSQL.
 pub struct SqlStore {
     pool: AnyPool,
+    /// The few queries that differ between backends (row locking) look at this.
+    sqlite: bool,
+}
+
+const EXECUTION_COLUMNS: &str = "id, tenant, workflow, component, component_version, args, \
+    idempotency_key, status, result, error, wake_at, lease_owner, lease_expires_at, created_at, updated_at";
+
+fn execution_from_row(row: &sqlx::any::AnyRow) -> Result<Execution, StoreError> {
+    let read = db("reading an execution row");
+    let status: String = row.try_get("status").map_err(read)?;
+    let get = |column: &str| {
+        row.try_get::<String, _>(column)
+            .map_err(db("reading an execution row"))
+    };
+    let get_opt = |column: &str| {
+        row.try_get::<Option<String>, _>(column)
+            .map_err(db("reading an execution row"))
+    };
+    let get_i64 = |column: &str| {
+        row.try_get::<i64, _>(column)
+            .map_err(db("reading an execution row"))
+    };
+    let get_opt_i64 = |column: &str| {
+        row.try_get::<Option<i64>, _>(column)
+            .map_err(db("reading an execution row"))
+    };
+    Ok(Execution {
+        id: get("id")?,
+        tenant: get("tenant")?,
+        workflow: get("workflow")?,
+        component: get("component")?,
+        component_version: get("component_version")?,
+        args: get("args")?,
+        idempotency_key: get_opt("idempotency_key")?,
+        status: ExecutionStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown execution status {status:?}")))?,
+        result: get_opt("result")?,
+        error: get_opt("error")?,
+        wake_at: get_opt_i64("wake_at")?,
+        lease_owner: get_opt("lease_owner")?,
+        lease_expires_at: get_opt_i64("lease_expires_at")?,
+        created_at: get_i64("created_at")?,
+        updated_at: get_i64("updated_at")?,
+    })
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
 fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -56,7 +108,7 @@ impl SqlStore {
             &POSTGRES_MIGRATIONS
         };
         migrator.run(&pool).await?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore { pool, sqlite })
     }
 }
 
@@ -106,10 +158,12 @@ impl Store for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db("saving the component"))?;
-        // Only the current version is kept for now. Durable workflows pin executions to
-        // versions; when they land, versions still in use must be kept here.
+        // Older versions go, unless an unfinished execution is pinned to them.
         sqlx::query(
-            "DELETE FROM component_versions WHERE tenant = $1 AND name = $2 AND version <> $3",
+            "DELETE FROM component_versions WHERE tenant = $1 AND name = $2 AND version <> $3 \
+             AND version NOT IN (SELECT component_version FROM executions \
+               WHERE tenant = $1 AND component = $2 \
+               AND status NOT IN ('completed', 'failed', 'cancelled'))",
         )
         .bind(&c.tenant)
         .bind(&c.name)
@@ -178,11 +232,239 @@ impl Store for SqlStore {
             .collect()
     }
 
+    async fn load_component_version(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT wasm FROM component_versions WHERE tenant = $1 AND name = $2 AND version = $3",
+        )
+        .bind(tenant)
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("loading a component version"))?;
+        row.map(|row| {
+            row.try_get("wasm")
+                .map_err(db("reading a component version"))
+        })
+        .transpose()
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)
             .await
             .map_err(db("pinging the database"))?;
         Ok(())
+    }
+
+    async fn create_execution(&self, e: &NewExecution) -> Result<Created, StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
+             idempotency_key, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        )
+        .bind(&e.id)
+        .bind(&e.tenant)
+        .bind(&e.workflow)
+        .bind(&e.component)
+        .bind(&e.component_version)
+        .bind(&e.args)
+        .bind(&e.idempotency_key)
+        .bind(ExecutionStatus::Pending.as_str())
+        .bind(e.created_at)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(Created::New),
+            Err(error) if is_unique_violation(&error) && e.idempotency_key.is_some() => {
+                let row = sqlx::query(&format!(
+                    "SELECT {EXECUTION_COLUMNS} FROM executions \
+                     WHERE tenant = $1 AND workflow = $2 AND idempotency_key = $3"
+                ))
+                .bind(&e.tenant)
+                .bind(&e.workflow)
+                .bind(&e.idempotency_key)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db("finding the execution with the same idempotency key"))?;
+                Ok(Created::Existing(Box::new(execution_from_row(&row)?)))
+            }
+            Err(error) => Err(db("recording an execution")(error)),
+        }
+    }
+
+    async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE tenant = $1 AND id = $2"
+        ))
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("reading an execution"))?;
+        row.as_ref().map(execution_from_row).transpose()
+    }
+
+    async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
+        // Optional filters as `$n IS NULL OR …` keep one query text for every combination.
+        let (before_at, before_id) = match &f.before {
+            Some((at, id)) => (Some(*at), Some(id.clone())),
+            None => (None, None),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE tenant = $1 \
+             AND ($2 IS NULL OR workflow = $2) AND ($3 IS NULL OR status = $3) \
+             AND ($4 IS NULL OR created_at < $4 OR (created_at = $4 AND id < $5)) \
+             ORDER BY created_at DESC, id DESC LIMIT $6"
+        ))
+        .bind(&f.tenant)
+        .bind(&f.workflow)
+        .bind(f.status.map(ExecutionStatus::as_str))
+        .bind(before_at)
+        .bind(before_id)
+        .bind(f.limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing executions"))?;
+        rows.iter().map(execution_from_row).collect()
+    }
+
+    async fn claim_due(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<Execution>, StoreError> {
+        // SQLite runs one writer at a time, so the UPDATE is atomic as it is; PostgreSQL
+        // hosts skip rows another host is claiming at the same moment.
+        let lock = if self.sqlite {
+            ""
+        } else {
+            "FOR UPDATE SKIP LOCKED"
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE executions SET lease_owner = $1, lease_expires_at = $2 WHERE id IN ( \
+               SELECT id FROM executions \
+               WHERE (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+                 AND (status IN ('pending', 'running') \
+                      OR (status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL AND wake_at <= $3)) \
+               ORDER BY COALESCE(wake_at, created_at) LIMIT $4 {lock}) \
+             RETURNING {EXECUTION_COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("claiming due executions"))?;
+        rows.iter().map(execution_from_row).collect()
+    }
+
+    async fn update_execution(
+        &self,
+        id: &str,
+        owner: &str,
+        u: &ExecutionUpdate,
+    ) -> Result<(), StoreError> {
+        let release = u.status.releases_lease();
+        let updated = sqlx::query(
+            "UPDATE executions SET status = $1, result = $2, error = $3, wake_at = $4, updated_at = $5, \
+             lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END, \
+             lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
+             WHERE id = $7 AND lease_owner = $8",
+        )
+        .bind(u.status.as_str())
+        .bind(&u.result)
+        .bind(&u.error)
+        .bind(u.wake_at)
+        .bind(u.now)
+        .bind(release)
+        .bind(id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db("updating an execution"))?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::LeaseLost {
+                execution_id: id.to_string(),
+                owner: owner.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn append_journal(&self, e: &JournalEntry, owner: &str) -> Result<(), StoreError> {
+        // Insert only while the lease is held, in one statement, so a host that lost its
+        // lease cannot add to a journal another host now writes.
+        let inserted = sqlx::query(
+            "INSERT INTO journal (execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM executions WHERE id = $1 AND lease_owner = $10",
+        )
+        .bind(&e.execution_id)
+        .bind(e.seq)
+        .bind(&e.kind)
+        .bind(&e.name)
+        .bind(&e.request)
+        .bind(&e.outcome)
+        .bind(e.attempts)
+        .bind(e.started_at)
+        .bind(e.finished_at)
+        .bind(owner)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(done) if done.rows_affected() == 1 => Ok(()),
+            Ok(_) => Err(StoreError::LeaseLost {
+                execution_id: e.execution_id.clone(),
+                owner: owner.to_string(),
+            }),
+            Err(error) if is_unique_violation(&error) => Err(StoreError::JournalConflict {
+                execution_id: e.execution_id.clone(),
+                seq: e.seq,
+            }),
+            Err(error) => Err(db("appending to a journal")(error)),
+        }
+    }
+
+    async fn load_journal(&self, execution_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at \
+             FROM journal WHERE execution_id = $1 ORDER BY seq",
+        )
+        .bind(execution_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("loading a journal"))?;
+        rows.iter()
+            .map(|row| {
+                let read = |c: &str| {
+                    row.try_get::<String, _>(c)
+                        .map_err(db("reading a journal row"))
+                };
+                let read_i64 = |c: &str| {
+                    row.try_get::<i64, _>(c)
+                        .map_err(db("reading a journal row"))
+                };
+                Ok(JournalEntry {
+                    execution_id: read("execution_id")?,
+                    seq: read_i64("seq")?,
+                    kind: read("kind")?,
+                    name: read("name")?,
+                    request: read("request")?,
+                    outcome: read("outcome")?,
+                    attempts: read_i64("attempts")?,
+                    started_at: read_i64("started_at")?,
+                    finished_at: read_i64("finished_at")?,
+                })
+            })
+            .collect()
     }
 }

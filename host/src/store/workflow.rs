@@ -1,0 +1,146 @@
+//! What the store keeps of durable workflows: executions (pinned to the component version
+//! they started on), their journals, and the leases hosts claim due work with.
+//!
+//! Payloads (`args`, `result`, `error`, journal `request` and `outcome`) are JSON text; the
+//! workflow engine gives them meaning. Times are milliseconds since the Unix epoch.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an execution stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExecutionStatus {
+    Pending,
+    Running,
+    Sleeping,
+    Waiting,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl ExecutionStatus {
+    pub const ALL: [ExecutionStatus; 7] = [
+        ExecutionStatus::Pending,
+        ExecutionStatus::Running,
+        ExecutionStatus::Sleeping,
+        ExecutionStatus::Waiting,
+        ExecutionStatus::Completed,
+        ExecutionStatus::Failed,
+        ExecutionStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionStatus::Pending => "pending",
+            ExecutionStatus::Running => "running",
+            ExecutionStatus::Sleeping => "sleeping",
+            ExecutionStatus::Waiting => "waiting",
+            ExecutionStatus::Completed => "completed",
+            ExecutionStatus::Failed => "failed",
+            ExecutionStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ExecutionStatus> {
+        ExecutionStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+
+    /// Completed, failed and cancelled executions never run again.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            ExecutionStatus::Completed | ExecutionStatus::Failed | ExecutionStatus::Cancelled
+        )
+    }
+
+    /// Whether an execution in this status holds no lease: it waits for time or a signal.
+    pub fn releases_lease(self) -> bool {
+        self.is_finished() || matches!(self, ExecutionStatus::Sleeping | ExecutionStatus::Waiting)
+    }
+}
+
+/// An execution about to be recorded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewExecution {
+    pub id: String,
+    pub tenant: String,
+    /// The workflow's procedure name.
+    pub workflow: String,
+    pub component: String,
+    /// The component version the execution is pinned to.
+    pub component_version: String,
+    pub args: String,
+    pub idempotency_key: Option<String>,
+    pub created_at: i64,
+}
+
+/// An execution as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Execution {
+    pub id: String,
+    pub tenant: String,
+    pub workflow: String,
+    pub component: String,
+    pub component_version: String,
+    pub args: String,
+    pub idempotency_key: Option<String>,
+    pub status: ExecutionStatus,
+    pub result: Option<String>,
+    pub error: Option<String>,
+    /// When a sleeping or waiting execution is due again (none: only a signal wakes it).
+    pub wake_at: Option<i64>,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// What [`super::Store::create_execution`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Created {
+    New,
+    /// An execution with the same idempotency key exists; here it is.
+    Existing(Box<Execution>),
+}
+
+/// A change of an execution's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionUpdate {
+    pub status: ExecutionStatus,
+    pub result: Option<String>,
+    pub error: Option<String>,
+    pub wake_at: Option<i64>,
+    pub now: i64,
+}
+
+/// One durable call of an execution, with the answer the workflow saw.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    pub execution_id: String,
+    /// 1, 2, 3, … in the order the workflow made its durable calls.
+    pub seq: i64,
+    /// What kind of durable call: `call`, `run`, `sleep`, `now`, `random`, `signal`, …
+    pub kind: String,
+    /// The step's name (a procedure name for calls).
+    pub name: String,
+    /// What was asked, compared on replay to detect non-determinism.
+    pub request: String,
+    pub outcome: String,
+    pub attempts: i64,
+    pub started_at: i64,
+    pub finished_at: i64,
+}
+
+/// Which executions to list; newest first.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExecutionFilter {
+    pub tenant: String,
+    pub workflow: Option<String>,
+    pub status: Option<ExecutionStatus>,
+    pub limit: i64,
+    /// Page after this (created_at, id) — the last of the previous page.
+    pub before: Option<(i64, String)>,
+}
