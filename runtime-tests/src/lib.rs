@@ -234,3 +234,36 @@ pub fn run(command: &mut Command) {
         .unwrap_or_else(|e| panic!("running {command:?}: {e}"));
     assert!(status.success(), "{command:?} failed: {status}");
 }
+
+/// Debian's Chromium, installed with apt-get when missing and running as root (as on CI);
+/// otherwise the caller is told how to install it.
+pub fn chromium() -> PathBuf {
+    let path = PathBuf::from("/usr/bin/chromium");
+    if !path.exists() {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+        assert!(
+            root,
+            "the browser test needs Debian's chromium: apt-get install chromium"
+        );
+        run(Command::new("apt-get").args(["update", "-q"]));
+        run(Command::new("apt-get").args(["install", "-y", "-q", "chromium"]));
+    }
+    path
+}
+
+/// An npm package installed (once) under `scratch`; returns its directory in node_modules.
+pub fn npm_package(scratch: &Path, package: &str, version: &str) -> PathBuf {
+    let prefix = scratch.join(format!("npm-{package}-{version}"));
+    let dir = prefix.join("node_modules").join(package);
+    if !dir.join("package.json").exists() {
+        std::fs::create_dir_all(&prefix).expect("creating the npm prefix");
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("{package}@{version}")));
+    }
+    dir
+}

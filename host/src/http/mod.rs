@@ -4,7 +4,8 @@
 //! - [`components`]: upload, list, show and delete components.
 //! - [`rpc`]: `POST /rpc/{procedure}` and `GET /procedures`.
 //! - [`health`]: `/health` and `/ready`.
-//! - [`openapi`]: `GET /openapi.json`, generated from the WIT types.
+//! - [`openapi`]: `GET /openapi.json`, generated from the WIT types; `GET /docs`, a page
+//!   over it (`docs.html`, embedded).
 //! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
 
 pub mod components;
@@ -90,12 +91,19 @@ fn routes(host: Arc<Host>) -> Router {
         )
         .route("/procedures", get(rpc::procedures))
         .route("/openapi.json", get(openapi::openapi))
+        .route("/docs", get(docs))
         .route(
             "/rpc/{procedure}",
             post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )
         .fallback(|| async { Problem::not_found("no such route; see GET /procedures") })
         .with_state(host)
+}
+
+/// `GET /docs`: a page to browse procedures and try them. Self-contained (no CDN) and
+/// embedded in the binary; it reads `/openapi.json`.
+async fn docs() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("docs.html"))
 }
 
 /// A body that could not be read: too large (413) or broken.

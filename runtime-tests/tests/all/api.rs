@@ -155,3 +155,71 @@ async fn cors_is_off_by_default_and_allows_the_configured_origins() {
         .expect("preflight");
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+/// Pinned, so the check drives the same client library every run.
+const PLAYWRIGHT_CORE: &str = "1.65.1";
+
+#[tokio::test]
+async fn the_docs_page_lists_the_procedures_and_tries_them_in_a_browser() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
+
+    let page = host
+        .client
+        .get(format!("{}/docs", host.url))
+        .send()
+        .await
+        .expect("docs");
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().await.expect("html");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "the page loads nothing from elsewhere"
+    );
+
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let chromium = runtime_tests::chromium();
+    let playwright = runtime_tests::npm_package(scratch, "playwright-core", PLAYWRIGHT_CORE);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("browser")
+        .join("docs-check.cjs");
+    let url = host.url.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(url)
+            .arg(chromium)
+            .env("PLAYWRIGHT_CORE", playwright)
+            .output()
+            .expect("running node")
+    })
+    .await
+    .expect("browser check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+
+    let mut listed: Vec<String> = serde_json::from_value(lines[0]["names"].clone()).expect("names");
+    let (_, procedures) = host.get("/procedures").await;
+    let mut expected: Vec<String> = procedures["procedures"]
+        .as_array()
+        .expect("procedures")
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected, "the page lists every procedure");
+    assert_eq!(
+        lines[1]["result"],
+        json!({ "message": "Hello, Browser!", "name-length": 7 })
+    );
+}

@@ -1,0 +1,35 @@
+// Drives /docs in headless Chromium: prints the procedures the page lists, then calls
+// greeter.hello through the page's try-it form and prints the result it shows.
+// Usage: PLAYWRIGHT_CORE=/path/to/node_modules/playwright-core node docs-check.cjs URL CHROMIUM
+"use strict";
+const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const [url, executablePath] = process.argv.slice(2);
+
+(async () => {
+  const browser = await chromium.launch({
+    executablePath,
+    // Flags for a sandboxed machine without network beyond loopback.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(url + "/docs");
+    await page.waitForSelector('details.procedure[data-name="greeter.hello"]', { timeout: 15000 });
+    const names = await page.$$eval("details.procedure", (all) => all.map((d) => d.dataset.name));
+    console.log(JSON.stringify({ names }));
+    await page.click('details.procedure[data-name="greeter.hello"] > summary');
+    await page.fill('textarea[data-procedure="greeter.hello"]', '{"name": "Browser"}');
+    await page.click('button[data-call="greeter.hello"]');
+    await page.waitForFunction(
+      () => document.querySelector('pre[data-result-for="greeter.hello"]').textContent.length > 0,
+      null, { timeout: 15000 });
+    const shown = await page.textContent('pre[data-result-for="greeter.hello"]');
+    console.log(JSON.stringify({ result: JSON.parse(shown) }));
+  } finally {
+    await browser.close();
+  }
+})().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
