@@ -9,6 +9,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("HELLO", "examples/hello"),
     ("TYPES", "examples/types"),
     ("HOSTILE", "runtime-tests/guests/hostile"),
+    ("FLOWS", "runtime-tests/guests/flows"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

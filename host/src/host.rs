@@ -61,6 +61,29 @@ pub struct Host {
     store: Arc<dyn Store>,
     /// Deploys and removals run one at a time, so the conflict check and the swap agree.
     deploy_lock: tokio::sync::Mutex<()>,
+    /// This host's name as a lease owner of workflow executions.
+    pub(crate) node_id: String,
+    /// Wakes the workflow scheduler before its next poll.
+    pub(crate) workflow_wake: tokio::sync::Notify,
+    /// Workflow runs at once.
+    pub(crate) workflow_slots: Arc<tokio::sync::Semaphore>,
+    /// Old component versions that executions are pinned to, compiled on first use.
+    pinned: std::sync::Mutex<std::collections::HashMap<String, Arc<Deployment>>>,
+}
+
+/// The pinned-version cache, locked.
+pub(crate) struct PinnedVersions<'a>(
+    std::sync::MutexGuard<'a, std::collections::HashMap<String, Arc<Deployment>>>,
+);
+
+impl PinnedVersions<'_> {
+    pub(crate) fn get(&self, version: &str) -> Option<Arc<Deployment>> {
+        self.0.get(version).cloned()
+    }
+
+    pub(crate) fn insert(&mut self, version: String, deployment: Arc<Deployment>) {
+        self.0.insert(version, deployment);
+    }
 }
 
 fn now_ms() -> i64 {
@@ -86,6 +109,12 @@ impl Host {
             registry: Registry::default(),
             store,
             deploy_lock: tokio::sync::Mutex::new(()),
+            node_id: format!("host-{}", uuid::Uuid::new_v4()),
+            workflow_wake: tokio::sync::Notify::new(),
+            workflow_slots: Arc::new(tokio::sync::Semaphore::new(
+                crate::workflow::engine::MAX_CONCURRENT_RUNS,
+            )),
+            pinned: std::sync::Mutex::new(std::collections::HashMap::new()),
         });
         for stored in host.store.load_components(DEFAULT_TENANT).await? {
             let name = stored.name.clone();
@@ -115,6 +144,18 @@ impl Host {
 
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    pub(crate) fn store_arc(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub(crate) fn pinned_versions(&self) -> PinnedVersions<'_> {
+        PinnedVersions(
+            self.pinned
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// Compile on a blocking thread; hands the bytes back for storing.
@@ -199,6 +240,7 @@ impl Host {
                 &params,
                 found.deployment.limits,
                 context,
+                None,
             )
             .await?;
         let value = match results.into_iter().next() {

@@ -5,6 +5,7 @@
 //! - [`registry`]: deployed components, procedures, JSON <-> WIT values, JSON Schema.
 //! - [`store`]: durable state on SQLite or PostgreSQL through sqlx.
 //! - [`host`]: deploy / undeploy / call, tying the three together.
+//! - [`workflow`]: durable workflows run by replay over a journal.
 //! - [`http`]: the axum API; every error is `application/problem+json`.
 //! - [`cli`]: the `tsdev` command line, one file per command.
 
@@ -16,3 +17,4 @@ pub mod registry;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;
+pub mod workflow;

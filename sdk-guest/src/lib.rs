@@ -3,6 +3,7 @@
 //! - [`wit_bindgen`], re-exported: generate your component's bindings with
 //!   `sdk_guest::wit_bindgen::generate!({ path: "wit", world: "…", runtime_path: "sdk_guest::wit_bindgen::rt" })`
 //!   so that your crate needs no other dependency.
+//! - [`workflow`]: durable calls (`call`, `sleep`, `now_ms`) for workflows.
 //! - [`log`]: records into the host's log through the `tsdev:host/log` import, tagged by the
 //!   host with the request id and procedure. Prefer it to `println!`: stdout also reaches
 //!   the host log, but untagged by level and capped per call.
@@ -24,6 +25,41 @@ mod bindings {
         path: "../wit/host",
         world: "tsdev:host/imports",
     });
+}
+
+mod workflow_bindings {
+    wit_bindgen::generate!({
+        path: "../wit/workflow",
+        world: "tsdev:workflow/workflow-imports",
+    });
+}
+
+pub mod workflow {
+    //! Durable calls for workflows: each is journaled by the host, so after a durable sleep
+    //! or a crash the workflow is run again from the start and gets the same answers until
+    //! it reaches new ground. Keep everything else a workflow does deterministic.
+    //!
+    //! A component whose code uses these is a workflow component: start its functions with
+    //! `POST /v1/workflows/{name}/executions`.
+
+    use crate::workflow_bindings::tsdev::workflow::durable;
+
+    pub use crate::workflow_bindings::tsdev::workflow::durable::StepError;
+
+    /// Call `procedure` as a step with a JSON object of arguments; its JSON result.
+    pub fn call(procedure: &str, args_json: &str) -> Result<String, StepError> {
+        durable::call(procedure, args_json)
+    }
+
+    /// Sleep durably: the workflow is unloaded and resumed when the time has come.
+    pub fn sleep(duration: std::time::Duration) {
+        durable::sleep(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
+    }
+
+    /// Milliseconds since the Unix epoch, the same on every replay.
+    pub fn now_ms() -> u64 {
+        durable::now()
+    }
 }
 
 pub mod log {

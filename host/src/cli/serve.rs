@@ -67,6 +67,8 @@ impl ServeCommand {
                 println!("  {}  {}", p.name, p.signature);
             }
         }
+        // Unfinished workflow executions resume from here on: every one is due.
+        host.spawn_scheduler();
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("listening on {}", self.listen))?;

@@ -47,6 +47,7 @@ pub fn deployment_json(d: &Deployment, with_schemas: bool) -> Value {
         "size_bytes": d.size_bytes,
         "deployed_at": d.deployed_at,
         "limits": d.limits,
+        "workflows": d.workflows,
         "procedures": procedures,
         "unexposed": d.unexposed,
     })

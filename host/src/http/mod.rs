@@ -7,6 +7,7 @@
 //! - [`openapi`]: `GET /openapi.json`, generated from the WIT types; `GET /docs`, a page
 //!   over it (`docs.html`, embedded).
 //! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
+//! - [`workflows`]: start workflow executions and see where they stand.
 
 pub mod components;
 pub mod health;
@@ -14,6 +15,7 @@ pub mod openapi;
 pub mod problem;
 pub mod request_id;
 pub mod rpc;
+pub mod workflows;
 
 use std::sync::Arc;
 
@@ -92,6 +94,11 @@ fn routes(host: Arc<Host>) -> Router {
         .route("/procedures", get(rpc::procedures))
         .route("/openapi.json", get(openapi::openapi))
         .route("/docs", get(docs))
+        .route(
+            "/v1/workflows/{name}/executions",
+            post(workflows::start).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
+        )
+        .route("/v1/executions/{id}", get(workflows::show))
         .route(
             "/rpc/{procedure}",
             post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),

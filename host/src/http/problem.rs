@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::host::{CallError, DeployFailure};
 use crate::registry::DeployError;
 use crate::runtime::CallFailure;
+use crate::runtime::failure::WorkflowInterrupt;
 use crate::store::StoreError;
 
 /// An error answer. `kind` is stable and machine-readable; `detail` is for people.
@@ -150,38 +151,30 @@ impl From<CallError> for Problem {
             .with("error", value),
             CallError::Failure(failure) => {
                 let detail = failure.to_string();
-                let (status, kind, title) = match failure {
-                    CallFailure::OutOfFuel { .. } => (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "out-of-fuel",
-                        "Out of fuel",
-                    ),
-                    CallFailure::Timeout { .. } => {
-                        (StatusCode::GATEWAY_TIMEOUT, "timeout", "Deadline exceeded")
+                let status = match failure {
+                    CallFailure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                    CallFailure::Interrupted(WorkflowInterrupt::NotAWorkflow(_)) => {
+                        return Problem::new(
+                            StatusCode::BAD_REQUEST,
+                            "workflow-only",
+                            "Not a workflow execution",
+                            detail,
+                        );
                     }
-                    CallFailure::MemoryLimit { .. } => (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "memory-limit",
-                        "Memory limit exceeded",
-                    ),
-                    CallFailure::StackOverflow => (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "stack-overflow",
-                        "Stack overflow",
-                    ),
-                    CallFailure::Trap { .. } => (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "trap",
-                        "The guest trapped",
-                    ),
-                    CallFailure::ResultTooLarge { .. } => (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "result-too-large",
-                        "Result too large",
-                    ),
-                    CallFailure::Host(_) => return Problem::internal(&detail),
+                    CallFailure::Interrupted(_) | CallFailure::Host(_) => {
+                        return Problem::internal(&detail);
+                    }
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                Problem::new(status, kind, title, detail)
+                let title = match failure {
+                    CallFailure::OutOfFuel { .. } => "Out of fuel",
+                    CallFailure::Timeout { .. } => "Deadline exceeded",
+                    CallFailure::MemoryLimit { .. } => "Memory limit exceeded",
+                    CallFailure::StackOverflow => "Stack overflow",
+                    CallFailure::ResultTooLarge { .. } => "Result too large",
+                    _ => "The guest trapped",
+                };
+                Problem::new(status, failure.kind(), title, detail)
             }
         }
     }

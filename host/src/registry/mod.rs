@@ -81,6 +81,8 @@ pub struct Deployment {
     pub pre: InstancePre<StoreState>,
     pub procedures: Vec<Procedure>,
     pub unexposed: Vec<Unexposed>,
+    /// The component imports `tsdev:workflow/durable`: its functions are workflows.
+    pub workflows: bool,
 }
 
 /// Hex SHA-256 of `bytes`: a component's version.
@@ -138,6 +140,10 @@ impl Deployment {
         let (found, unexposed) =
             reflect::procedures(runtime.engine(), &component).map_err(DeployError::Reflect)?;
         let mut descriptions = docs::descriptions(wasm);
+        let workflows = component
+            .component_type()
+            .imports(runtime.engine())
+            .any(|(name, _)| name.starts_with("tsdev:workflow/durable"));
         let procedures = found
             .into_iter()
             .map(|p| Procedure {
@@ -160,6 +166,7 @@ impl Deployment {
             pre,
             procedures,
             unexposed,
+            workflows,
         })
     }
 }

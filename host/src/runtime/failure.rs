@@ -19,6 +19,50 @@ pub enum CallFailure {
     ResultTooLarge { bytes: usize, limit: usize },
     #[error("the host could not run the call: {0}")]
     Host(String),
+    #[error("{0}")]
+    Interrupted(WorkflowInterrupt),
+}
+
+impl CallFailure {
+    /// The stable kind of this failure, as the HTTP API and workflow journals name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallFailure::OutOfFuel { .. } => "out-of-fuel",
+            CallFailure::Timeout { .. } => "timeout",
+            CallFailure::MemoryLimit { .. } => "memory-limit",
+            CallFailure::StackOverflow => "stack-overflow",
+            CallFailure::Trap { .. } => "trap",
+            CallFailure::ResultTooLarge { .. } => "result-too-large",
+            CallFailure::Interrupted(_) => "interrupted",
+            CallFailure::Host(_) => "internal",
+        }
+    }
+}
+
+/// Why a host import stopped a workflow run on purpose. Raised as a trap from the import
+/// and told apart from guest failures by [`CallFailure::Interrupted`].
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowInterrupt {
+    /// The workflow sleeps until `wake_at` (ms since the epoch); run it again then.
+    #[error("suspended until {wake_at}")]
+    Suspend { wake_at: i64 },
+    /// The replay asked for something other than what the journal holds.
+    #[error(
+        "non-determinism at step {seq}: the journal has {journaled}, the workflow asked for {asked}"
+    )]
+    NonDeterminism {
+        seq: i64,
+        journaled: String,
+        asked: String,
+    },
+    /// The journal could not be written (e.g. another host took the lease).
+    #[error("journal: {0}")]
+    Journal(String),
+    /// A durable import was called outside a workflow execution.
+    #[error(
+        "{0} is only available to workflows started with POST /v1/workflows/{{name}}/executions"
+    )]
+    NotAWorkflow(&'static str),
 }
 
 /// What the runtime knows about a call when it failed.

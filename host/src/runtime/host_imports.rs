@@ -5,6 +5,7 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::limits;
+use crate::runtime::failure::WorkflowInterrupt;
 
 use super::state::StoreState;
 
@@ -15,14 +16,26 @@ mod bindings {
     });
 }
 
+mod workflow_bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit/workflow",
+        world: "tsdev:workflow/workflow-imports",
+        // Durable calls await the store and other procedures, and stop a run by trapping.
+        imports: { default: async | trappable },
+    });
+}
+
 use self::bindings::Imports;
 use self::bindings::tsdev::host::log::{Host as LogHost, Level};
+use self::workflow_bindings::WorkflowImports;
+use self::workflow_bindings::tsdev::workflow::durable::{Host as DurableHost, StepError};
 
 /// The linker every uploaded component is checked against and instantiated with.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)?;
+    WorkflowImports::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)?;
     Ok(linker)
 }
 
@@ -55,5 +68,56 @@ impl LogHost for StoreState {
                 tracing::error!(target: "tsdev::guest", %request_id, %procedure, "{message}")
             }
         }
+    }
+}
+
+impl StoreState {
+    /// The run's replay state, or a trap when a procedure (not a workflow) calls a durable import.
+    fn replay(&mut self, import: &'static str) -> wasmtime::Result<&mut crate::workflow::Replay> {
+        self.workflow
+            .as_mut()
+            .ok_or_else(|| wasmtime::Error::new(WorkflowInterrupt::NotAWorkflow(import)))
+    }
+}
+
+impl DurableHost for StoreState {
+    async fn call(
+        &mut self,
+        procedure: String,
+        args_json: String,
+    ) -> wasmtime::Result<Result<String, StepError>> {
+        let outcome = self
+            .replay("durable.call")?
+            .call(procedure, args_json)
+            .await
+            .map_err(wasmtime::Error::new)?;
+        Ok(match outcome.get("ok") {
+            Some(result) => Ok(result.to_string()),
+            None => {
+                let err = &outcome["err"];
+                Err(StepError {
+                    kind: err["kind"].as_str().unwrap_or("internal").to_string(),
+                    message: err["message"].as_str().unwrap_or_default().to_string(),
+                    error_json: err
+                        .get("error")
+                        .filter(|e| !e.is_null())
+                        .map(|e| e.to_string()),
+                })
+            }
+        })
+    }
+
+    async fn sleep(&mut self, ms: u64) -> wasmtime::Result<()> {
+        self.replay("durable.sleep")?
+            .sleep(ms)
+            .await
+            .map_err(wasmtime::Error::new)
+    }
+
+    async fn now(&mut self) -> wasmtime::Result<u64> {
+        self.replay("durable.now")?
+            .now()
+            .await
+            .map_err(wasmtime::Error::new)
     }
 }

@@ -38,6 +38,7 @@ impl Runtime {
         params: &[Val],
         call_limits: CallLimits,
         context: &CallContext,
+        workflow: Option<crate::workflow::Replay>,
     ) -> Result<Vec<Val>, CallFailure> {
         let _slot = self
             .slots()
@@ -53,6 +54,7 @@ impl Runtime {
             self.engine(),
             StoreState::new(label, call_limits.memory_bytes),
         );
+        store.data_mut().workflow = workflow;
         store.limiter(|state| &mut state.limiter);
         store
             .set_fuel(call_limits.fuel)
@@ -84,6 +86,11 @@ impl Runtime {
         match outcome {
             Ok(Ok(results)) => Ok(results),
             Ok(Err(error)) => {
+                let error: wasmtime::Error = error;
+                let error = match error.downcast::<super::failure::WorkflowInterrupt>() {
+                    Ok(interrupt) => return Err(CallFailure::Interrupted(interrupt)),
+                    Err(error) => error,
+                };
                 let state = store.data();
                 Err(failure::classify(FailureFacts {
                     error: &error,

@@ -23,6 +23,8 @@ pub struct StoreState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) label: CallLabel,
     pub(crate) output: GuestOutput,
+    /// Set when the call is a run of a durable workflow.
+    pub(crate) workflow: Option<crate::workflow::Replay>,
 }
 
 impl StoreState {
@@ -43,6 +45,7 @@ impl StoreState {
             limiter: MemoryLimiter::new(memory_bytes),
             label,
             output,
+            workflow: None,
         }
     }
 }

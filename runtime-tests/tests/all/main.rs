@@ -6,3 +6,4 @@ mod hostile;
 mod lifecycle;
 mod python;
 mod values;
+mod workflows;

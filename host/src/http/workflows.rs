@@ -1,0 +1,150 @@
+//! Workflow executions over HTTP: start one, see where it stands.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::{Problem, body_problem};
+use crate::host::Host;
+use crate::limits;
+use crate::store::{DEFAULT_TENANT, Execution};
+use crate::workflow::engine::StartError;
+
+/// Longest idempotency key accepted.
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
+
+impl From<StartError> for Problem {
+    fn from(error: StartError) -> Problem {
+        match error {
+            StartError::NotFound(_) => Problem::not_found(error.to_string()),
+            StartError::NotAWorkflow(_) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "not-a-workflow",
+                "Not a workflow",
+                error.to_string(),
+            ),
+            StartError::InvalidArgs(e) => {
+                Problem::invalid_args(e.to_string()).with("path", json!(e.path))
+            }
+            StartError::IdempotencyConflict(ref id) => Problem::new(
+                StatusCode::CONFLICT,
+                "idempotency-conflict",
+                "Idempotency key reused",
+                error.to_string(),
+            )
+            .with("execution", json!(id)),
+            StartError::Store(e) => Problem::internal(&e),
+        }
+    }
+}
+
+/// `POST /v1/workflows/{name}/executions` with the JSON arguments; `Idempotency-Key` optional.
+pub async fn start(
+    State(host): State<Arc<Host>>,
+    Path(workflow): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let body = body.map_err(|e| body_problem(e, limits::MAX_ARGS_BYTES))?;
+    let args: Value = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Problem::invalid_args(format!("the body is not valid JSON: {e}")))?
+    };
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let key = value
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN);
+            Some(
+                key.ok_or_else(|| {
+                    Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid-idempotency-key",
+                        "Invalid idempotency key",
+                        format!("an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
+                    )
+                })?
+                .to_string(),
+            )
+        }
+    };
+    let started = host.start_workflow(&workflow, &args, key).await?;
+    let status = if started.existing {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let location = format!("/v1/executions/{}", started.id);
+    let mut response = (
+        status,
+        Json(json!({ "id": started.id, "existing": started.existing })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+fn parse(text: &Option<String>) -> Value {
+    text.as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn execution_json(execution: &Execution, steps: Vec<Value>) -> Value {
+    json!({
+        "id": execution.id,
+        "workflow": execution.workflow,
+        "component": execution.component,
+        "version": execution.component_version,
+        "status": execution.status,
+        "args": serde_json::from_str::<Value>(&execution.args).unwrap_or(Value::Null),
+        "result": parse(&execution.result),
+        "error": parse(&execution.error),
+        "wake_at": execution.wake_at,
+        "created_at": execution.created_at,
+        "updated_at": execution.updated_at,
+        "steps": steps,
+    })
+}
+
+/// `GET /v1/executions/{id}`: status, result or error, and the journaled steps.
+pub async fn show(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let execution = host
+        .store()
+        .get_execution(DEFAULT_TENANT, &id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no execution {id}")))?;
+    let steps = host
+        .store()
+        .load_journal(&id)
+        .await?
+        .into_iter()
+        .map(|entry| {
+            json!({
+                "seq": entry.seq,
+                "kind": entry.kind,
+                "name": entry.name,
+                "attempts": entry.attempts,
+                "started_at": entry.started_at,
+                "finished_at": entry.finished_at,
+                "outcome": serde_json::from_str::<Value>(&entry.outcome).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(Json(execution_json(&execution, steps)))
+}

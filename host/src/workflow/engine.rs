@@ -1,0 +1,333 @@
+//! Starting executions, the scheduler that claims due ones, and one run of an execution.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use wasmtime::component::Val;
+
+use super::Replay;
+use crate::host::Host;
+use crate::registry::Deployment;
+use crate::registry::json::{self, ArgError};
+use crate::runtime::failure::WorkflowInterrupt;
+use crate::runtime::{CallContext, CallFailure, Target};
+use crate::store::{
+    Created, DEFAULT_TENANT, Execution, ExecutionStatus, ExecutionUpdate, NewExecution, StoreError,
+};
+
+/// How long a claimed execution stays this host's without renewal. A run is bounded by its
+/// deployment's timeout (at most 300 s), so a lease outlives any run that is still alive.
+pub const LEASE: Duration = Duration::from_secs(600);
+/// How often the scheduler looks for due executions (sooner when something is started).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Workflow runs at once per host. Kept well under the instance slots, since each run's
+/// steps need slots of their own.
+pub const MAX_CONCURRENT_RUNS: usize = 32;
+
+/// Why an execution could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no workflow named {0}")]
+    NotFound(String),
+    #[error(
+        "{0} is a procedure, not a workflow: its component does not import tsdev:workflow/durable"
+    )]
+    NotAWorkflow(String),
+    #[error("invalid arguments: {0}")]
+    InvalidArgs(#[from] ArgError),
+    #[error("idempotency key already used by execution {0} with other arguments")]
+    IdempotencyConflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A started (or, for a repeated idempotency key, the existing) execution.
+pub struct Started {
+    pub id: String,
+    pub existing: bool,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn update(
+    status: ExecutionStatus,
+    result: Option<Value>,
+    error: Option<Value>,
+    wake_at: Option<i64>,
+) -> ExecutionUpdate {
+    ExecutionUpdate {
+        status,
+        result: result.map(|v| v.to_string()),
+        error: error.map(|v| v.to_string()),
+        wake_at,
+        now: now_ms(),
+    }
+}
+
+fn failed(kind: &str, message: impl Into<String>) -> ExecutionUpdate {
+    update(
+        ExecutionStatus::Failed,
+        None,
+        Some(json!({ "kind": kind, "message": message.into() })),
+        None,
+    )
+}
+
+impl Host {
+    /// Record a new execution of `workflow` with `args` and wake the scheduler.
+    pub async fn start_workflow(
+        &self,
+        workflow: &str,
+        args: &Value,
+        idempotency_key: Option<String>,
+    ) -> Result<Started, StartError> {
+        let found = self
+            .registry()
+            .procedure(workflow)
+            .ok_or_else(|| StartError::NotFound(workflow.to_string()))?;
+        if !found.deployment.workflows {
+            return Err(StartError::NotAWorkflow(workflow.to_string()));
+        }
+        json::args_from_json(&found.procedure().params, args)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let created = self
+            .store()
+            .create_execution(&NewExecution {
+                id: id.clone(),
+                tenant: DEFAULT_TENANT.to_string(),
+                workflow: workflow.to_string(),
+                component: found.deployment.name.clone(),
+                component_version: found.deployment.version.clone(),
+                args: args.to_string(),
+                idempotency_key,
+                created_at: now_ms(),
+            })
+            .await?;
+        match created {
+            Created::New => {
+                self.workflow_wake.notify_one();
+                Ok(Started {
+                    id,
+                    existing: false,
+                })
+            }
+            Created::Existing(existing) => {
+                let same = serde_json::from_str::<Value>(&existing.args).is_ok_and(|a| &a == args);
+                if same {
+                    Ok(Started {
+                        id: existing.id,
+                        existing: true,
+                    })
+                } else {
+                    Err(StartError::IdempotencyConflict(existing.id))
+                }
+            }
+        }
+    }
+
+    /// Run the scheduler until the host is dropped: claim due executions, run each.
+    pub fn spawn_scheduler(self: &Arc<Self>) {
+        let host = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(strong) = host.upgrade() else { return };
+                strong.claim_and_run().await;
+                let wake = strong.clone();
+                drop(strong);
+                tokio::select! {
+                    () = tokio::time::sleep(POLL_INTERVAL) => {}
+                    () = wake.workflow_wake.notified() => {}
+                }
+            }
+        });
+    }
+
+    async fn claim_and_run(self: &Arc<Self>) {
+        let free = self.workflow_slots.available_permits();
+        if free == 0 {
+            return;
+        }
+        let now = now_ms();
+        let lease_until = now + LEASE.as_millis() as i64;
+        let claimed = match self
+            .store()
+            .claim_due(&self.node_id, now, lease_until, free as i64)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!("claiming due workflow executions: {e}");
+                return;
+            }
+        };
+        for execution in claimed {
+            let Ok(slot) = self.workflow_slots.clone().try_acquire_owned() else {
+                break;
+            };
+            let host = self.clone();
+            tokio::spawn(async move {
+                let id = execution.id.clone();
+                if let Err(e) = host.run(execution).await {
+                    tracing::warn!(execution = %id, "workflow run: {e}");
+                }
+                drop(slot);
+            });
+        }
+    }
+
+    /// The deployment an execution is pinned to: the current one, or its old version
+    /// loaded from the store (compiled once, then kept).
+    async fn pinned_deployment(&self, execution: &Execution) -> Result<Arc<Deployment>, String> {
+        if let Some(current) = self.registry().get(&execution.component)
+            && current.version == execution.component_version
+        {
+            return Ok(current);
+        }
+        if let Some(old) = self.pinned_versions().get(&execution.component_version) {
+            return Ok(old);
+        }
+        let wasm = self
+            .store()
+            .load_component_version(
+                DEFAULT_TENANT,
+                &execution.component,
+                &execution.component_version,
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "version {} of component {} is gone",
+                    execution.component_version, execution.component
+                )
+            })?;
+        let runtime = self.runtime().clone();
+        let name = execution.component.clone();
+        let deployment = tokio::task::spawn_blocking(move || {
+            Deployment::prepare(
+                &runtime,
+                &name,
+                &wasm,
+                crate::limits::CallLimits::default(),
+                0,
+            )
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        let deployment = Arc::new(deployment);
+        self.pinned_versions()
+            .insert(execution.component_version.clone(), deployment.clone());
+        Ok(deployment)
+    }
+
+    /// Run `execution` once: replay its journal, go on from there, and record where it ended.
+    async fn run(self: Arc<Self>, execution: Execution) -> Result<(), StoreError> {
+        let id = execution.id.clone();
+        let owner = self.node_id.clone();
+        let store = self.store_arc();
+        let deployment = match self.pinned_deployment(&execution).await {
+            Ok(deployment) => deployment,
+            Err(message) => {
+                return store
+                    .update_execution(&id, &owner, &failed("component-unavailable", message))
+                    .await;
+            }
+        };
+        let Some(procedure) = deployment
+            .procedures
+            .iter()
+            .find(|p| p.name == execution.workflow)
+        else {
+            let message = format!(
+                "version {} of {} has no {}",
+                deployment.version, deployment.name, execution.workflow
+            );
+            return store
+                .update_execution(&id, &owner, &failed("not-found", message))
+                .await;
+        };
+        let args: Value = serde_json::from_str(&execution.args).unwrap_or(Value::Null);
+        let params = match json::args_from_json(&procedure.params, &args) {
+            Ok(params) => params,
+            Err(e) => {
+                return store
+                    .update_execution(&id, &owner, &failed("invalid-args", e.to_string()))
+                    .await;
+            }
+        };
+        let journal = store.load_journal(&id).await?;
+        store
+            .update_execution(
+                &id,
+                &owner,
+                &update(ExecutionStatus::Running, None, None, None),
+            )
+            .await?;
+        let replay = Replay {
+            host: self.clone(),
+            execution_id: id.clone(),
+            owner: owner.clone(),
+            journal,
+            cursor: 0,
+        };
+        let target = Target {
+            pre: &deployment.pre,
+            export: &procedure.export,
+            procedure: &procedure.name,
+            result_count: usize::from(procedure.result.is_some()),
+        };
+        let context = CallContext {
+            request_id: id.clone(),
+        };
+        let outcome = self
+            .runtime()
+            .invoke(target, &params, deployment.limits, &context, Some(replay))
+            .await;
+        let end = match outcome {
+            Ok(results) => match results.into_iter().next() {
+                None => update(ExecutionStatus::Completed, Some(Value::Null), None, None),
+                Some(Val::Result(Ok(payload))) => update(
+                    ExecutionStatus::Completed,
+                    Some(payload.as_deref().map_or(Value::Null, json::to_json)),
+                    None,
+                    None,
+                ),
+                Some(Val::Result(Err(payload))) => {
+                    let error = payload.as_deref().map_or(Value::Null, json::to_json);
+                    update(
+                        ExecutionStatus::Failed,
+                        None,
+                        Some(json!({ "kind": "workflow-error", "error": error })),
+                        None,
+                    )
+                }
+                Some(value) => update(
+                    ExecutionStatus::Completed,
+                    Some(json::to_json(&value)),
+                    None,
+                    None,
+                ),
+            },
+            Err(CallFailure::Interrupted(WorkflowInterrupt::Suspend { wake_at })) => {
+                update(ExecutionStatus::Sleeping, None, None, Some(wake_at))
+            }
+            Err(CallFailure::Interrupted(WorkflowInterrupt::Journal(message))) => {
+                // Most likely the lease went to another host; it carries on from the journal.
+                tracing::warn!(execution = %id, "stopping a run that cannot journal: {message}");
+                return Ok(());
+            }
+            Err(CallFailure::Interrupted(interrupt @ WorkflowInterrupt::NonDeterminism { .. })) => {
+                failed("non-determinism", interrupt.to_string())
+            }
+            Err(failure) => failed(failure.kind(), failure.to_string()),
+        };
+        tracing::info!(execution = %id, workflow = %execution.workflow, status = end.status.as_str(), "workflow run ended");
+        store.update_execution(&id, &owner, &end).await
+    }
+}

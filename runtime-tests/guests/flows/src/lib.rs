@@ -1,0 +1,43 @@
+//! Workflows for runtime-tests.
+
+sdk_guest::wit_bindgen::generate!({
+    path: "wit",
+    world: "flows-world",
+    runtime_path: "sdk_guest::wit_bindgen::rt",
+});
+
+use std::time::Duration;
+
+use exports::test::flows::flows::Guest;
+use sdk_guest::workflow;
+
+struct Flows;
+
+fn greet(name: &str) -> Result<String, String> {
+    let args = serde_json::json!({ "name": name }).to_string();
+    let result = workflow::call("greeter.hello", &args).map_err(|e| format!("{}: {}", e.kind, e.message))?;
+    let greeting: serde_json::Value = serde_json::from_str(&result).map_err(|e| e.to_string())?;
+    Ok(greeting["message"].as_str().unwrap_or_default().to_string())
+}
+
+impl Guest for Flows {
+    fn greet_twice(first: String, second: String, sleep_ms: u64) -> Result<String, String> {
+        let a = greet(&first)?;
+        workflow::sleep(Duration::from_millis(sleep_ms));
+        let b = greet(&second)?;
+        Ok(format!("{a} | {b}"))
+    }
+
+    fn call_missing() -> Result<String, String> {
+        match workflow::call("nowhere.nothing", "{}") {
+            Ok(result) => Ok(result),
+            Err(e) => Err(e.kind),
+        }
+    }
+
+    fn greet_all(names: Vec<String>) -> Vec<String> {
+        names.iter().map(|n| greet(n).unwrap_or_else(|e| e)).collect()
+    }
+}
+
+export!(Flows);

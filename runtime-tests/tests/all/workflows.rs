@@ -1,0 +1,234 @@
+//! Durable workflows against the real binary: journaled steps, durable sleeps, crash
+//! recovery by replay, idempotent starts, pinned versions.
+
+use std::time::{Duration, Instant};
+
+use runtime_tests::{TestHost, guests};
+use serde_json::{Value, json};
+
+/// A host with `hello` (the procedures) and `flows` (the workflows) deployed.
+async fn workflow_host() -> TestHost {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, body) = host.deploy("flows", guests::FLOWS).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["workflows"], true);
+    host
+}
+
+async fn start(host: &TestHost, workflow: &str, args: Value, key: Option<&str>) -> (u16, Value) {
+    let mut request = host
+        .client
+        .post(format!("{}/v1/workflows/{workflow}/executions", host.url))
+        .body(args.to_string());
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = request.send().await.expect("start");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("JSON"))
+}
+
+/// Poll the execution until `done(status)`; a bounded wait, not a timing assertion.
+async fn wait_for(host: &TestHost, id: &str, done: impl Fn(&str) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, execution) = host.get(&format!("/v1/executions/{id}")).await;
+        assert_eq!(status, 200, "{execution}");
+        if done(execution["status"].as_str().unwrap_or("")) {
+            return execution;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "execution never got there: {execution}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn finished(status: &str) -> bool {
+    matches!(status, "completed" | "failed" | "cancelled")
+}
+
+fn step_summary(execution: &Value) -> Vec<(i64, String, String)> {
+    execution["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["seq"].as_i64().unwrap_or(0),
+                s["kind"].as_str().unwrap_or("").to_string(),
+                s["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn expected_steps() -> Vec<(i64, String, String)> {
+    vec![
+        (1, "call".into(), "greeter.hello".into()),
+        (2, "sleep".into(), "sleep".into()),
+        (3, "call".into(), "greeter.hello".into()),
+    ]
+}
+
+#[tokio::test]
+async fn a_workflow_runs_its_steps_sleeps_durably_and_completes() {
+    let host = workflow_host().await;
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 300 });
+    let (status, body) = start(&host, "flows.greet-twice", args, None).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().expect("an execution id");
+
+    let execution = wait_for(&host, id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["result"], "Hello, Ada! | Hello, Bob!");
+    assert_eq!(step_summary(&execution), expected_steps());
+    assert_eq!(
+        execution["steps"][0]["outcome"],
+        json!({ "ok": { "message": "Hello, Ada!", "name-length": 3 } })
+    );
+    let sleep = &execution["steps"][1];
+    assert!(
+        sleep["outcome"]["wake_at"].as_i64().unwrap_or(0)
+            >= sleep["started_at"].as_i64().unwrap_or(0) + 300
+    );
+}
+
+#[tokio::test]
+async fn a_workflow_survives_kill_9_during_its_sleep_without_repeating_steps() {
+    let host = workflow_host().await;
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 2000 });
+    let (_, body) = start(&host, "flows.greet-twice", args, None).await;
+    let id = body["id"].as_str().expect("an execution id").to_string();
+    let sleeping = wait_for(&host, &id, |s| s == "sleeping" || finished(s)).await;
+    assert_eq!(sleeping["status"], "sleeping", "{sleeping}");
+
+    // Crash while it sleeps; a new host on the same data resumes it.
+    let host = host.restart();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["result"], "Hello, Ada! | Hello, Bob!");
+    assert_eq!(
+        step_summary(&execution),
+        expected_steps(),
+        "each step journaled once"
+    );
+    // The replay answered the first step from the journal: greeter.hello ran once per name.
+    let log = host.log();
+    for name in ["Ada", "Bob"] {
+        let runs = log
+            .lines()
+            .filter(|l| l.contains(&format!("greeting {name} ")))
+            .count();
+        assert_eq!(runs, 1, "greeter.hello ran {runs} times for {name}:\n{log}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_step_is_a_value_the_workflow_handles() {
+    let host = workflow_host().await;
+    let (_, body) = start(&host, "flows.call-missing", json!({}), None).await;
+    let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(
+        execution["error"],
+        json!({ "kind": "workflow-error", "error": "not-found" })
+    );
+    assert_eq!(execution["steps"][0]["outcome"]["err"]["kind"], "not-found");
+
+    let (_, body) = start(
+        &host,
+        "flows.greet-all",
+        json!({ "names": ["a", "b", "c"] }),
+        None,
+    )
+    .await;
+    let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    assert_eq!(
+        execution["result"],
+        json!(["Hello, a!", "Hello, b!", "Hello, c!"])
+    );
+}
+
+#[tokio::test]
+async fn starts_are_idempotent_by_key_and_checked() {
+    let host = workflow_host().await;
+    let args = json!({ "names": ["x"] });
+    let (status, first) = start(&host, "flows.greet-all", args.clone(), Some("order-17")).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = start(&host, "flows.greet-all", args, Some("order-17")).await;
+    assert_eq!(
+        (status, &again["id"], &again["existing"]),
+        (200, &first["id"], &json!(true))
+    );
+    let (status, other) = start(
+        &host,
+        "flows.greet-all",
+        json!({ "names": ["y"] }),
+        Some("order-17"),
+    )
+    .await;
+    assert_eq!(
+        (status, other["kind"].as_str()),
+        (409, Some("idempotency-conflict")),
+        "{other}"
+    );
+    assert_eq!(other["execution"], first["id"]);
+
+    let (status, body) = start(&host, "greeter.hello", json!({ "name": "x" }), None).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (400, Some("not-a-workflow")),
+        "{body}"
+    );
+    let (status, body) = start(&host, "flows.nope", json!({}), None).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (404, Some("not-found")),
+        "{body}"
+    );
+    let (status, body) = start(&host, "flows.greet-all", json!({ "names": 3 }), None).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (400, Some("invalid-args")),
+        "{body}"
+    );
+    // A workflow is not a procedure: its durable calls need an execution.
+    let (status, body) = host.rpc("flows.greet-all", json!({ "names": ["x"] })).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (400, Some("workflow-only")),
+        "{body}"
+    );
+    let (status, body) = host.get("/v1/executions/nope").await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (404, Some("not-found")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_execution_stays_on_the_version_it_started_on() {
+    let host = workflow_host().await;
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 1500 });
+    let (_, body) = start(&host, "flows.greet-twice", args, None).await;
+    let id = body["id"].as_str().expect("id").to_string();
+    let sleeping = wait_for(&host, &id, |s| s == "sleeping" || finished(s)).await;
+    let pinned = sleeping["version"].as_str().expect("version").to_string();
+
+    // Redeploy `flows` as a new version (same code, one more custom section).
+    let mut wasm = std::fs::read(guests::FLOWS).expect("flows.wasm");
+    wasm.extend_from_slice(&[0, 6, 5, b'n', b'o', b't', b'e', b'2']);
+    let (status, redeployed) = host.upload("name=flows", wasm).await;
+    assert_eq!(status, 201, "{redeployed}");
+    assert_ne!(redeployed["version"].as_str(), Some(pinned.as_str()));
+
+    // A crash too: the resumed run must load the pinned version from the store.
+    let host = host.restart();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["version"], pinned.as_str());
+}
