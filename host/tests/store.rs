@@ -285,6 +285,39 @@ async fn exercise_workflows(store: &dyn Store) {
         (ExecutionStatus::Sleeping, Some("B"))
     );
 
+    // Cancelling takes an execution from whoever holds it, once.
+    store
+        .create_execution(&execution("e5", "orders.run", None, t0 + 4))
+        .await
+        .expect("create");
+    assert!(
+        store
+            .cancel_execution("default", "e5", now)
+            .await
+            .expect("cancel")
+    );
+    assert!(
+        !store
+            .cancel_execution("default", "e5", now)
+            .await
+            .expect("cancel again")
+    );
+    assert!(
+        !store
+            .cancel_execution("default", "missing", now)
+            .await
+            .expect("cancel missing")
+    );
+    let e5 = store
+        .get_execution("default", "e5")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (e5.status, e5.lease_owner),
+        (ExecutionStatus::Cancelled, None)
+    );
+
     // A waiting execution without a timeout is never due by time alone.
     store
         .update_execution("e4", "B", &update(ExecutionStatus::Waiting, None, now))

@@ -98,7 +98,9 @@ fn routes(host: Arc<Host>) -> Router {
             "/v1/workflows/{name}/executions",
             post(workflows::start).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )
+        .route("/v1/executions", get(workflows::list))
         .route("/v1/executions/{id}", get(workflows::show))
+        .route("/v1/executions/{id}/cancel", post(workflows::cancel))
         .route(
             "/rpc/{procedure}",
             post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),

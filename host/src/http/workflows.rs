@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::{Problem, body_problem};
 use crate::host::Host;
 use crate::limits;
-use crate::store::{DEFAULT_TENANT, Execution};
+use crate::store::{DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus};
 use crate::workflow::engine::StartError;
 
 /// Longest idempotency key accepted.
@@ -147,4 +147,110 @@ pub async fn show(
         })
         .collect();
     Ok(Json(execution_json(&execution, steps)))
+}
+
+/// Executions listed at most per page.
+pub const MAX_PAGE: i64 = 100;
+
+/// Query of `GET /v1/executions`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ListQuery {
+    workflow: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+    /// The `next` cursor of the previous page.
+    after: Option<String>,
+}
+
+/// `GET /v1/executions?workflow=&status=&limit=&after=`: newest first, paged.
+pub async fn list(
+    State(host): State<Arc<Host>>,
+    query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, Problem> {
+    let invalid = |detail: String| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query",
+            detail,
+        )
+    };
+    let axum::extract::Query(query) = query.map_err(|e| invalid(e.body_text()))?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(ExecutionStatus::parse(text).ok_or_else(|| {
+            let known: Vec<&str> = ExecutionStatus::ALL.iter().map(|s| s.as_str()).collect();
+            invalid(format!(
+                "unknown status {text:?}; one of {}",
+                known.join(", ")
+            ))
+        })?),
+    };
+    let before = match query.after.as_deref() {
+        None => None,
+        Some(cursor) => {
+            let (at, id) = cursor
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("bad cursor {cursor:?}")))?;
+            Some((
+                at.parse::<i64>()
+                    .map_err(|_| invalid(format!("bad cursor {cursor:?}")))?,
+                id.to_string(),
+            ))
+        }
+    };
+    let limit = query.limit.unwrap_or(20).clamp(1, MAX_PAGE);
+    let executions = host
+        .store()
+        .list_executions(&ExecutionFilter {
+            tenant: DEFAULT_TENANT.to_string(),
+            workflow: query.workflow,
+            status,
+            limit,
+            before,
+        })
+        .await?;
+    let next = (executions.len() as i64 == limit)
+        .then(|| {
+            executions
+                .last()
+                .map(|e| format!("{}:{}", e.created_at, e.id))
+        })
+        .flatten();
+    let listed: Vec<Value> = executions
+        .iter()
+        .map(|e| execution_json(e, Vec::new()))
+        .collect();
+    Ok(Json(json!({ "executions": listed, "next": next })))
+}
+
+/// `POST /v1/executions/{id}/cancel`.
+pub async fn cancel(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, Problem> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let cancelled = host
+        .store()
+        .cancel_execution(DEFAULT_TENANT, &id, now)
+        .await?;
+    let execution = host
+        .store()
+        .get_execution(DEFAULT_TENANT, &id)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no execution {id}")))?;
+    if !cancelled {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "already-finished",
+            "Already finished",
+            format!(
+                "execution {id} is {} and cannot be cancelled",
+                execution.status.as_str()
+            ),
+        ));
+    }
+    Ok(Json(execution_json(&execution, Vec::new())))
 }

@@ -110,6 +110,10 @@ pub trait Store: Send + Sync + 'static {
         update: &ExecutionUpdate,
     ) -> Result<(), StoreError>;
 
+    /// Cancel an unfinished execution, whoever holds it; false when it is finished or absent.
+    /// A run in progress finds its lease gone and stops at its next journal write.
+    async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError>;
+
     /// Append one journal entry of an execution held by `owner`. The sequence is the
     /// execution's next; a second entry with the same sequence is a [`StoreError::JournalConflict`].
     async fn append_journal(&self, entry: &JournalEntry, owner: &str) -> Result<(), StoreError>;

@@ -401,6 +401,22 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+        let cancelled = sqlx::query(
+            "UPDATE executions SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, \
+             wake_at = NULL, updated_at = $1 \
+             WHERE tenant = $2 AND id = $3 AND status NOT IN ('completed', 'failed', 'cancelled')",
+        )
+        .bind(now)
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await
+        .map_err(db("cancelling an execution"))?
+        .rows_affected();
+        Ok(cancelled == 1)
+    }
+
     async fn append_journal(&self, e: &JournalEntry, owner: &str) -> Result<(), StoreError> {
         // Insert only while the lease is held, in one statement, so a host that lost its
         // lease cannot add to a journal another host now writes.

@@ -232,3 +232,118 @@ async fn an_execution_stays_on_the_version_it_started_on() {
     assert_eq!(execution["status"], "completed", "{execution}");
     assert_eq!(execution["version"], pinned.as_str());
 }
+
+#[tokio::test]
+async fn a_replay_that_leaves_the_journal_fails_with_non_determinism() {
+    let host = workflow_host().await;
+    let (_, body) = start(&host, "flows.wander", json!({}), None).await;
+    let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(execution["error"]["kind"], "non-determinism", "{execution}");
+    let message = execution["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("step 1") && message.contains("wanderer-"),
+        "{message}"
+    );
+    // What was journaled stays: the first run's step and its sleep.
+    assert_eq!(
+        execution["steps"].as_array().map(Vec::len),
+        Some(2),
+        "{execution}"
+    );
+}
+
+#[tokio::test]
+async fn a_sleeping_execution_can_be_cancelled_and_never_wakes() {
+    let host = workflow_host().await;
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 1000 });
+    let (_, body) = start(&host, "flows.greet-twice", args, None).await;
+    let id = body["id"].as_str().expect("id").to_string();
+    let sleeping = wait_for(&host, &id, |s| s == "sleeping" || finished(s)).await;
+    assert_eq!(sleeping["status"], "sleeping", "{sleeping}");
+
+    let cancel = |host: &TestHost| {
+        host.client
+            .post(format!("{}/v1/executions/{id}/cancel", host.url))
+            .send()
+    };
+    let response = cancel(&host).await.expect("cancel");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.json::<Value>().await.expect("JSON")["status"],
+        "cancelled"
+    );
+    let response = cancel(&host).await.expect("cancel again");
+    assert_eq!(response.status().as_u16(), 409);
+    assert_eq!(
+        response.json::<Value>().await.expect("JSON")["kind"],
+        "already-finished"
+    );
+
+    // Past its wake time it is still cancelled, and the second greeting never ran.
+    let wake_at = sleeping["steps"][1]["outcome"]["wake_at"]
+        .as_i64()
+        .expect("wake_at");
+    while (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64)
+        < wake_at + 500
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, execution) = host.get(&format!("/v1/executions/{id}")).await;
+    assert_eq!(execution["status"], "cancelled");
+    assert_eq!(
+        execution["steps"].as_array().map(Vec::len),
+        Some(2),
+        "{execution}"
+    );
+}
+
+#[tokio::test]
+async fn executions_are_listed_newest_first_with_filters_and_pages() {
+    let host = workflow_host().await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        let (_, body) = start(&host, "flows.greet-all", json!({ "names": [name] }), None).await;
+        ids.push(body["id"].as_str().expect("id").to_string());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let (_, body) = start(&host, "flows.call-missing", json!({}), None).await;
+    let missing = body["id"].as_str().expect("id").to_string();
+    for id in ids.iter().chain([&missing]) {
+        wait_for(&host, id, finished).await;
+    }
+
+    let listed = |body: &Value| -> Vec<String> {
+        body["executions"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_string))
+            .collect()
+    };
+    let (status, page) = host
+        .get("/v1/executions?workflow=flows.greet-all&limit=2")
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(listed(&page), [ids[2].clone(), ids[1].clone()]);
+    let next = page["next"].as_str().expect("a next cursor");
+    let (_, page) = host
+        .get(&format!(
+            "/v1/executions?workflow=flows.greet-all&limit=2&after={next}"
+        ))
+        .await;
+    assert_eq!(listed(&page), [ids[0].clone()]);
+    assert_eq!(page["next"], Value::Null);
+
+    let (_, failed) = host.get("/v1/executions?status=failed").await;
+    assert_eq!(listed(&failed), [missing]);
+    let (status, body) = host.get("/v1/executions?status=sideways").await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (400, Some("invalid-query")),
+        "{body}"
+    );
+}

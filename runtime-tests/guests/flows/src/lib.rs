@@ -35,6 +35,17 @@ impl Guest for Flows {
         }
     }
 
+    fn wander() -> String {
+        use std::hash::{BuildHasher, Hasher};
+        // RandomState draws its keys from WASI randomness: a fresh value in every instance.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u8(0);
+        let name = format!("wanderer-{}", hasher.finish());
+        let greeting = greet(&name).unwrap_or_default();
+        workflow::sleep(Duration::from_millis(100));
+        greeting
+    }
+
     fn greet_all(names: Vec<String>) -> Vec<String> {
         names.iter().map(|n| greet(n).unwrap_or_else(|e| e)).collect()
     }
