@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod generate;
 pub mod procedures;
 pub mod serve;
+pub mod workflow;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,7 @@ enum Command {
     Call(call::CallCommand),
     Procedures(procedures::ProceduresCommand),
     Generate(generate::GenerateCommand),
+    Workflow(workflow::WorkflowCommand),
 }
 
 /// Parse the command line, run the command, print any error with its causes.
@@ -56,6 +58,7 @@ pub fn main() -> ExitCode {
             Command::Call(c) => c.run().await,
             Command::Procedures(c) => c.run().await,
             Command::Generate(c) => c.run().await,
+            Command::Workflow(c) => c.run().await,
         }
     });
     match outcome {

@@ -347,3 +347,57 @@ async fn executions_are_listed_newest_first_with_filters_and_pages() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_cli_starts_lists_and_shows_executions() {
+    let host = workflow_host().await;
+    let tsdev = |args: &[&str]| {
+        let out = std::process::Command::new(runtime_tests::tsdev_bin())
+            .args(["workflow", "--url", &host.url])
+            .args(args)
+            .output()
+            .expect("running tsdev workflow");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, id, err) = tsdev(&[
+        "start",
+        "flows.greet-all",
+        r#"{"names": ["cli"]}"#,
+        "--idempotency-key",
+        "cli-1",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(id.len(), 36, "an execution id: {id}");
+    let (_, again, _) = tsdev(&[
+        "start",
+        "flows.greet-all",
+        r#"{"names": ["cli"]}"#,
+        "--idempotency-key",
+        "cli-1",
+    ]);
+    assert_eq!(again, id);
+    wait_for(&host, &id, finished).await;
+
+    let (ok, shown, err) = tsdev(&["status", &id]);
+    assert!(ok, "{err}");
+    let shown: Value = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(
+        (shown["status"].as_str(), &shown["result"]),
+        (Some("completed"), &json!(["Hello, cli!"]))
+    );
+    let (ok, listed, _) = tsdev(&["list", "--workflow", "flows.greet-all"]);
+    assert!(
+        ok && listed.contains(&id) && listed.contains("completed"),
+        "{listed}"
+    );
+
+    let (ok, _, err) = tsdev(&["cancel", &id]);
+    assert!(!ok);
+    assert!(err.contains("409 Conflict already-finished"), "{err}");
+    let (ok, _, err) = tsdev(&["start", "flows.greet-all", "{bad"]);
+    assert!(!ok && err.contains("not valid JSON"), "{err}");
+}

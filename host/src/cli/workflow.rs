@@ -1,0 +1,104 @@
+//! `tsdev workflow`: start durable workflow executions and follow them.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use super::{DEFAULT_URL, answer_error};
+
+/// Start, inspect, list and cancel workflow executions on a host.
+#[derive(Args)]
+pub struct WorkflowCommand {
+    #[command(subcommand)]
+    action: Action,
+    /// The host.
+    #[arg(long, global = true, default_value = DEFAULT_URL, env = "TSDEV_URL")]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Start WORKFLOW with a JSON object of arguments; prints the execution id.
+    Start {
+        workflow: String,
+        #[arg(default_value = "{}")]
+        args: String,
+        /// Starting twice with the same key and arguments gives the same execution.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+    },
+    /// Show an execution: status, result or error, steps.
+    Status { id: String },
+    /// List executions, newest first.
+    List {
+        #[arg(long)]
+        workflow: Option<String>,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Cancel an unfinished execution.
+    Cancel { id: String },
+}
+
+impl WorkflowCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let base = self.url.trim_end_matches('/').to_string();
+        let client = reqwest::Client::new();
+        let request = match &self.action {
+            Action::Start {
+                workflow,
+                args,
+                idempotency_key,
+            } => {
+                let args: Value =
+                    serde_json::from_str(args).context("the arguments are not valid JSON")?;
+                let mut request = client
+                    .post(format!("{base}/v1/workflows/{workflow}/executions"))
+                    .json(&args);
+                if let Some(key) = idempotency_key {
+                    request = request.header("idempotency-key", key);
+                }
+                request
+            }
+            Action::Status { id } => client.get(format!("{base}/v1/executions/{id}")),
+            Action::List {
+                workflow,
+                status,
+                limit,
+            } => {
+                let mut query = vec![("limit", limit.to_string())];
+                query.extend(workflow.clone().map(|w| ("workflow", w)));
+                query.extend(status.clone().map(|s| ("status", s)));
+                client.get(format!("{base}/v1/executions")).query(&query)
+            }
+            Action::Cancel { id } => client.post(format!("{base}/v1/executions/{id}/cancel")),
+        };
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("talking to {base}"))?;
+        if !response.status().is_success() {
+            return Err(answer_error(response).await.context("the host refused"));
+        }
+        let body: Value = response.json().await.context("reading the answer")?;
+        match self.action {
+            Action::Start { .. } => println!("{}", body["id"].as_str().unwrap_or("?")),
+            Action::List { .. } => {
+                for e in body["executions"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}  {:<10} {}",
+                        e["id"].as_str().unwrap_or("?"),
+                        e["status"].as_str().unwrap_or("?"),
+                        e["workflow"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+            Action::Status { .. } | Action::Cancel { .. } => {
+                println!("{}", serde_json::to_string_pretty(&body)?)
+            }
+        }
+        Ok(())
+    }
+}
