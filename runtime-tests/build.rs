@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// (constant name, crate directory relative to the repository root).
+/// The `flows` workflows call the `hello` example's procedure.
 const GUESTS: &[(&str, &str)] = &[
     ("HELLO", "examples/hello"),
     ("TYPES", "examples/types"),

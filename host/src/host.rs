@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use wasmtime::component::Val;
 
+use crate::clock::now_ms;
 use crate::limits::CallLimits;
 use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, Registry};
@@ -84,12 +84,6 @@ impl PinnedVersions<'_> {
     pub(crate) fn insert(&mut self, version: String, deployment: Arc<Deployment>) {
         self.0.insert(version, deployment);
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 impl Host {

@@ -10,6 +10,7 @@
 //! - [`cli`]: the `tsdev` command line, one file per command.
 
 pub mod cli;
+pub mod clock;
 pub mod host;
 pub mod http;
 pub mod limits;

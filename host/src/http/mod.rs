@@ -115,6 +115,20 @@ async fn docs() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("docs.html"))
 }
 
+/// A JSON request body: an empty body is `null` (a call without arguments); malformed JSON
+/// is `invalid-args`.
+fn json_body(
+    body: Result<axum::body::Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<serde_json::Value, Problem> {
+    let body = body.map_err(|e| body_problem(e, limit))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| Problem::invalid_args(format!("the body is not valid JSON: {e}")))
+}
+
 /// A body that could not be read: too large (413) or broken.
 fn body_problem(rejection: BytesRejection, limit: usize) -> Problem {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::host::{CallError, DeployFailure};
 use crate::registry::DeployError;
@@ -18,7 +18,7 @@ pub struct Problem {
     pub title: &'static str,
     pub detail: String,
     /// Extra members (e.g. `error` for a procedure's own error value).
-    pub extra: Map<String, Value>,
+    pub extra: Vec<(String, Value)>,
 }
 
 impl Problem {
@@ -33,12 +33,12 @@ impl Problem {
             kind,
             title,
             detail: detail.into(),
-            extra: Map::new(),
+            extra: Vec::new(),
         }
     }
 
     pub fn with(mut self, key: &str, value: Value) -> Problem {
-        self.extra.insert(key.to_string(), value);
+        self.extra.push((key.to_string(), value));
         self
     }
 

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Problem, body_problem};
+use super::Problem;
 use crate::host::Host;
 use crate::limits;
 use crate::runtime::CallContext;
@@ -26,13 +26,7 @@ pub async fn call(
         request_id: super::request_id::of(&headers),
     };
     let outcome = async {
-        let body = body.map_err(|e| body_problem(e, limits::MAX_ARGS_BYTES))?;
-        let args: Value = if body.iter().all(u8::is_ascii_whitespace) {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body)
-                .map_err(|e| Problem::invalid_args(format!("the body is not valid JSON: {e}")))?
-        };
+        let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
         Ok::<_, Problem>(host.call(&procedure, &args, &context).await?)
     }
     .await;

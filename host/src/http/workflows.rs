@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{Problem, body_problem};
+use super::Problem;
 use crate::host::Host;
 use crate::limits;
 use crate::store::{DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus};
@@ -51,13 +51,7 @@ pub async fn start(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let body = body.map_err(|e| body_problem(e, limits::MAX_ARGS_BYTES))?;
-    let args: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Problem::invalid_args(format!("the body is not valid JSON: {e}")))?
-    };
+    let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => {
@@ -229,9 +223,7 @@ pub async fn cancel(
     State(host): State<Arc<Host>>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, Problem> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = crate::clock::now_ms();
     let cancelled = host
         .store()
         .cancel_execution(DEFAULT_TENANT, &id, now)

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use wasmtime::component::Val;
 
 use super::Replay;
+use crate::clock::now_ms;
 use crate::host::Host;
 use crate::registry::Deployment;
 use crate::registry::json::{self, ArgError};
@@ -46,12 +47,6 @@ pub enum StartError {
 pub struct Started {
     pub id: String,
     pub existing: bool,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn update(

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use crate::clock::now_ms;
 use crate::host::{CallError, Host};
 use crate::runtime::CallContext;
 use crate::runtime::failure::WorkflowInterrupt;
@@ -26,12 +27,6 @@ pub struct Step {
     pub kind: &'static str,
     pub name: String,
     pub request: Value,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn parse(text: &str) -> Value {
