@@ -67,6 +67,8 @@ pub struct Host {
     pub(crate) workflow_wake: tokio::sync::Notify,
     /// Workflow runs at once.
     pub(crate) workflow_slots: Arc<tokio::sync::Semaphore>,
+    /// The id of every execution whose run just ended, for callers waiting on it.
+    pub(crate) workflow_runs_ended: tokio::sync::broadcast::Sender<String>,
     /// Old component versions that executions are pinned to, compiled on first use.
     pinned: std::sync::Mutex<std::collections::HashMap<String, Arc<Deployment>>>,
 }
@@ -109,6 +111,7 @@ impl Host {
                 crate::workflow::engine::MAX_CONCURRENT_RUNS,
             )),
             pinned: std::sync::Mutex::new(std::collections::HashMap::new()),
+            workflow_runs_ended: tokio::sync::broadcast::channel(1024).0,
         });
         for stored in host.store.load_components(DEFAULT_TENANT).await? {
             let name = stored.name.clone();

@@ -31,6 +31,10 @@ pub const MAX_ARGS_BYTES: usize = 4 << 20;
 /// Largest JSON result a call may produce; a bigger one fails with `result-too-large`.
 pub const MAX_RESULT_BYTES: usize = 16 << 20;
 
+/// How long `POST /rpc/{workflow}` waits for the execution to finish before answering 202
+/// with its id (a caller may ask for less with `Prefer: wait=SECONDS`).
+pub const RPC_WORKFLOW_WAIT: Duration = Duration::from_secs(30);
+
 /// Instances that may run at once; further calls wait for a slot.
 pub const MAX_CONCURRENT_INSTANCES: usize = 128;
 

@@ -1,6 +1,7 @@
 //! `POST /rpc/{procedure}` and the procedure catalogue.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,35 +15,103 @@ use super::Problem;
 use crate::host::Host;
 use crate::limits;
 use crate::runtime::CallContext;
+use crate::store::ExecutionStatus;
 
-/// Call a procedure with a JSON object of arguments.
+/// Call a procedure with a JSON object of arguments. A workflow is started and waited for
+/// (see [`run_workflow`]).
 pub async fn call(
     State(host): State<Arc<Host>>,
     Path(procedure): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Result<Response, Problem> {
+    let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
+    let is_workflow = host
+        .registry()
+        .procedure(&procedure)
+        .is_some_and(|p| p.deployment.workflows);
+    if is_workflow {
+        return run_workflow(&host, &procedure, &args, &headers).await;
+    }
     let context = CallContext {
         request_id: super::request_id::of(&headers),
     };
-    let outcome = async {
-        let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
-        Ok::<_, Problem>(host.call(&procedure, &args, &context).await?)
-    }
-    .await;
-    match outcome {
-        Ok(output) => (
-            StatusCode::OK,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            output.body,
+    let output = host.call(&procedure, &args, &context).await?;
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        output.body,
+    )
+        .into_response())
+}
+
+/// Seconds asked for with `Prefer: wait=SECONDS` (RFC 7240).
+fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("wait=")?.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// `POST /rpc/{workflow}`: start an execution and wait for it, at most
+/// [`limits::RPC_WORKFLOW_WAIT`] (less with `Prefer: wait=SECONDS`). Completed: 200 with the
+/// result; failed: 422 `workflow-failed`; cancelled: 409 `cancelled`; still going: 202 with
+/// its id. `Location` names the execution in every case.
+async fn run_workflow(
+    host: &Host,
+    workflow: &str,
+    args: &Value,
+    headers: &HeaderMap,
+) -> Result<Response, Problem> {
+    let wait = preferred_wait(headers).map_or(limits::RPC_WORKFLOW_WAIT, |w| {
+        w.min(limits::RPC_WORKFLOW_WAIT)
+    });
+    let key = super::workflows::idempotency_key(headers)?;
+    let (id, finished) = host.run_workflow(workflow, args, key, wait).await?;
+    let mut response = match finished {
+        None => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "id": id, "status": "running" })),
         )
             .into_response(),
-        // The request-id middleware adds `request_id` to every problem.
-        Err(problem) => problem.into_response(),
+        Some(execution) => {
+            let parse = |text: &Option<String>| {
+                text.as_deref()
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    .unwrap_or(Value::Null)
+            };
+            match execution.status {
+                ExecutionStatus::Completed => {
+                    (StatusCode::OK, Json(parse(&execution.result))).into_response()
+                }
+                ExecutionStatus::Cancelled => Problem::new(
+                    StatusCode::CONFLICT,
+                    "cancelled",
+                    "Cancelled",
+                    format!("execution {id} was cancelled"),
+                )
+                .into_response(),
+                _ => Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "workflow-failed",
+                    "The workflow failed",
+                    format!("execution {id} failed; see `error`"),
+                )
+                .with("error", parse(&execution.error))
+                .into_response(),
+            }
+        }
+    };
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/executions/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
     }
+    Ok(response)
 }
 
 /// `GET /procedures`: every procedure with its component, signature and schemas.

@@ -44,15 +44,9 @@ impl From<StartError> for Problem {
     }
 }
 
-/// `POST /v1/workflows/{name}/executions` with the JSON arguments; `Idempotency-Key` optional.
-pub async fn start(
-    State(host): State<Arc<Host>>,
-    Path(workflow): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, Problem> {
-    let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
-    let key = match headers.get("idempotency-key") {
+/// The `Idempotency-Key` header, checked.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Problem> {
+    Ok(match headers.get("idempotency-key") {
         None => None,
         Some(value) => {
             let key = value
@@ -71,7 +65,18 @@ pub async fn start(
                 .to_string(),
             )
         }
-    };
+    })
+}
+
+/// `POST /v1/workflows/{name}/executions` with the JSON arguments; `Idempotency-Key` optional.
+pub async fn start(
+    State(host): State<Arc<Host>>,
+    Path(workflow): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
+    let key = idempotency_key(&headers)?;
     let started = host.start_workflow(&workflow, &args, key).await?;
     let status = if started.existing {
         StatusCode::OK

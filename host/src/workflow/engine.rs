@@ -125,6 +125,37 @@ impl Host {
         }
     }
 
+    /// Start `workflow` and wait up to `wait` for it to finish. `Ok(None)` when it is still
+    /// going (it goes on; follow it at `/v1/executions/{id}`).
+    pub async fn run_workflow(
+        &self,
+        workflow: &str,
+        args: &Value,
+        idempotency_key: Option<String>,
+        wait: Duration,
+    ) -> Result<(String, Option<Execution>), StartError> {
+        // Subscribe before starting so the end of a quick run is not missed.
+        let mut ended = self.workflow_runs_ended.subscribe();
+        let started = self.start_workflow(workflow, args, idempotency_key).await?;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let execution = self
+                .store()
+                .get_execution(DEFAULT_TENANT, &started.id)
+                .await?;
+            if let Some(execution) = execution.filter(|e| e.status.is_finished()) {
+                return Ok((started.id, Some(execution)));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok((started.id, None));
+            }
+            // Wake when any local run ends, and at least every second: the run may end on
+            // another host sharing the database.
+            let recheck = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+            let _ = tokio::time::timeout_at(recheck, ended.recv()).await;
+        }
+    }
+
     /// Run the scheduler until the host is dropped: claim due executions, run each.
     pub fn spawn_scheduler(self: &Arc<Self>) {
         let host = Arc::downgrade(self);
@@ -167,9 +198,11 @@ impl Host {
             let host = self.clone();
             tokio::spawn(async move {
                 let id = execution.id.clone();
-                if let Err(e) = host.run(execution).await {
+                if let Err(e) = host.clone().run(execution).await {
                     tracing::warn!(execution = %id, "workflow run: {e}");
                 }
+                // Nobody listening is fine.
+                let _ = host.workflow_runs_ended.send(id);
                 drop(slot);
             });
         }

@@ -195,13 +195,6 @@ async fn starts_are_idempotent_by_key_and_checked() {
         (400, Some("invalid-args")),
         "{body}"
     );
-    // A workflow is not a procedure: its durable calls need an execution.
-    let (status, body) = host.rpc("flows.greet-all", json!({ "names": ["x"] })).await;
-    assert_eq!(
-        (status, body["kind"].as_str()),
-        (400, Some("workflow-only")),
-        "{body}"
-    );
     let (status, body) = host.get("/v1/executions/nope").await;
     assert_eq!(
         (status, body["kind"].as_str()),
@@ -400,4 +393,62 @@ async fn the_cli_starts_lists_and_shows_executions() {
     assert!(err.contains("409 Conflict already-finished"), "{err}");
     let (ok, _, err) = tsdev(&["start", "flows.greet-all", "{bad"]);
     assert!(!ok && err.contains("not valid JSON"), "{err}");
+}
+
+#[tokio::test]
+async fn rpc_starts_a_workflow_and_waits_for_it_within_a_bound() {
+    let host = workflow_host().await;
+    let rpc = |procedure: &str, args: Value, wait: Option<u64>| {
+        let mut request = host
+            .client
+            .post(format!("{}/rpc/{procedure}", host.url))
+            .body(args.to_string());
+        if let Some(seconds) = wait {
+            request = request.header("prefer", format!("respond-async, wait={seconds}"));
+        }
+        request.send()
+    };
+    let response = rpc("flows.greet-all", json!({ "names": ["x", "y"] }), None)
+        .await
+        .expect("rpc");
+    assert_eq!(response.status().as_u16(), 200);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert_eq!(
+        response.json::<Value>().await.expect("JSON"),
+        json!(["Hello, x!", "Hello, y!"])
+    );
+    let (status, execution) = host.get(&location).await;
+    assert_eq!(
+        (status, execution["status"].as_str()),
+        (200, Some("completed")),
+        "{execution}"
+    );
+
+    let response = rpc("flows.call-missing", json!({}), None)
+        .await
+        .expect("rpc");
+    assert_eq!(response.status().as_u16(), 422);
+    let problem: Value = response.json().await.expect("JSON");
+    assert_eq!(problem["kind"], "workflow-failed");
+    assert_eq!(
+        problem["error"],
+        json!({ "kind": "workflow-error", "error": "not-found" })
+    );
+
+    // Past the wait it asked for, the caller gets the execution to follow instead.
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 3000 });
+    let response = rpc("flows.greet-twice", args, Some(1)).await.expect("rpc");
+    assert_eq!(response.status().as_u16(), 202);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let body: Value = response.json().await.expect("JSON");
+    let id = body["id"].as_str().expect("id");
+    assert_eq!(location, format!("/v1/executions/{id}"));
+    let execution = wait_for(&host, id, finished).await;
+    assert_eq!(execution["result"], "Hello, Ada! | Hello, Bob!");
 }
