@@ -10,7 +10,7 @@ use wasmtime::component::Val;
 use crate::clock::now_ms;
 use crate::limits::CallLimits;
 use crate::registry::json::{self, ArgError};
-use crate::registry::{DeployError, Deployment, Registry};
+use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
 use crate::runtime::{CallContext, CallFailure, Runtime, Target};
 use crate::store::{self, DEFAULT_TENANT, Store, StoreError, StoredComponent};
@@ -223,6 +223,16 @@ impl Host {
             .registry
             .procedure(procedure)
             .ok_or_else(|| CallError::NotFound(procedure.to_string()))?;
+        self.call_found(&found, args, context).await
+    }
+
+    /// Call a procedure already looked up in the registry.
+    pub async fn call_found(
+        &self,
+        found: &ProcedureRef,
+        args: &Value,
+        context: &CallContext,
+    ) -> Result<CallOutput, CallError> {
         let proc = found.procedure();
         let params = json::args_from_json(&proc.params, args)?;
         let results = self

@@ -26,17 +26,17 @@ pub async fn call(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
-    let is_workflow = host
+    let found = host
         .registry()
         .procedure(&procedure)
-        .is_some_and(|p| p.deployment.workflows);
-    if is_workflow {
+        .ok_or_else(|| Problem::not_found(format!("no procedure named {procedure}")))?;
+    if found.deployment.workflows {
         return run_workflow(&host, &procedure, &args, &headers).await;
     }
     let context = CallContext {
         request_id: super::request_id::of(&headers),
     };
-    let output = host.call(&procedure, &args, &context).await?;
+    let output = host.call_found(&found, &args, &context).await?;
     Ok((
         StatusCode::OK,
         [(
