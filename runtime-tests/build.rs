@@ -11,6 +11,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("TYPES", "examples/types"),
     ("HOSTILE", "runtime-tests/guests/hostile"),
     ("FLOWS", "runtime-tests/guests/flows"),
+    ("CATALOG", "runtime-tests/guests/catalog"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";
@@ -58,6 +59,11 @@ fn main() {
             wasm.display().to_string()
         ));
     }
+    constants.push_str(&format!(
+        "/// The target directory the guests are built in (`tsdev build` reuses it).\npub const TARGET_DIR: &str = {:?};\n/// The repository root.\npub const ROOT: &str = {:?};\n",
+        target_dir.display().to_string(),
+        root.display().to_string()
+    ));
     std::fs::write(out_dir.join("guests.rs"), constants).expect("writing guests.rs");
 }
 

@@ -245,7 +245,7 @@ impl Host {
                     result_count: usize::from(proc.result.is_some()),
                 },
                 &params,
-                found.deployment.limits,
+                proc.limits(),
                 context,
                 None,
             )

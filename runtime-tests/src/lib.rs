@@ -34,6 +34,54 @@ pub fn tsdev_bin() -> PathBuf {
     })
 }
 
+/// Build the guest crate `crate_dir` with `tsdev build` (so its tsdev.toml and WIT docs
+/// are embedded) in the guests' target directory; returns the component's path. Builds run
+/// one at a time: they rewrite the same files.
+pub fn tsdev_build(crate_dir: &Path) -> PathBuf {
+    static BUILDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = BUILDS.lock().unwrap_or_else(|p| p.into_inner());
+    let output = Command::new(tsdev_bin())
+        .arg("build")
+        .arg(crate_dir)
+        .env("CARGO_TARGET_DIR", guests::TARGET_DIR)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("running tsdev build");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "tsdev build failed: {stdout}");
+    let built = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("built ")?.split(" as ").next())
+        .unwrap_or_else(|| panic!("tsdev build printed no path: {stdout}"));
+    PathBuf::from(built)
+}
+
+/// `wasm` with a `tsdev-manifest` custom section holding `toml` appended, as any toolchain
+/// could write it.
+pub fn with_manifest(wasm: &[u8], toml: &str) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = "tsdev-manifest";
+    let mut payload = Vec::new();
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name.as_bytes());
+    payload.extend_from_slice(toml.as_bytes());
+    let mut out = wasm.to_vec();
+    out.push(0);
+    leb128(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
 /// A running `tsdev serve` on 127.0.0.1 and a free port, with its own data directory.
 /// Killed when dropped.
 pub struct TestHost {

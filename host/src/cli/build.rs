@@ -1,4 +1,5 @@
-//! `tsdev build`: build a Rust crate into a component and check it as the host would.
+//! `tsdev build`: build a Rust crate into a component, embed its manifest (`tsdev.toml`)
+//! and WIT docs, and check it as the host would.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -9,14 +10,16 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 use crate::limits::CallLimits;
+use crate::manifest::{self, Manifest};
 use crate::registry::Deployment;
 use crate::runtime::Runtime;
+use crate::sections;
 
 /// The target every guest is built for.
 pub const TARGET: &str = "wasm32-wasip2";
 
-/// Build the crate at PATH for wasm32-wasip2 (release), check the output is a component
-/// this host accepts, and list its procedures.
+/// Build the crate at PATH for wasm32-wasip2 (release), embed its tsdev.toml and WIT doc
+/// comments, check the output is a component this host accepts, and list its procedures.
 #[derive(Args)]
 pub struct BuildCommand {
     /// The crate's directory (with Cargo.toml).
@@ -26,7 +29,7 @@ pub struct BuildCommand {
 
 /// What a build produced.
 pub struct Built {
-    /// The component name: the crate's name with '_' as '-'.
+    /// The component name: the manifest's, else the crate's name with '_' as '-'.
     pub name: String,
     pub wasm: PathBuf,
 }
@@ -44,17 +47,51 @@ impl BuildCommand {
                 self.path.display()
             );
         }
+        // A broken manifest fails before a long build.
+        let manifest_path = self.path.join(manifest::FILE_NAME);
+        let tsdev_toml = match std::fs::read_to_string(&manifest_path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", manifest_path.display()));
+            }
+        };
+        let parsed = tsdev_toml
+            .as_deref()
+            .map(Manifest::parse)
+            .transpose()
+            .with_context(|| format!("checking {}", manifest_path.display()))?;
         ensure_target().await?;
         eprintln!("building {} for {TARGET} …", self.path.display());
         let wasm = cargo_build(&manifest).await?;
-        let bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
-        let name = wasm
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("component")
-            .replace('_', "-");
-        // Check it exactly as an upload would be checked: component, imports, procedures.
+        let raw = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+        let mut embedded = Vec::new();
+        if let Some(text) = tsdev_toml {
+            embedded.push((manifest::SECTION, text.into_bytes()));
+        }
+        let wit_dir = self.path.join("wit");
+        if wit_dir.is_dir() {
+            embedded.push((sections::PACKAGE_DOCS, sections::wit_docs(&wit_dir)?));
+        }
+        let bytes = sections::replace_custom_sections(&raw, &embedded)
+            .with_context(|| format!("embedding the manifest in {}", wasm.display()))?;
+        if bytes != raw {
+            // Replace, not rewrite in place: cargo hard-links this file to its deps/ copy.
+            let temporary = wasm.with_extension("wasm.tmp");
+            std::fs::write(&temporary, &bytes)
+                .and_then(|()| std::fs::rename(&temporary, &wasm))
+                .with_context(|| format!("writing {}", wasm.display()))?;
+        }
+        let name = parsed.and_then(|m| m.component.name).unwrap_or_else(|| {
+            wasm.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("component")
+                .replace('_', "-")
+        });
+        // Check it exactly as an upload would be checked: component, imports, procedures,
+        // manifest.
         let check_name = name.clone();
+        let progress = super::spinner(format!("checking {name} as the host would"));
         let deployment = tokio::task::spawn_blocking(move || -> anyhow::Result<Deployment> {
             let runtime = Runtime::new(None)?;
             Ok(Deployment::prepare(
@@ -67,9 +104,17 @@ impl BuildCommand {
         })
         .await?
         .with_context(|| format!("checking {}", wasm.display()))?;
-        println!("built {} ({} bytes)", wasm.display(), deployment.size_bytes);
+        progress.finish_and_clear();
+        println!(
+            "built {} as {name} ({} bytes)",
+            wasm.display(),
+            deployment.size_bytes
+        );
         for p in &deployment.procedures {
-            println!("  {}  {}", p.name, p.signature);
+            match &p.enforcement.policy.route {
+                Some(route) => println!("  {}  {}  ({route})", p.name, p.signature),
+                None => println!("  {}  {}", p.name, p.signature),
+            }
         }
         for u in &deployment.unexposed {
             println!("  (not exposed) {}: {}", u.name, u.reason);

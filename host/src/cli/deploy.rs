@@ -12,9 +12,10 @@ use super::{DEFAULT_URL, answer_error};
 pub struct DeployCommand {
     /// The component (.wasm).
     file: PathBuf,
-    /// Component name: lowercase letters, digits and '-'.
+    /// Component name: lowercase letters, digits and '-'. Default: the name in the
+    /// component's embedded tsdev.toml, else the file name.
     #[arg(long)]
-    name: String,
+    name: Option<String>,
     /// The host.
     #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
     url: String,
@@ -24,15 +25,26 @@ impl DeployCommand {
     pub async fn run(self) -> anyhow::Result<()> {
         let wasm = std::fs::read(&self.file)
             .with_context(|| format!("reading {}", self.file.display()))?;
+        let name = match self.name {
+            Some(name) => name,
+            None => default_name(&self.file, &wasm)?,
+        };
         let url = format!("{}/v1/components", self.url.trim_end_matches('/'));
+        let progress = super::spinner(format!(
+            "uploading {} ({} KiB) and compiling on the host",
+            name,
+            wasm.len() / 1024
+        ));
         let response = reqwest::Client::new()
             .post(&url)
-            .query(&[("name", &self.name)])
+            .query(&[("name", &name)])
             .header("content-type", "application/wasm")
             .body(wasm)
             .send()
             .await
-            .with_context(|| format!("uploading to {url}"))?;
+            .with_context(|| format!("uploading to {url}"));
+        progress.finish_and_clear();
+        let response = response?;
         if !response.status().is_success() {
             return Err(answer_error(response)
                 .await
@@ -46,8 +58,12 @@ impl DeployCommand {
             deployment["version"].as_str().unwrap_or("?")
         );
         for p in deployment["procedures"].as_array().into_iter().flatten() {
+            let route = p["route"]
+                .as_str()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default();
             println!(
-                "  {}  {}",
+                "  {}  {}{route}",
                 p["name"].as_str().unwrap_or("?"),
                 p["signature"].as_str().unwrap_or("")
             );
@@ -61,4 +77,18 @@ impl DeployCommand {
         }
         Ok(())
     }
+}
+
+/// The manifest's component name, else the file name with '_' as '-'.
+fn default_name(file: &std::path::Path, wasm: &[u8]) -> anyhow::Result<String> {
+    let manifest = crate::manifest::Manifest::from_component(wasm)
+        .with_context(|| format!("reading the manifest embedded in {}", file.display()))?;
+    if let Some(name) = manifest.and_then(|m| m.component.name) {
+        return Ok(name);
+    }
+    Ok(file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("component")
+        .replace('_', "-"))
 }

@@ -25,33 +25,71 @@ enum Generate {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// A typed client for every public procedure of a host.
+    Client {
+        /// The client's language.
+        #[arg(long, value_enum)]
+        lang: ClientLanguage,
+        /// The host.
+        #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
+        url: String,
+        /// Write to this file instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ClientLanguage {
+    /// TypeScript over fetch (browsers, Node 18+, Deno, Bun).
+    Typescript,
+}
+
+/// `GET {url}{path}` as JSON, or the host's problem as an error.
+async fn fetch_json(url: &str, path: &str, what: &str) -> anyhow::Result<serde_json::Value> {
+    let url = format!("{}{path}", url.trim_end_matches('/'));
+    let response = reqwest::get(&url)
+        .await
+        .with_context(|| format!("asking {url}"))?;
+    if !response.status().is_success() {
+        return Err(answer_error(response)
+            .await
+            .context(format!("fetching {what}")));
+    }
+    response
+        .json()
+        .await
+        .with_context(|| format!("reading {what}"))
+}
+
+fn write_output(output: Option<PathBuf>, text: String) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
 }
 
 impl GenerateCommand {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.what {
             Generate::Openapi { url, output } => {
-                let url = format!("{}/openapi.json", url.trim_end_matches('/'));
-                let response = reqwest::get(&url)
-                    .await
-                    .with_context(|| format!("asking {url}"))?;
-                if !response.status().is_success() {
-                    return Err(answer_error(response)
-                        .await
-                        .context("fetching the OpenAPI document"));
-                }
-                let document: serde_json::Value =
-                    response.json().await.context("reading the document")?;
-                let text = serde_json::to_string_pretty(&document)?;
-                match output {
-                    Some(path) => {
-                        std::fs::write(&path, text + "\n")
-                            .with_context(|| format!("writing {}", path.display()))?;
-                        eprintln!("wrote {}", path.display());
-                    }
-                    None => println!("{text}"),
-                }
-                Ok(())
+                let document = fetch_json(&url, "/openapi.json", "the OpenAPI document").await?;
+                write_output(output, serde_json::to_string_pretty(&document)? + "\n")
+            }
+            Generate::Client {
+                lang: ClientLanguage::Typescript,
+                url,
+                output,
+            } => {
+                let catalogue = fetch_json(&url, "/procedures", "the procedures").await?;
+                write_output(
+                    output,
+                    crate::clients::typescript::generate(&catalogue, &url),
+                )
             }
         }
     }

@@ -3,7 +3,9 @@
 pub mod build;
 pub mod call;
 pub mod deploy;
+pub mod dev;
 pub mod generate;
+pub mod init;
 pub mod procedures;
 pub mod serve;
 pub mod workflow;
@@ -29,6 +31,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Serve(serve::ServeCommand),
+    Init(init::InitCommand),
+    Dev(dev::DevCommand),
     Build(build::BuildCommand),
     Deploy(deploy::DeployCommand),
     Call(call::CallCommand),
@@ -53,6 +57,8 @@ pub fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Serve(c) => c.run().await,
+            Command::Init(c) => c.run().await,
+            Command::Dev(c) => c.run().await,
             Command::Build(c) => c.run().await.map(|_| ()),
             Command::Deploy(c) => c.run().await,
             Command::Call(c) => c.run().await,
@@ -71,6 +77,13 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A spinner on stderr while something slow runs; hidden when stderr is not a terminal.
+pub(crate) fn spinner(message: String) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner().with_message(message);
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    bar
 }
 
 /// Turn a problem+json answer (or any non-success answer) into an error message.

@@ -6,8 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use crate::host::{Host, HostConfig};
 use crate::limits::CallLimits;
+use crate::registry::Deployment;
 
 /// Run the host: HTTP API on `--listen`, state under `--data`.
 #[derive(Args)]
@@ -40,32 +44,7 @@ impl ServeCommand {
         .await
         .context("opening the host")?;
         for path in &self.deploy {
-            let (name, wasm_path) = if path.is_dir() {
-                let built = super::build::BuildCommand::for_path(path.clone())
-                    .run()
-                    .await?;
-                (built.name, built.wasm)
-            } else {
-                let stem = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("component");
-                (stem.replace('_', "-"), path.clone())
-            };
-            let wasm = std::fs::read(&wasm_path)
-                .with_context(|| format!("reading {}", wasm_path.display()))?;
-            let deployment = host
-                .deploy(&name, wasm, CallLimits::default())
-                .await
-                .with_context(|| format!("deploying {}", wasm_path.display()))?;
-            println!(
-                "deployed {} ({} procedures)",
-                deployment.name,
-                deployment.procedures.len()
-            );
-            for p in &deployment.procedures {
-                println!("  {}  {}", p.name, p.signature);
-            }
+            deploy_path(&host, path).await?;
         }
         // Unfinished workflow executions resume from here on: every one is due.
         host.spawn_scheduler();
@@ -75,15 +54,8 @@ impl ServeCommand {
         let addr = listener.local_addr()?;
         // Runtime tests read this line to find the port.
         println!("listening on http://{addr}");
-        if let Some(deployment) = host.registry().list().first()
-            && let Some(procedure) = deployment.procedures.first()
-        {
-            let args = crate::registry::schema::example_args(&procedure.params);
-            println!(
-                "try: curl -s -X POST http://{addr}/rpc/{} -d '{args}'",
-                procedure.name
-            );
-            println!("     curl -s http://{addr}/procedures");
+        for deployment in host.registry().list() {
+            print_urls(addr, &deployment);
         }
         let app = crate::http::app(
             host,
@@ -99,7 +71,64 @@ impl ServeCommand {
     }
 }
 
-async fn shutdown_signal() {
+/// Deploy a crate directory (built with `tsdev build`) or a .wasm file into `host`.
+pub(crate) async fn deploy_path(host: &Host, path: &Path) -> anyhow::Result<Arc<Deployment>> {
+    let (name, wasm_path) = if path.is_dir() {
+        let built = super::build::BuildCommand::for_path(path.to_path_buf())
+            .run()
+            .await?;
+        (Some(built.name), built.wasm)
+    } else {
+        (None, path.to_path_buf())
+    };
+    let wasm =
+        std::fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
+    let name = match name {
+        Some(name) => name,
+        None => crate::manifest::Manifest::from_component(&wasm)
+            .ok()
+            .flatten()
+            .and_then(|m| m.component.name)
+            .unwrap_or_else(|| {
+                path.file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("component")
+                    .replace('_', "-")
+            }),
+    };
+    let deployment = host
+        .deploy(&name, wasm, CallLimits::default())
+        .await
+        .with_context(|| format!("deploying {}", wasm_path.display()))?;
+    println!(
+        "deployed {} ({} procedures)",
+        deployment.name,
+        deployment.procedures.len()
+    );
+    Ok(deployment)
+}
+
+/// Where to reach each procedure of `deployment`, with curl lines to paste.
+pub(crate) fn print_urls(addr: std::net::SocketAddr, deployment: &Deployment) {
+    for p in &deployment.procedures {
+        if !p.is_public() {
+            println!("  {}  (private: workflow steps only)", p.name);
+            continue;
+        }
+        let args = crate::registry::schema::example_args(&p.params);
+        println!("  {}  {}", p.name, p.signature);
+        println!(
+            "    curl -s -X POST http://{addr}/rpc/{} -d '{args}'",
+            p.name
+        );
+        if let Some(route) = &p.enforcement.policy.route {
+            println!("    {} http://{addr}{}", route.method.as_str(), route.path);
+        }
+    }
+    println!("  docs: http://{addr}/docs   OpenAPI: http://{addr}/openapi.json");
+}
+
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -15,10 +15,11 @@ use crate::host::Host;
 use crate::limits::{self, CallLimits};
 use crate::registry::Deployment;
 
-/// Query of an upload: the name, and optional limits for the deployment.
+/// Query of an upload: the name (else the one in the component's manifest), and optional
+/// limits for the deployment.
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
-    name: String,
+    name: Option<String>,
     fuel: Option<u64>,
     memory_mib: Option<u64>,
     timeout_ms: Option<u64>,
@@ -30,9 +31,27 @@ pub fn deployment_json(d: &Deployment, with_schemas: bool) -> Value {
         .procedures
         .iter()
         .map(|p| {
-            let mut v = json!({ "name": p.name, "signature": p.signature });
+            let policy = &p.enforcement.policy;
+            let mut v = json!({
+                "name": p.name,
+                "signature": p.signature,
+                "public": policy.public,
+                "limits": policy.limits,
+            });
             if let Some(description) = &p.description {
                 v["description"] = json!(description);
+            }
+            if let Some(route) = &policy.route {
+                v["route"] = json!(route.to_string());
+            }
+            if !policy.tags.is_empty() {
+                v["tags"] = json!(policy.tags);
+            }
+            if let Some(ttl) = policy.cache_ttl {
+                v["cache_ttl_ms"] = json!(ttl.as_millis() as u64);
+            }
+            if let Some(limit) = policy.rate_limit {
+                v["rate_limit"] = json!({ "requests": limit.requests.get(), "per_ms": limit.per.as_millis() as u64 });
             }
             if with_schemas {
                 v["params_schema"] = p.params_schema.clone();
@@ -44,6 +63,8 @@ pub fn deployment_json(d: &Deployment, with_schemas: bool) -> Value {
     json!({
         "name": d.name,
         "version": d.version,
+        "component_version": d.about.version,
+        "description": d.about.description,
         "size_bytes": d.size_bytes,
         "deployed_at": d.deployed_at,
         "limits": d.limits,
@@ -66,7 +87,7 @@ pub async fn upload(
             "invalid-query",
             "Invalid query",
             format!(
-                "{}; expected ?name=NAME[&fuel=N&memory_mib=N&timeout_ms=N]",
+                "{}; expected ?[name=NAME][&fuel=N&memory_mib=N&timeout_ms=N]",
                 e.body_text()
             ),
         )
@@ -99,7 +120,22 @@ pub async fn upload(
             e.to_string(),
         )
     })?;
-    let deployment = host.deploy(&query.name, body.to_vec(), call_limits).await?;
+    let name = match query.name {
+        Some(name) => name,
+        None => crate::manifest::Manifest::from_component(&body)
+            .ok()
+            .flatten()
+            .and_then(|m| m.component.name)
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-query",
+                    "Invalid query",
+                    "name the component: ?name=NAME (or give it a name in its tsdev.toml)",
+                )
+            })?,
+    };
+    let deployment = host.deploy(&name, body.to_vec(), call_limits).await?;
     Ok((
         StatusCode::CREATED,
         Json(deployment_json(&deployment, false)),

@@ -3,6 +3,9 @@
 //!
 //! - [`components`]: upload, list, show and delete components.
 //! - [`rpc`]: `POST /rpc/{procedure}` and `GET /procedures`.
+//! - [`rest`]: the REST routes components declare in their manifests.
+//! - [`exposure`]: what every HTTP call of a procedure goes through (privacy, rate limits,
+//!   the response cache).
 //! - [`health`]: `/health` and `/ready`.
 //! - [`openapi`]: `GET /openapi.json`, generated from the WIT types; `GET /docs`, a page
 //!   over it (`docs.html`, embedded).
@@ -10,10 +13,12 @@
 //! - [`workflows`]: start workflow executions and see where they stand.
 
 pub mod components;
+pub mod exposure;
 pub mod health;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;
+pub mod rest;
 pub mod rpc;
 pub mod workflows;
 
@@ -60,7 +65,13 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, InvalidOrigin> {
     Ok(Some(
         CorsLayer::new()
             .allow_origin(allow_origin)
-            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
             .allow_headers(tower_http::cors::Any)
             .expose_headers([request_id::X_REQUEST_ID]),
     ))
@@ -105,7 +116,8 @@ fn routes(host: Arc<Host>) -> Router {
             "/rpc/{procedure}",
             post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )
-        .fallback(|| async { Problem::not_found("no such route; see GET /procedures") })
+        // Anything else may be a REST route from a manifest.
+        .fallback(rest::call)
         .with_state(host)
 }
 

@@ -8,7 +8,9 @@ use axum::extract::State;
 use serde_json::{Map, Value, json};
 
 use crate::host::Host;
+use crate::manifest::{Route, RouteMethod};
 use crate::registry::{Procedure, Registry, schema};
+use wasmtime::component::Type;
 
 /// `GET /openapi.json`.
 pub async fn openapi(State(host): State<Arc<Host>>) -> Json<Value> {
@@ -30,7 +32,8 @@ fn problem_response(description: &str) -> Value {
     })
 }
 
-fn operation(component: &str, p: &Procedure) -> Value {
+/// The responses of a call of `p`, RPC or REST.
+fn responses(p: &Procedure) -> Map<String, Value> {
     let mut responses = Map::new();
     responses.insert(
         "200".into(),
@@ -76,11 +79,37 @@ fn operation(component: &str, p: &Procedure) -> Value {
         "504".into(),
         problem_response("timeout: the call ran past its deadline."),
     );
+    if let Some(limit) = p.enforcement.policy.rate_limit {
+        responses.insert(
+            "429".into(),
+            problem_response(&format!(
+                "rate-limited: over {} calls per {}; see Retry-After.",
+                limit.requests,
+                humantime::format_duration(limit.per)
+            )),
+        );
+    }
+    responses
+}
+
+fn tags(component: &str, p: &Procedure) -> Value {
+    let mut tags = vec![component.to_string()];
+    tags.extend(p.enforcement.policy.tags.iter().cloned());
+    json!(tags)
+}
+
+fn describe(operation: &mut Value, p: &Procedure) {
+    operation["summary"] = json!(p.description.clone().unwrap_or_else(|| p.name.clone()));
+    operation["description"] = match &p.description {
+        Some(description) => json!(format!("{description}\n\nWIT: `{}`", p.signature)),
+        None => json!(format!("WIT: `{}`", p.signature)),
+    };
+}
+
+fn operation(component: &str, p: &Procedure) -> Value {
     let mut operation = json!({
         "operationId": p.name,
-        "summary": p.description.clone().unwrap_or_else(|| p.name.clone()),
-        "description": format!("WIT: `{}`", p.signature),
-        "tags": [component],
+        "tags": tags(component, p),
         "requestBody": {
             "required": p.params.iter().any(|(_, ty)| !matches!(ty, wasmtime::component::Type::Option(_))),
             "content": { "application/json": {
@@ -88,11 +117,69 @@ fn operation(component: &str, p: &Procedure) -> Value {
                 "example": schema::example_args(&p.params),
             } },
         },
-        "responses": responses,
+        "responses": responses(p),
     });
-    if let Some(description) = &p.description {
-        operation["description"] = json!(format!("{description}\n\nWIT: `{}`", p.signature));
+    describe(&mut operation, p);
+    operation
+}
+
+/// The operation of `p`'s REST route: path parameters, then the other parameters in the
+/// query (GET, DELETE) or as members of a JSON body (POST, PUT, PATCH).
+fn rest_operation(component: &str, p: &Procedure, route: &Route) -> Value {
+    let example = schema::example_args(&p.params);
+    let param_schema = |name: &str| without_dialect(p.params_schema["properties"][name].clone());
+    let optional = |ty: &Type| matches!(ty, Type::Option(_));
+    let mut parameters = Vec::new();
+    let mut body_params = Vec::new();
+    for (name, ty) in &p.params {
+        let in_path = route.path_params.iter().any(|n| n == name);
+        let in_query = !in_path && matches!(route.method, RouteMethod::Get | RouteMethod::Delete);
+        if in_path || in_query {
+            parameters.push(json!({
+                "name": name,
+                "in": if in_path { "path" } else { "query" },
+                "required": in_path || !optional(ty),
+                "schema": param_schema(name),
+                "example": example[name],
+            }));
+        } else {
+            body_params.push((name, ty));
+        }
     }
+    let mut operation = json!({
+        "operationId": format!("{}.rest", p.name),
+        "tags": tags(component, p),
+        "parameters": parameters,
+        "responses": responses(p),
+    });
+    if !body_params.is_empty() {
+        let properties: Map<String, Value> = body_params
+            .iter()
+            .map(|(name, _)| (name.to_string(), param_schema(name)))
+            .collect();
+        let required: Vec<&str> = body_params
+            .iter()
+            .filter(|(_, ty)| !optional(ty))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let body_example: Map<String, Value> = body_params
+            .iter()
+            .map(|(name, _)| (name.to_string(), example[name.as_str()].clone()))
+            .collect();
+        operation["requestBody"] = json!({
+            "required": !required.is_empty(),
+            "content": { "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false,
+                },
+                "example": body_example,
+            } },
+        });
+    }
+    describe(&mut operation, p);
     operation
 }
 
@@ -102,12 +189,17 @@ pub fn document(registry: &Registry) -> Value {
     let mut tags = Vec::new();
     for deployment in registry.list() {
         tags.push(json!({ "name": deployment.name, "description": format!("component {} version {}", deployment.name, deployment.version) }));
-        for p in &deployment.procedures {
+        for p in deployment.procedures.iter().filter(|p| p.is_public()) {
             paths.insert(
                 format!("/rpc/{}", p.name),
                 json!({ "post": operation(&deployment.name, p) }),
             );
         }
+    }
+    for (route, target) in registry.routes().list() {
+        let item = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
+        item[route.method.as_str().to_ascii_lowercase()] =
+            rest_operation(&target.deployment.name, target.procedure(), route);
     }
     json!({
         "openapi": "3.1.0",

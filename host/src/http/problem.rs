@@ -122,6 +122,24 @@ impl From<DeployFailure> for Problem {
                 )
                 .with("procedure", json!(procedure))
                 .with("owner", json!(owner)),
+                DeployError::Manifest(_) => component("invalid-manifest", "Invalid manifest", e),
+                DeployError::RouteConflict {
+                    route,
+                    procedure,
+                    other_route,
+                    other_procedure,
+                    other_component,
+                } => Problem::new(
+                    StatusCode::CONFLICT,
+                    "route-conflict",
+                    "Route taken",
+                    e.to_string(),
+                )
+                .with("route", json!(route))
+                .with("procedure", json!(procedure))
+                .with("other_route", json!(other_route))
+                .with("other_procedure", json!(other_procedure))
+                .with("other_component", json!(other_component)),
             },
             DeployFailure::Store(e) => Problem::internal(e),
             DeployFailure::Join(e) => Problem::internal(e),

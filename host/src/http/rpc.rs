@@ -14,11 +14,9 @@ use serde_json::{Value, json};
 use super::Problem;
 use crate::host::Host;
 use crate::limits;
-use crate::runtime::CallContext;
 use crate::store::ExecutionStatus;
 
-/// Call a procedure with a JSON object of arguments. A workflow is started and waited for
-/// (see [`run_workflow`]).
+/// Call a procedure with a JSON object of arguments (see [`super::exposure::call`]).
 pub async fn call(
     State(host): State<Arc<Host>>,
     Path(procedure): Path<String>,
@@ -30,22 +28,7 @@ pub async fn call(
         .registry()
         .procedure(&procedure)
         .ok_or_else(|| Problem::not_found(format!("no procedure named {procedure}")))?;
-    if found.deployment.workflows {
-        return run_workflow(&host, &procedure, &args, &headers).await;
-    }
-    let context = CallContext {
-        request_id: super::request_id::of(&headers),
-    };
-    let output = host.call_found(&found, &args, &context).await?;
-    Ok((
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        output.body,
-    )
-        .into_response())
+    super::exposure::call(&host, &found, args, &headers).await
 }
 
 /// Seconds asked for with `Prefer: wait=SECONDS` (RFC 7240).
@@ -63,7 +46,7 @@ fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
 /// [`limits::RPC_WORKFLOW_WAIT`] (less with `Prefer: wait=SECONDS`). Completed: 200 with the
 /// result; failed: 422 `workflow-failed`; cancelled: 409 `cancelled`; still going: 202 with
 /// its id. `Location` names the execution in every case.
-async fn run_workflow(
+pub(super) async fn run_workflow(
     host: &Host,
     workflow: &str,
     args: &Value,
@@ -119,8 +102,11 @@ pub async fn procedures(State(host): State<Arc<Host>>) -> Json<Value> {
     let mut procedures = Vec::new();
     for deployment in host.registry().list() {
         for p in &deployment.procedures {
+            let policy = &p.enforcement.policy;
             procedures.push(json!({
                 "name": p.name,
+                "route": policy.route.as_ref().map(ToString::to_string),
+                "public": policy.public,
                 "component": deployment.name,
                 "version": deployment.version,
                 "signature": p.signature,

@@ -1,38 +1,20 @@
 //! Descriptions of procedures from WIT doc comments, when the component carries them in a
 //! `package-docs` custom section (wit-parser's format: a version byte, 0 or 1, then JSON).
 //!
-//! Today's Rust toolchain drops that section when it links the component; any component
-//! that has one (from `wasm-tools`, or embedded by a build step) gets its docs shown.
+//! Today's Rust toolchain drops that section when it links the component; `tsdev build`
+//! puts it back from the crate's `wit/` directory.
 
 use std::collections::HashMap;
 
 use serde_json::Value;
 
-const SECTION: &str = "package-docs";
+use crate::sections::PACKAGE_DOCS as SECTION;
 
 /// Procedure name (as the registry names it) -> description.
 pub fn descriptions(wasm: &[u8]) -> HashMap<String, String> {
     let mut found = HashMap::new();
-    // parse_all walks nested modules and components too; only the outermost level's
-    // sections are the component's own docs.
-    let mut depth = 0usize;
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        let Ok(payload) = payload else { break };
-        match payload {
-            wasmparser::Payload::ModuleSection { .. }
-            | wasmparser::Payload::ComponentSection { .. } => {
-                depth += 1;
-            }
-            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
-            wasmparser::Payload::CustomSection(section)
-                if depth == 0 && section.name() == SECTION =>
-            {
-                if let Some(docs) = decode(section.data()) {
-                    collect(&docs, &mut found);
-                }
-            }
-            _ => {}
-        }
+    if let Some(docs) = crate::sections::top_level_custom_section(wasm, SECTION).and_then(decode) {
+        collect(&docs, &mut found);
     }
     found
 }

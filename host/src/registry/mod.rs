@@ -7,12 +7,13 @@
 //!
 //! A [`Deployment`] is one version of one named component, compiled and pre-linked. The
 //! [`Registry`] maps names to deployments and procedure names to the deployment that owns
-//! them; replacing a deployment swaps both maps under one lock, so a caller sees either
-//! the old version or the new one, never a mix.
+//! them, and REST routes to procedures; replacing a deployment swaps all of it under one
+//! lock, so a caller sees either the old version or the new one, never a mix.
 
 pub mod docs;
 pub mod json;
 pub mod reflect;
+pub mod routes;
 pub mod schema;
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,11 +24,14 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{ComponentExportIndex, InstancePre, Type};
 
 use crate::limits::CallLimits;
+use crate::manifest::{ComponentSection, Manifest, ManifestError};
+use crate::policy::Enforcement;
 use crate::runtime::Runtime;
 use crate::runtime::engine::RuntimeError;
 use crate::runtime::state::StoreState;
 
 pub use reflect::Unexposed;
+pub use routes::{RouteMatch, Routes};
 
 /// Longest component name accepted.
 pub const MAX_COMPONENT_NAME_LEN: usize = 64;
@@ -55,6 +59,18 @@ pub enum DeployError {
         "procedure {procedure} is already exported by component {owner}; remove or rename one of them"
     )]
     Conflict { procedure: String, owner: String },
+    #[error("invalid tsdev manifest: {0}")]
+    Manifest(#[from] ManifestError),
+    #[error(
+        "route {route} of procedure {procedure} conflicts with route {other_route} of procedure {other_procedure} (component {other_component})"
+    )]
+    RouteConflict {
+        route: String,
+        procedure: String,
+        other_route: String,
+        other_procedure: String,
+        other_component: String,
+    },
 }
 
 /// One callable function of a deployment.
@@ -66,7 +82,22 @@ pub struct Procedure {
     pub signature: String,
     pub params_schema: Value,
     pub result_schema: Value,
+    /// From the manifest, else from the WIT doc comments.
     pub description: Option<String>,
+    /// Route, exposure, cache, rate limit and call limits, from the manifest.
+    pub enforcement: Enforcement,
+}
+
+impl Procedure {
+    /// The limits a call of this procedure runs under.
+    pub fn limits(&self) -> CallLimits {
+        self.enforcement.policy.limits
+    }
+
+    /// Callable over HTTP.
+    pub fn is_public(&self) -> bool {
+        self.enforcement.policy.public
+    }
 }
 
 /// One version of one named component, compiled and pre-linked.
@@ -83,6 +114,8 @@ pub struct Deployment {
     pub unexposed: Vec<Unexposed>,
     /// The component imports `tsdev:workflow/durable`: its functions are workflows.
     pub workflows: bool,
+    /// The manifest's `[component]` (version and description), when it has one.
+    pub about: ComponentSection,
 }
 
 /// Hex SHA-256 of `bytes`: a component's version.
@@ -140,23 +173,33 @@ impl Deployment {
         let (found, unexposed) =
             reflect::procedures(runtime.engine(), &component).map_err(DeployError::Reflect)?;
         let mut descriptions = docs::descriptions(wasm);
+        let manifest = Manifest::from_component(wasm)?.unwrap_or_default();
+        manifest.check_names(|name| found.iter().any(|p| p.name == name))?;
         let workflows = component
             .component_type()
             .imports(runtime.engine())
             .any(|(name, _)| name.starts_with("tsdev:workflow/durable"));
         let procedures = found
             .into_iter()
-            .map(|p| Procedure {
-                description: descriptions.remove(&p.name),
-                params_schema: schema::params_schema(&p.params),
-                result_schema: schema::result_schema(p.result.as_ref()),
-                name: p.name,
-                export: p.export,
-                params: p.params,
-                result: p.result,
-                signature: p.signature,
+            .map(|p| {
+                let policy = manifest.policy(&p.name, limits)?;
+                routes::check_route_params(&p.name, &policy, &p.params)?;
+                Ok(Procedure {
+                    description: policy
+                        .description
+                        .clone()
+                        .or_else(|| descriptions.remove(&p.name)),
+                    params_schema: schema::params_schema(&p.params),
+                    result_schema: schema::result_schema(p.result.as_ref()),
+                    enforcement: Enforcement::new(policy),
+                    name: p.name,
+                    export: p.export,
+                    params: p.params,
+                    result: p.result,
+                    signature: p.signature,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, DeployError>>()?;
         Ok(Deployment {
             name: name.to_string(),
             version,
@@ -167,6 +210,7 @@ impl Deployment {
             procedures,
             unexposed,
             workflows,
+            about: manifest.component,
         })
     }
 }
@@ -194,6 +238,7 @@ pub struct Registry {
 struct Index {
     deployments: BTreeMap<String, Arc<Deployment>>,
     procedures: HashMap<String, ProcedureRef>,
+    routes: Arc<Routes>,
 }
 
 impl Registry {
@@ -210,9 +255,12 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Refuse `deployment` if another component already exports one of its procedures.
-    pub fn check_conflicts(&self, deployment: &Deployment) -> Result<(), DeployError> {
-        self.read().conflict(deployment)
+    /// Refuse `deployment` if another component already exports one of its procedures or
+    /// serves one of its routes.
+    pub fn check_conflicts(&self, deployment: &Arc<Deployment>) -> Result<(), DeployError> {
+        let index = self.read();
+        index.conflict(deployment)?;
+        index.routes_with(Some(deployment), None).map(|_| ())
     }
 
     /// Install `deployment`, replacing any deployment of the same name. Returns the old one.
@@ -222,6 +270,8 @@ impl Registry {
     ) -> Result<Option<Arc<Deployment>>, DeployError> {
         let mut index = self.write();
         index.conflict(&deployment)?;
+        let routes = index.routes_with(Some(&deployment), None)?;
+        index.routes = Arc::new(routes);
         let old = index
             .deployments
             .insert(deployment.name.clone(), deployment.clone());
@@ -245,6 +295,9 @@ impl Registry {
     /// Remove the deployment called `name`; returns it if there was one.
     pub fn remove(&self, name: &str) -> Option<Arc<Deployment>> {
         let mut index = self.write();
+        if let Ok(routes) = index.routes_with(None, Some(name)) {
+            index.routes = Arc::new(routes);
+        }
         let old = index.deployments.remove(name)?;
         for procedure in &old.procedures {
             index.procedures.remove(&procedure.name);
@@ -264,9 +317,28 @@ impl Registry {
     pub fn procedure(&self, name: &str) -> Option<ProcedureRef> {
         self.read().procedures.get(name).cloned()
     }
+
+    /// The REST routes of everything deployed, as one snapshot.
+    pub fn routes(&self) -> Arc<Routes> {
+        self.read().routes.clone()
+    }
 }
 
 impl Index {
+    /// The route table with `added` installed (replacing its namesake) and `removed` gone.
+    fn routes_with(
+        &self,
+        added: Option<&Arc<Deployment>>,
+        removed: Option<&str>,
+    ) -> Result<Routes, DeployError> {
+        let replaced = added.map(|d| d.name.as_str()).or(removed);
+        let kept = self
+            .deployments
+            .values()
+            .filter(|d| Some(d.name.as_str()) != replaced);
+        Routes::build(kept.chain(added))
+    }
+
     fn conflict(&self, deployment: &Deployment) -> Result<(), DeployError> {
         for procedure in &deployment.procedures {
             if let Some(existing) = self.procedures.get(&procedure.name)

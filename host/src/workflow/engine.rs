@@ -315,7 +315,7 @@ impl Host {
         };
         let outcome = self
             .runtime()
-            .invoke(target, &params, deployment.limits, &context, Some(replay))
+            .invoke(target, &params, procedure.limits(), &context, Some(replay))
             .await;
         let end = match outcome {
             Ok(results) => match results.into_iter().next() {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use runtime_tests::{TestHost, guests, python_venv, run};
+use runtime_tests::{TestHost, guests, python_venv, run, tsdev_build};
 use serde_json::{Value, json};
 
 /// A maintained validator of OpenAPI documents, from PyPI, pinned.
@@ -14,6 +14,11 @@ async fn the_openapi_document_is_valid_and_every_path_answers_its_example() {
     let host = TestHost::start();
     assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
     assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let catalog = tsdev_build(&Path::new(guests::ROOT).join("runtime-tests/guests/catalog"));
+    let (status, body) = host
+        .upload("", std::fs::read(catalog).expect("reading the catalog"))
+        .await;
+    assert_eq!(status, 201, "{body}");
     let (status, document) = host.get("/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(document["openapi"], "3.1.0");
@@ -25,17 +30,35 @@ async fn the_openapi_document_is_valid_and_every_path_answers_its_example() {
     run(Command::new(bin.join("openapi-spec-validator")).arg(file.path()));
 
     let paths = document["paths"].as_object().expect("paths");
-    let procedures = host.get("/procedures").await.1["procedures"]
+    let public_procedures = host.get("/procedures").await.1["procedures"]
         .as_array()
-        .map_or(0, Vec::len);
-    assert_eq!(paths.len(), procedures, "one path per procedure");
+        .map_or(0, |ps| ps.iter().filter(|p| p["public"] == true).count());
+    let rpc_paths = paths.keys().filter(|p| p.starts_with("/rpc/")).count();
+    assert_eq!(
+        rpc_paths, public_procedures,
+        "one RPC path per public procedure"
+    );
+    let mut rest_operations = 0;
     for (path, item) in paths {
-        let operation = &item["post"];
-        let example = operation["requestBody"]["content"]["application/json"]["example"].clone();
-        let procedure = path.strip_prefix("/rpc/").expect("an RPC path");
-        let (status, body) = host.rpc(procedure, example.clone()).await;
-        assert_eq!(status, 200, "{path} with its example {example}: {body}");
+        for (method, operation) in item.as_object().expect("a path item") {
+            let (status, body) = call_example(&host, path, method, operation).await;
+            // items.get's example id 1 exists; every other example is valid input.
+            assert_eq!(status, 200, "{method} {path} with its example: {body}");
+            if !path.starts_with("/rpc/") {
+                rest_operations += 1;
+            }
+        }
     }
+    assert_eq!(
+        rest_operations, 5,
+        "the catalog's five REST routes are documented"
+    );
+    let get_item = &paths["/items/{id}"]["get"];
+    assert_eq!(get_item["tags"], json!(["catalog", "items", "read"]));
+    assert_eq!(get_item["parameters"][0]["in"], "path");
+    assert_eq!(get_item["parameters"][1]["name"], "verbose");
+    assert_eq!(get_item["parameters"][1]["in"], "query");
+    assert!(paths["/rpc/items.limited"]["post"]["responses"]["429"].is_object());
     let divide = &paths["/rpc/kinds.divide"]["post"];
     assert_eq!(divide["tags"], json!(["types"]));
     assert!(
@@ -43,6 +66,51 @@ async fn the_openapi_document_is_valid_and_every_path_answers_its_example() {
         "a procedure with a result documents its error"
     );
     assert!(paths["/rpc/greeter.hello"]["post"]["responses"]["422"].is_null());
+}
+
+/// Call one documented operation with its documented examples: path and query parameters
+/// from `parameters`, the body from `requestBody`.
+async fn call_example(
+    host: &TestHost,
+    path: &str,
+    method: &str,
+    operation: &Value,
+) -> (u16, Value) {
+    let mut url = format!("{}{path}", host.url);
+    let mut query = Vec::new();
+    for parameter in operation["parameters"].as_array().into_iter().flatten() {
+        let name = parameter["name"].as_str().expect("a parameter name");
+        let example = &parameter["example"];
+        let text = example
+            .as_str()
+            .map_or_else(|| example.to_string(), str::to_string);
+        match parameter["in"].as_str() {
+            Some("path") => url = url.replace(&format!("{{{name}}}"), &text),
+            _ if example.is_null() => {}
+            _ => match example.as_array() {
+                Some(items) => {
+                    for item in items {
+                        let text = item
+                            .as_str()
+                            .map_or_else(|| item.to_string(), str::to_string);
+                        query.push((name.to_string(), text));
+                    }
+                }
+                None => query.push((name.to_string(), text)),
+            },
+        }
+    }
+    let method =
+        reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("a method");
+    let mut request = host.client.request(method, url).query(&query);
+    if let Some(example) = operation["requestBody"]["content"]["application/json"].get("example") {
+        request = request
+            .header("content-type", "application/json")
+            .body(example.to_string());
+    }
+    let response = request.send().await.expect("calling an example");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 #[tokio::test]

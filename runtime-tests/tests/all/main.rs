@@ -5,5 +5,6 @@ mod errors;
 mod hostile;
 mod lifecycle;
 mod python;
+mod rest;
 mod values;
 mod workflows;

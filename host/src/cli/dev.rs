@@ -1,0 +1,151 @@
+//! `tsdev dev`: serve, build and deploy a crate, then rebuild and redeploy it on every
+//! change. A build that fails is reported and the last good version keeps serving.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use notify_debouncer_mini::{DebounceEventResult, new_debouncer, notify::RecursiveMode};
+
+use super::serve::{deploy_path, print_urls, shutdown_signal};
+use crate::host::{Host, HostConfig};
+
+/// How long the crate must be quiet after a change before it is rebuilt (editors write
+/// several files, and some write one file twice).
+pub const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// Serve a host, build and deploy the crate at PATH, then watch it: every change to its
+/// sources, WIT, Cargo.toml or tsdev.toml is rebuilt and redeployed.
+#[derive(Args)]
+pub struct DevCommand {
+    /// The crate's directory (with Cargo.toml).
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Data directory (default: PATH/.tsdev).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+/// Whether a changed path is one a build reads (not target/ or the data directory).
+fn is_source(crate_dir: &Path, changed: &Path) -> bool {
+    let Ok(relative) = changed.strip_prefix(crate_dir) else {
+        return false;
+    };
+    let mut parts = relative.components();
+    match parts.next().and_then(|c| c.as_os_str().to_str()) {
+        Some("src" | "wit") => true,
+        Some("Cargo.toml" | "Cargo.lock" | "tsdev.toml" | "build.rs") => parts.next().is_none(),
+        _ => false,
+    }
+}
+
+impl DevCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        crate::telemetry::init();
+        let crate_dir = std::fs::canonicalize(&self.path)
+            .with_context(|| format!("finding {}", self.path.display()))?;
+        let data = self.data.unwrap_or_else(|| crate_dir.join(".tsdev"));
+        let host = Host::open(&HostConfig {
+            data_dir: data,
+            database_url: None,
+        })
+        .await
+        .context("opening the host")?;
+        host.spawn_scheduler();
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("listening on {}", self.listen))?;
+        let addr = listener.local_addr()?;
+        let app = crate::http::app(host.clone(), &crate::http::HttpConfig::default())?;
+        let mut server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+        });
+        println!("listening on http://{addr}");
+        rebuild(&host, &crate_dir, addr).await;
+
+        // notify calls back on its own thread; the loop below runs the builds.
+        let (changes, mut changed) = tokio::sync::mpsc::unbounded_channel();
+        let watched_dir = crate_dir.clone();
+        let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
+            if let Ok(events) = result
+                && events.iter().any(|e| is_source(&watched_dir, &e.path))
+            {
+                let _ = changes.send(());
+            }
+        })
+        .context("starting the file watcher")?;
+        debouncer
+            .watcher()
+            .watch(&crate_dir, RecursiveMode::Recursive)
+            .with_context(|| format!("watching {}", crate_dir.display()))?;
+        println!("watching {} for changes", crate_dir.display());
+        loop {
+            tokio::select! {
+                Some(()) = changed.recv() => {
+                    // Changes that came in during the build are built next, once.
+                    while changed.try_recv().is_ok() {}
+                    println!("change detected, rebuilding …");
+                    rebuild(&host, &crate_dir, addr).await;
+                }
+                served = &mut server => {
+                    served.context("the HTTP server stopped")?.context("serving HTTP")?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Build and deploy; on failure print the error with its causes and keep serving.
+async fn rebuild(host: &Host, crate_dir: &Path, addr: SocketAddr) {
+    match deploy_path(host, crate_dir).await {
+        Ok(deployment) => {
+            println!(
+                "{} version {} is live",
+                deployment.name,
+                &deployment.version[..12.min(deployment.version.len())]
+            );
+            print_urls(addr, &deployment);
+        }
+        Err(error) => {
+            println!("error: {error}");
+            for cause in error.chain().skip(1) {
+                println!("  caused by: {cause}");
+            }
+            println!("the last good version keeps serving; fix the error and save");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sources_trigger_a_rebuild() {
+        let root = Path::new("/c");
+        for source in [
+            "/c/src/lib.rs",
+            "/c/wit/world.wit",
+            "/c/tsdev.toml",
+            "/c/Cargo.toml",
+        ] {
+            assert!(is_source(root, Path::new(source)), "{source}");
+        }
+        for other in [
+            "/c/target/x.wasm",
+            "/c/.tsdev/tsdev.db",
+            "/c/README.md",
+            "/d/src/x.rs",
+        ] {
+            assert!(!is_source(root, Path::new(other)), "{other}");
+        }
+    }
+}

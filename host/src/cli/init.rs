@@ -1,0 +1,169 @@
+//! `tsdev init`: a new guest crate from a template, ready to build and deploy.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+
+use crate::registry::check_name;
+
+/// Create a component crate NAME (in ./NAME, or --path): WIT, Rust code, tsdev.toml, a
+/// README and a test. It builds and deploys unchanged.
+#[derive(Args)]
+pub struct InitCommand {
+    /// The component's name: lowercase words of letters and digits joined by '-'.
+    name: String,
+    /// What the component holds.
+    #[arg(long, value_enum, default_value_t = Template::Procedure)]
+    template: Template,
+    /// Where to create it (default: ./NAME). Must not exist or be empty.
+    #[arg(long)]
+    path: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Template {
+    /// Procedures called over RPC and REST.
+    Procedure,
+    /// A durable workflow (steps, durable sleeps).
+    Workflow,
+}
+
+const CARGO_TOML: &str = include_str!("templates/common/Cargo.toml.in");
+const GITIGNORE: &str = include_str!("templates/common/gitignore");
+const DURABLE_WIT: &str = include_str!("../../../wit/workflow/durable.wit");
+
+/// (path in the crate, template text) per template.
+fn files(template: Template) -> Vec<(&'static str, &'static str)> {
+    let mut files = vec![("Cargo.toml", CARGO_TOML), (".gitignore", GITIGNORE)];
+    match template {
+        Template::Procedure => files.extend([
+            (
+                "wit/world.wit",
+                include_str!("templates/procedure/world.wit"),
+            ),
+            ("src/lib.rs", include_str!("templates/procedure/lib.rs")),
+            ("tsdev.toml", include_str!("templates/procedure/tsdev.toml")),
+            ("README.md", include_str!("templates/procedure/README.md")),
+        ]),
+        Template::Workflow => files.extend([
+            (
+                "wit/world.wit",
+                include_str!("templates/workflow/world.wit"),
+            ),
+            ("wit/deps/tsdev-workflow/durable.wit", DURABLE_WIT),
+            ("src/lib.rs", include_str!("templates/workflow/lib.rs")),
+            ("tsdev.toml", include_str!("templates/workflow/tsdev.toml")),
+            ("README.md", include_str!("templates/workflow/README.md")),
+        ]),
+    }
+    files
+}
+
+/// WIT keywords, which cannot name the interface the templates declare.
+const WIT_KEYWORDS: &[&str] = &[
+    "as",
+    "async",
+    "bool",
+    "borrow",
+    "char",
+    "constructor",
+    "enum",
+    "export",
+    "f32",
+    "f64",
+    "flags",
+    "from",
+    "func",
+    "future",
+    "import",
+    "include",
+    "interface",
+    "list",
+    "option",
+    "own",
+    "package",
+    "record",
+    "resource",
+    "result",
+    "s16",
+    "s32",
+    "s64",
+    "s8",
+    "static",
+    "stream",
+    "string",
+    "tuple",
+    "type",
+    "u16",
+    "u32",
+    "u64",
+    "u8",
+    "use",
+    "variant",
+    "with",
+    "world",
+];
+
+/// The name must be a component name and a WIT identifier (each '-' word starts with a
+/// letter).
+fn check_init_name(name: &str) -> anyhow::Result<()> {
+    check_name(name)?;
+    let words_ok = name
+        .split('-')
+        .all(|word| word.starts_with(|c: char| c.is_ascii_lowercase()));
+    if !words_ok {
+        bail!(
+            "{name:?} is not a WIT identifier: every word between '-' must start with a letter (e.g. \"shop-v2\", not \"shop-2\")"
+        );
+    }
+    if WIT_KEYWORDS.contains(&name) {
+        bail!("{name:?} is a WIT keyword; choose another name");
+    }
+    Ok(())
+}
+
+impl InitCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        check_init_name(&self.name)?;
+        let dir = self.path.unwrap_or_else(|| PathBuf::from(&self.name));
+        let occupied = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());
+        if occupied {
+            bail!(
+                "{} already exists and is not empty; choose another --path",
+                dir.display()
+            );
+        }
+        let snake = self.name.replace('-', "_");
+        for (path, template) in files(self.template) {
+            let text = template
+                .replace("{{name}}", &self.name)
+                .replace("{{snake}}", &snake);
+            let target = dir.join(path);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&target, text)
+                .with_context(|| format!("writing {}", target.display()))?;
+        }
+        println!("created {} in {}", self.name, dir.display());
+        println!("next:");
+        println!("  cd {}", dir.display());
+        println!("  tsdev dev        # serve, build, deploy, and redeploy on every edit");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_components_and_wit_identifiers() {
+        assert!(check_init_name("shop-v2").is_ok());
+        for bad in ["shop-2", "Shop", "world", "a--b", "-a"] {
+            assert!(check_init_name(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

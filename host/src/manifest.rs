@@ -1,0 +1,439 @@
+//! `tsdev.toml`: what a component says about how it is exposed and run.
+//!
+//! The manifest sits beside a guest crate's `Cargo.toml`. `tsdev build` checks it and
+//! embeds its text in the component as the custom section [`SECTION`], so one `.wasm`
+//! carries everything; the host reads it back at upload. Every field is optional and a
+//! component without a manifest gets the defaults. The format is documented in
+//! `docs/manifest.md`:
+//!
+//! ```toml
+//! [component]
+//! name = "catalog"
+//! version = "1.2.0"
+//! description = "Items for sale"
+//!
+//! [procedures."items.get"]
+//! route = "GET /items/{id}"
+//! description = "One item"
+//! tags = ["items"]
+//! public = true            # false: not callable over HTTP (still a workflow step)
+//! cache-ttl = "30s"        # answers are cached per arguments for this long
+//! rate-limit = "100/s"     # N per s, min or h; 429 with Retry-After past it
+//! timeout = "2s"
+//! fuel = 1_000_000
+//! memory-mib = 128
+//! ```
+
+use std::collections::BTreeMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::limits::CallLimits;
+
+/// The custom section that carries the manifest's TOML text.
+pub const SECTION: &str = "tsdev-manifest";
+
+/// The manifest's file name in a guest crate.
+pub const FILE_NAME: &str = "tsdev.toml";
+
+/// Longest cache TTL a procedure may ask for.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// First path segments REST routes may not use: the host's own API lives there.
+pub const RESERVED_PREFIXES: &[&str] = &[
+    "rpc",
+    "v1",
+    "procedures",
+    "openapi.json",
+    "docs",
+    "health",
+    "ready",
+];
+
+/// A manifest that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the manifest is not valid TOML for tsdev.toml: {0}")]
+    Syntax(String),
+    #[error("the manifest section is not UTF-8 text")]
+    NotText,
+    #[error("procedure {procedure}: {message}")]
+    Procedure { procedure: String, message: String },
+    #[error("the manifest names {0:?}, which the component does not export")]
+    UnknownProcedure(String),
+}
+
+/// `tsdev.toml`, parsed. Field names are kebab-case in the file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub component: ComponentSection,
+    /// Per procedure, by its registry name (`interface.function`).
+    #[serde(default)]
+    pub procedures: BTreeMap<String, ProcedureSection>,
+}
+
+/// `[component]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentSection {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub description: Option<String>,
+}
+
+/// `[procedures."interface.function"]`, as written.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProcedureSection {
+    pub route: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub public: Option<bool>,
+    pub cache_ttl: Option<String>,
+    pub rate_limit: Option<String>,
+    pub timeout: Option<String>,
+    pub fuel: Option<u64>,
+    pub memory_mib: Option<u64>,
+}
+
+/// An HTTP method a REST route may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RouteMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl RouteMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteMethod::Get => "GET",
+            RouteMethod::Post => "POST",
+            RouteMethod::Put => "PUT",
+            RouteMethod::Patch => "PATCH",
+            RouteMethod::Delete => "DELETE",
+        }
+    }
+
+    pub fn parse(method: &str) -> Option<RouteMethod> {
+        Some(match method {
+            "GET" => RouteMethod::Get,
+            "POST" => RouteMethod::Post,
+            "PUT" => RouteMethod::Put,
+            "PATCH" => RouteMethod::Patch,
+            "DELETE" => RouteMethod::Delete,
+            _ => return None,
+        })
+    }
+}
+
+/// A REST route: `GET /items/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    pub method: RouteMethod,
+    /// The path template, e.g. `/items/{id}`.
+    pub path: String,
+    /// The `{names}` in the path, in order.
+    pub path_params: Vec<String>,
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method.as_str(), self.path)
+    }
+}
+
+/// A rate limit: `requests` per `per`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub requests: NonZeroU32,
+    pub per: Duration,
+}
+
+/// What the host enforces for one procedure, from the manifest and the deployment.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub route: Option<Route>,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    /// Callable over HTTP (RPC and REST). Private procedures are workflow steps only.
+    pub public: bool,
+    pub cache_ttl: Option<Duration>,
+    pub rate_limit: Option<RateLimit>,
+    pub limits: CallLimits,
+}
+
+impl Manifest {
+    /// Parse a manifest's TOML text.
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| ManifestError::Syntax(e.to_string()))?;
+        // Check what can be checked without the component, so `tsdev build` fails early.
+        for (name, section) in &manifest.procedures {
+            section.policy(name, CallLimits::default())?;
+        }
+        Ok(manifest)
+    }
+
+    /// The manifest embedded in `wasm`, if any.
+    pub fn from_component(wasm: &[u8]) -> Result<Option<Manifest>, ManifestError> {
+        match crate::sections::top_level_custom_section(wasm, SECTION) {
+            None => Ok(None),
+            Some(data) => {
+                let text = std::str::from_utf8(data).map_err(|_| ManifestError::NotText)?;
+                Manifest::parse(text).map(Some)
+            }
+        }
+    }
+
+    /// The policy of procedure `name`, over the deployment's `limits`.
+    pub fn policy(&self, name: &str, limits: CallLimits) -> Result<Policy, ManifestError> {
+        match self.procedures.get(name) {
+            Some(section) => section.policy(name, limits),
+            None => Ok(Policy::default_for(limits)),
+        }
+    }
+
+    /// Refuse a manifest that configures procedures the component does not export.
+    pub fn check_names(&self, mut exported: impl FnMut(&str) -> bool) -> Result<(), ManifestError> {
+        match self.procedures.keys().find(|name| !exported(name)) {
+            Some(unknown) => Err(ManifestError::UnknownProcedure(unknown.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Policy {
+    pub fn default_for(limits: CallLimits) -> Policy {
+        Policy {
+            route: None,
+            description: None,
+            tags: Vec::new(),
+            public: true,
+            cache_ttl: None,
+            rate_limit: None,
+            limits,
+        }
+    }
+}
+
+impl ProcedureSection {
+    fn policy(&self, procedure: &str, limits: CallLimits) -> Result<Policy, ManifestError> {
+        let bad = |message: String| ManifestError::Procedure {
+            procedure: procedure.to_string(),
+            message,
+        };
+        let route = self
+            .route
+            .as_deref()
+            .map(parse_route)
+            .transpose()
+            .map_err(bad)?;
+        let cache_ttl = self
+            .cache_ttl
+            .as_deref()
+            .map(|t| parse_duration("cache-ttl", t))
+            .transpose()
+            .map_err(bad)?;
+        if let Some(ttl) = cache_ttl
+            && ttl > MAX_CACHE_TTL
+        {
+            return Err(bad(format!(
+                "cache-ttl {} is above the maximum of {}",
+                humantime::format_duration(ttl),
+                humantime::format_duration(MAX_CACHE_TTL)
+            )));
+        }
+        let rate_limit = self
+            .rate_limit
+            .as_deref()
+            .map(parse_rate_limit)
+            .transpose()
+            .map_err(bad)?;
+        let timeout_ms = self
+            .timeout
+            .as_deref()
+            .map(|t| parse_duration("timeout", t).map(|d| d.as_millis() as u64))
+            .transpose()
+            .map_err(bad)?;
+        let limits = CallLimits {
+            fuel: self.fuel.unwrap_or(limits.fuel),
+            memory_bytes: self
+                .memory_mib
+                .map_or(limits.memory_bytes, |mib| mib.saturating_mul(1 << 20)),
+            timeout_ms: timeout_ms.unwrap_or(limits.timeout_ms),
+        };
+        let limits = CallLimits::with_overrides(
+            Some(limits.fuel),
+            Some(limits.memory_bytes),
+            Some(limits.timeout_ms),
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        if limits.timeout_ms == 0 || limits.fuel == 0 || limits.memory_bytes == 0 {
+            return Err(bad("timeout, fuel and memory-mib must be above zero".into()));
+        }
+        Ok(Policy {
+            route,
+            description: self.description.clone(),
+            tags: self.tags.clone(),
+            public: self.public.unwrap_or(true),
+            cache_ttl,
+            rate_limit,
+            limits,
+        })
+    }
+}
+
+fn parse_duration(field: &str, text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{field} {text:?} is not a duration like \"500ms\" or \"2s\": {e}"))
+}
+
+/// `N/s`, `N/min` or `N/h`.
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    let invalid = || format!("rate-limit {text:?} is not like \"10/s\", \"100/min\" or \"1000/h\"");
+    let (count, unit) = text.split_once('/').ok_or_else(invalid)?;
+    let requests: NonZeroU32 = count.trim().parse().map_err(|_| invalid())?;
+    let per = match unit.trim() {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        _ => return Err(invalid()),
+    };
+    Ok(RateLimit { requests, per })
+}
+
+/// `METHOD /path/{param}`; parameters are whole segments.
+pub fn parse_route(text: &str) -> Result<Route, String> {
+    let (method, path) = text
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| format!("route {text:?} is not like \"GET /items/{{id}}\""))?;
+    let method = RouteMethod::parse(method.trim()).ok_or_else(|| {
+        format!("route {text:?}: the method must be one of GET, POST, PUT, PATCH, DELETE")
+    })?;
+    let path = path.trim();
+    if !path.starts_with('/') {
+        return Err(format!("route {text:?}: the path must start with '/'"));
+    }
+    let mut path_params = Vec::new();
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        if segment.is_empty() && !(i == segments.len() - 1 && segments.len() == 1) {
+            return Err(format!("route {text:?}: empty path segment"));
+        }
+        if let Some(inner) = segment.strip_prefix('{') {
+            let name = inner
+                .strip_suffix('}')
+                .filter(|n| !n.is_empty() && !n.contains(['{', '}', '*']))
+                .ok_or_else(|| {
+                    format!("route {text:?}: a parameter is a whole segment like {{id}}")
+                })?;
+            if path_params.iter().any(|p| p == name) {
+                return Err(format!("route {text:?}: {{{name}}} appears twice"));
+            }
+            path_params.push(name.to_string());
+        } else if segment.contains(['{', '}', '?', '#', ' ']) {
+            return Err(format!(
+                "route {text:?}: segment {segment:?} has characters a path cannot use"
+            ));
+        }
+    }
+    if let Some(first) = segments.first()
+        && RESERVED_PREFIXES.contains(first)
+    {
+        return Err(format!(
+            "route {text:?}: /{first} belongs to the host's own API; choose another path"
+        ));
+    }
+    Ok(Route {
+        method,
+        path: path.to_string(),
+        path_params,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_manifest_parses_into_policies() {
+        let manifest = Manifest::parse(
+            r#"
+            [component]
+            name = "catalog"
+            version = "1.0.0"
+
+            [procedures."items.get"]
+            route = "GET /items/{id}"
+            tags = ["items"]
+            cache-ttl = "30s"
+            rate-limit = "5/min"
+            timeout = "250ms"
+            fuel = 1000
+            memory-mib = 8
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(manifest.component.name.as_deref(), Some("catalog"));
+        let policy = manifest
+            .policy("items.get", CallLimits::default())
+            .expect("valid policy");
+        let route = policy.route.expect("a route");
+        assert_eq!(route.method, RouteMethod::Get);
+        assert_eq!(route.path_params, vec!["id".to_string()]);
+        assert_eq!(policy.cache_ttl, Some(Duration::from_secs(30)));
+        assert_eq!(
+            policy.rate_limit.map(|r| (r.requests.get(), r.per)),
+            Some((5, Duration::from_secs(60)))
+        );
+        assert_eq!(policy.limits.timeout_ms, 250);
+        assert_eq!(policy.limits.fuel, 1000);
+        assert_eq!(policy.limits.memory_bytes, 8 << 20);
+        let other = manifest
+            .policy("items.other", CallLimits::default())
+            .expect("defaults");
+        assert!(other.public && other.route.is_none());
+    }
+
+    #[test]
+    fn bad_manifests_name_the_problem() {
+        for (text, expected) in [
+            ("[procedures.x]\nroute = \"FETCH /a\"", "method"),
+            (
+                "[procedures.x]\nroute = \"GET /v1/things\"",
+                "host's own API",
+            ),
+            ("[procedures.x]\nroute = \"GET /a/{id}/{id}\"", "twice"),
+            ("[procedures.x]\nroute = \"GET /a/x{id}\"", "characters"),
+            ("[procedures.x]\ncache-ttl = \"soon\"", "duration"),
+            (
+                "[procedures.x]\nrate-limit = \"10/fortnight\"",
+                "rate-limit",
+            ),
+            ("[procedures.x]\nmemory-mib = 999999", "maximum"),
+            ("[procedures.x]\ncolour = \"red\"", "unknown field"),
+        ] {
+            let error = Manifest::parse(text).expect_err(text).to_string();
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn unknown_procedures_are_refused() {
+        let manifest = Manifest::parse("[procedures.\"a.b\"]\npublic = false").expect("valid");
+        assert!(manifest.check_names(|n| n == "a.b").is_ok());
+        assert!(matches!(
+            manifest.check_names(|_| false),
+            Err(ManifestError::UnknownProcedure(name)) if name == "a.b"
+        ));
+    }
+}

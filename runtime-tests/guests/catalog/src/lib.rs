@@ -1,0 +1,80 @@
+//! A catalogue of items for runtime-tests of REST routes and manifest policies.
+
+sdk_guest::wit_bindgen::generate!({
+    path: "wit",
+    world: "catalog-world",
+    runtime_path: "sdk_guest::wit_bindgen::rt",
+});
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+use exports::test::catalog::items::{Guest, Item};
+
+struct Catalog;
+
+fn item(id: u32) -> Item {
+    Item {
+        id,
+        name: format!("item {id}"),
+        price_cents: u64::from(id) * 100,
+        tags: vec!["stock".to_string()],
+    }
+}
+
+impl Guest for Catalog {
+    fn get(id: u32, verbose: Option<bool>) -> Result<Item, String> {
+        if id == 0 {
+            return Err("there is no item 0".to_string());
+        }
+        let mut found = item(id);
+        if verbose == Some(true) {
+            found.tags.push("verbose".to_string());
+        }
+        Ok(found)
+    }
+
+    fn create(name: String, price_cents: u64, tags: Vec<String>) -> Item {
+        Item {
+            id: 1000,
+            name,
+            price_cents,
+            tags,
+        }
+    }
+
+    fn rename(id: u32, name: String) -> Item {
+        Item { name, ..item(id) }
+    }
+
+    fn search(tags: Vec<String>, limit: Option<u32>) -> Vec<u32> {
+        let count = limit.unwrap_or(3);
+        (1..=count).map(|i| i * tags.len() as u32).collect()
+    }
+
+    fn nonce(seed: u32) -> u64 {
+        // WASI randomness seeds RandomState.
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(seed);
+        hasher.finish()
+    }
+
+    fn limited() -> u32 {
+        7
+    }
+
+    fn internal() -> String {
+        "internal".to_string()
+    }
+
+    fn busy(ms: u32) -> u32 {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        while start.elapsed() < Duration::from_millis(u64::from(ms)) {
+            spins = spins.wrapping_add(1);
+        }
+        spins
+    }
+}
+
+export!(Catalog);
