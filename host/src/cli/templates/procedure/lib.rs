@@ -2,7 +2,7 @@
 //! `wit/world.wit` is a procedure, callable as `POST /rpc/{{name}}.FUNCTION` and on the
 //! REST route its `tsdev.toml` gives it.
 
-wit_bindgen::generate!({ path: "wit", world: "{{name}}" });
+wit_bindgen::generate!({ path: "wit", world: "{{name}}-world" });
 
 use exports::local::{{snake}}::{{snake}}::Guest;
 

@@ -6,7 +6,12 @@
 //! between runs: the host replays the function from its journal after a sleep or a crash.
 //! Call procedures of other components as steps with `durable::call("iface.func", json)`.
 
-wit_bindgen::generate!({ path: "wit", world: "{{name}}" });
+wit_bindgen::generate!({
+    path: "wit",
+    world: "{{name}}-world",
+    // Bindings for tsdev:workflow/durable too (in wit/deps/).
+    generate_all,
+});
 
 use exports::local::{{snake}}::{{snake}}::Guest;
 use tsdev::workflow::durable;

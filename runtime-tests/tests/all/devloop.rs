@@ -1,0 +1,296 @@
+//! The developer loop with the real binary: `tsdev init` -> build -> deploy -> call,
+//! `tsdev dev` picking up an edit, and the generated TypeScript client.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use runtime_tests::{TestHost, guests, npm_package, run, tsdev_bin, tsdev_build};
+use serde_json::{Value, json};
+
+/// The TypeScript compiler the client is checked with, from npm, pinned.
+const TYPESCRIPT: &str = "5.9.3";
+
+fn scratch() -> &'static Path {
+    Path::new(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// One target directory for every crate `tsdev init` makes here, so wit-bindgen is built
+/// once.
+fn init_target_dir() -> PathBuf {
+    scratch().join("init-target")
+}
+
+/// `tsdev ARGS` in `dir`; panics with the output when it fails; returns stdout.
+fn tsdev(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(tsdev_bin())
+        .args(args)
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", init_target_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tsdev");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "tsdev {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+async fn get_text(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url).await.expect("GET");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn init_build_deploy_and_call_both_templates() {
+    let work = tempfile::tempdir().expect("a temporary directory");
+    tsdev(work.path(), &["init", "greeter-app"]);
+    tsdev(work.path(), &["init", "later", "--template", "workflow"]);
+    let refused = Command::new(tsdev_bin())
+        .args(["init", "greeter-app"])
+        .current_dir(work.path())
+        .output()
+        .expect("running tsdev");
+    assert!(
+        !refused.status.success(),
+        "init refuses a non-empty directory"
+    );
+
+    // The crate's own test passes on the host target.
+    let app = work.path().join("greeter-app");
+    run(
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args(["test", "--quiet", "--manifest-path"])
+            .arg(app.join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", init_target_dir()),
+    );
+
+    let host = TestHost::start();
+    for name in ["greeter-app", "later"] {
+        let built = tsdev(&work.path().join(name), &["build"]);
+        let wasm = built
+            .lines()
+            .find_map(|l| l.strip_prefix("built ")?.split(" as ").next())
+            .expect("tsdev build names the component")
+            .to_string();
+        // No --name: the manifest names the component.
+        let deployed = tsdev(work.path(), &["deploy", &wasm, "--url", &host.url]);
+        assert!(
+            deployed.contains(&format!("deployed {name} ")),
+            "{deployed}"
+        );
+    }
+    let (status, greeting) = get_text(&format!("{}/greeter-app/hello/Ada", host.url)).await;
+    assert_eq!((status, greeting), (200, json!("Hello, Ada!")));
+    let (status, body) = host.rpc("greeter-app.hello", json!({ "name": "Bo" })).await;
+    assert_eq!((status, body), (200, json!("Hello, Bo!")));
+
+    // The workflow template: a durable sleep, then an answer, over its REST route.
+    let response = host
+        .client
+        .post(format!("{}/later/greet-later", host.url))
+        .body(json!({ "name": "Ada", "wait-ms": 200 }).to_string())
+        .send()
+        .await
+        .expect("starting the workflow");
+    assert_eq!(response.status().as_u16(), 200);
+    let message: Value = response.json().await.expect("JSON");
+    let message = message.as_str().unwrap_or_default().to_string();
+    assert!(message.starts_with("Hello, Ada! (after "), "{message}");
+    let waited: u64 = message
+        .trim_start_matches("Hello, Ada! (after ")
+        .trim_end_matches(" ms)")
+        .parse()
+        .expect("a number of ms");
+    assert!(waited >= 200, "the durable sleep lasted {waited} ms");
+}
+
+#[tokio::test]
+async fn tsdev_dev_redeploys_an_edited_crate() {
+    let work = tempfile::tempdir().expect("a temporary directory");
+    tsdev(work.path(), &["init", "devloop"]);
+    let app = work.path().join("devloop");
+    let data = work.path().join("data");
+    let mut child = Command::new(tsdev_bin())
+        .arg("dev")
+        .arg(&app)
+        .args(["--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("CARGO_TARGET_DIR", init_target_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting tsdev dev");
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().expect("piped");
+    let _child = KillOnDrop(child);
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |what: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("tsdev dev never printed {what:?}");
+    };
+    let url = wait_for("listening on ")
+        .trim_start_matches("listening on ")
+        .trim()
+        .to_string();
+    wait_for("is live");
+    let route = format!("{url}/devloop/hello/Ada");
+    assert_eq!(get_text(&route).await, (200, json!("Hello, Ada!")));
+
+    let lib = app.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).expect("reading lib.rs");
+    assert!(source.contains("format!(\"Hello, {name}!\")"));
+    std::fs::write(&lib, source.replace("Hello, {name}!", "Howdy, {name}!")).expect("editing");
+    wait_for("change detected");
+    wait_for("is live");
+    assert_eq!(get_text(&route).await, (200, json!("Howdy, Ada!")));
+
+    // A broken edit is reported and the last good version keeps serving.
+    std::fs::write(&lib, "this is not Rust").expect("breaking lib.rs");
+    wait_for("last good version keeps serving");
+    assert_eq!(get_text(&route).await, (200, json!("Howdy, Ada!")));
+
+    let (_, document) = get_text(&format!("{url}/openapi.json")).await;
+    assert!(document["paths"]["/devloop/hello/{name}"]["get"].is_object());
+}
+
+#[tokio::test]
+async fn the_typescript_client_type_checks_and_calls_a_live_host() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
+    let catalog = tsdev_build(&Path::new(guests::ROOT).join("runtime-tests/guests/catalog"));
+    let (status, body) = host
+        .upload("", std::fs::read(catalog).expect("reading the catalog"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    let work = tempfile::tempdir().expect("a temporary directory");
+    let dir = work.path();
+    tsdev(
+        dir,
+        &[
+            "generate",
+            "client",
+            "--lang",
+            "typescript",
+            "--url",
+            &host.url,
+            "-o",
+            "client.ts",
+        ],
+    );
+    let client = std::fs::read_to_string(dir.join("client.ts")).expect("the client");
+    assert!(
+        !client.contains("itemsInternal"),
+        "private procedures are left out"
+    );
+    std::fs::write(
+        dir.join("main.ts"),
+        r#"import { Client, TsdevError, ItemsGetResult } from "./client";
+
+async function main(): Promise<void> {
+  const client = new Client(process.argv[2]);
+  const item: ItemsGetResult = await client.itemsGet({ id: 5 });
+  const total: number = Number(item["price-cents"]) + item.id;
+  const created = await client.itemsCreate({ name: "lamp", "price-cents": 2500, tags: ["home"] });
+  let kind = "none";
+  try {
+    await client.itemsGet({ id: 0 });
+  } catch (e) {
+    if (e instanceof TsdevError) {
+      kind = `${e.status} ${e.problem.kind} ${String(e.problem.error)}`;
+    }
+  }
+  console.log(JSON.stringify({ name: item.name, total, created: created.name, kind }));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
+"#,
+    )
+    .expect("writing main.ts");
+    // Declarations for the two Node globals main.ts uses, instead of @types/node.
+    std::fs::write(
+        dir.join("node.d.ts"),
+        "declare const process: { argv: string[]; exit(code: number): never };\n",
+    )
+    .expect("writing node.d.ts");
+    let tsc = npm_package(scratch(), "typescript", TYPESCRIPT).join("bin/tsc");
+    let compile = |files: &[&str]| {
+        Command::new("node")
+            .arg(&tsc)
+            .args(["--strict", "--target", "es2022", "--module", "commonjs"])
+            .args(["--lib", "es2022,dom", "--outDir", "out"])
+            .args(files)
+            .current_dir(dir)
+            .output()
+            .expect("running tsc")
+    };
+    let compiled = compile(&["client.ts", "main.ts", "node.d.ts"]);
+    assert!(
+        compiled.status.success(),
+        "tsc: {}",
+        String::from_utf8_lossy(&compiled.stdout)
+    );
+    let output = Command::new("node")
+        .arg(dir.join("out/main.js"))
+        .arg(&host.url)
+        .output()
+        .expect("running node");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value =
+        serde_json::from_slice(&output.stdout).expect("main.js prints one JSON line");
+    assert_eq!(
+        printed,
+        json!({
+            "name": "item 5",
+            "total": 505,
+            "created": "lamp",
+            "kind": "422 procedure-error there is no item 0",
+        })
+    );
+
+    // The types are real: a wrong argument type does not compile.
+    std::fs::write(
+        dir.join("wrong.ts"),
+        "import { Client } from \"./client\";\nnew Client(\"http://x\").itemsGet({ id: \"five\" });\n",
+    )
+    .expect("writing wrong.ts");
+    let wrong = compile(&["client.ts", "wrong.ts"]);
+    assert!(!wrong.status.success(), "tsc accepted a string for a u32");
+    assert!(
+        String::from_utf8_lossy(&wrong.stdout).contains("wrong.ts"),
+        "the error points at wrong.ts"
+    );
+}
