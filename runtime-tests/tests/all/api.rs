@@ -232,6 +232,11 @@ async fn the_docs_page_lists_the_procedures_and_tries_them_in_a_browser() {
     let host = TestHost::start();
     assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
     assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
+    let catalog = tsdev_build(&Path::new(guests::ROOT).join("runtime-tests/guests/catalog"));
+    let (status, body) = host
+        .upload("", std::fs::read(catalog).expect("reading the catalog"))
+        .await;
+    assert_eq!(status, 201, "{body}");
 
     let page = host
         .client
@@ -281,11 +286,14 @@ async fn the_docs_page_lists_the_procedures_and_tries_them_in_a_browser() {
         .as_array()
         .expect("procedures")
         .iter()
+        .filter(|p| p["public"] == true)
         .filter_map(|p| p["name"].as_str().map(str::to_string))
         .collect();
     listed.sort();
     expected.sort();
-    assert_eq!(listed, expected, "the page lists every procedure");
+    assert_eq!(listed, expected, "the page lists every public procedure");
+    assert_eq!(lines[0]["routes"]["items.get"], "GET /items/{id}");
+    assert_eq!(lines[0]["routes"]["items.rename"], "PUT /items/{id}");
     assert_eq!(
         lines[1]["result"],
         json!({ "message": "Hello, Browser!", "name-length": 7 })
