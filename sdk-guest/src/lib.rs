@@ -3,7 +3,8 @@
 //! - [`wit_bindgen`], re-exported: generate your component's bindings with
 //!   `sdk_guest::wit_bindgen::generate!({ path: "wit", world: "…", runtime_path: "sdk_guest::wit_bindgen::rt" })`
 //!   so that your crate needs no other dependency.
-//! - [`workflow`]: durable calls (`call`, `sleep`, `now_ms`) for workflows.
+//! - [`workflow`]: durable calls (`call`, `call_with`, `sleep`, `now_ms`) for workflows.
+//! - [`context`]: the call's request id and, for workflow steps, its idempotency key.
 //! - [`log`]: records into the host's log through the `tsdev:host/log` import, tagged by the
 //!   host with the request id and procedure. Prefer it to `println!`: stdout also reaches
 //!   the host log, but untagged by level and capped per call.
@@ -44,7 +45,9 @@ pub mod workflow {
 
     use crate::workflow_bindings::tsdev::workflow::durable;
 
-    pub use crate::workflow_bindings::tsdev::workflow::durable::StepError;
+    pub use crate::workflow_bindings::tsdev::workflow::durable::{
+        RetryPolicy, StepError, StepOptions,
+    };
 
     /// Call `procedure` as a step with a JSON object of arguments; its JSON result.
     pub fn call(procedure: &str, args_json: &str) -> Result<String, StepError> {
@@ -52,6 +55,15 @@ pub mod workflow {
     }
 
     /// Sleep durably: the workflow is unloaded and resumed when the time has come.
+    /// [`call`] with a step name and a retry policy (`None`: the host's default).
+    pub fn call_with(
+        procedure: &str,
+        args_json: &str,
+        options: &StepOptions,
+    ) -> Result<String, StepError> {
+        durable::call_with(procedure, args_json, options)
+    }
+
     pub fn sleep(duration: std::time::Duration) {
         durable::sleep(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
     }
@@ -59,6 +71,22 @@ pub mod workflow {
     /// Milliseconds since the Unix epoch, the same on every replay.
     pub fn now_ms() -> u64 {
         durable::now()
+    }
+}
+
+pub mod context {
+    //! What a procedure can learn about the call it is serving.
+
+    /// The request id: the caller's `X-Request-Id`, or one the host made.
+    pub fn request_id() -> String {
+        crate::bindings::tsdev::host::context::request_id()
+    }
+
+    /// For a call made as a workflow step: `{execution id}:{step sequence}`, the same for
+    /// every attempt of the step. Keep it with a side effect to do the effect once when a
+    /// crash or a retry runs the step again. None outside workflows.
+    pub fn idempotency_key() -> Option<String> {
+        crate::bindings::tsdev::host::context::idempotency_key()
     }
 }
 

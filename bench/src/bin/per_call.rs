@@ -42,6 +42,7 @@ async fn main() -> anyhow::Result<()> {
     let args_bytes = serde_json::to_vec(&args)?;
     let context = CallContext {
         request_id: "bench".into(),
+        idempotency_key: None,
     };
 
     // tsdev, end to end in process.
@@ -60,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
         let label = CallLabel {
             request_id: "bench".into(),
             procedure: "greeter.hello".into(),
+            idempotency_key: None,
         };
         let mut store = wasmtime::Store::new(
             runtime.engine(),

@@ -69,6 +69,7 @@ pub async fn call(
     }
     let context = CallContext {
         request_id: super::request_id::of(headers),
+        idempotency_key: None,
     };
     let output = host.call_found(found, &args, &context).await?;
     match &enforcement.cache {

@@ -26,9 +26,13 @@ mod workflow_bindings {
 }
 
 use self::bindings::Imports;
+use self::bindings::tsdev::host::context::Host as ContextHost;
 use self::bindings::tsdev::host::log::{Host as LogHost, Level};
 use self::workflow_bindings::WorkflowImports;
-use self::workflow_bindings::tsdev::workflow::durable::{Host as DurableHost, StepError};
+use self::workflow_bindings::tsdev::workflow::durable::{
+    Host as DurableHost, StepError, StepOptions as WitStepOptions,
+};
+use crate::workflow::retry::{RetryPolicy, StepOptions};
 
 /// The linker every uploaded component is checked against and instantiated with.
 pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<StoreState>> {
@@ -71,6 +75,16 @@ impl LogHost for StoreState {
     }
 }
 
+impl ContextHost for StoreState {
+    fn request_id(&mut self) -> String {
+        self.label.request_id.clone()
+    }
+
+    fn idempotency_key(&mut self) -> Option<String> {
+        self.label.idempotency_key.clone()
+    }
+}
+
 impl StoreState {
     /// The run's replay state, or a trap when a procedure (not a workflow) calls a durable import.
     fn replay(&mut self, import: &'static str) -> wasmtime::Result<&mut crate::workflow::Replay> {
@@ -88,23 +102,36 @@ impl DurableHost for StoreState {
     ) -> wasmtime::Result<Result<String, StepError>> {
         let outcome = self
             .replay("durable.call")?
-            .call(procedure, args_json)
+            .call(procedure, args_json, StepOptions::default())
             .await
             .map_err(wasmtime::Error::new)?;
-        Ok(match outcome.get("ok") {
-            Some(result) => Ok(result.to_string()),
-            None => {
-                let err = &outcome["err"];
-                Err(StepError {
-                    kind: err["kind"].as_str().unwrap_or("internal").to_string(),
-                    message: err["message"].as_str().unwrap_or_default().to_string(),
-                    error_json: err
-                        .get("error")
-                        .filter(|e| !e.is_null())
-                        .map(|e| e.to_string()),
-                })
-            }
-        })
+        Ok(step_result(outcome))
+    }
+
+    async fn call_with(
+        &mut self,
+        procedure: String,
+        args_json: String,
+        options: WitStepOptions,
+    ) -> wasmtime::Result<Result<String, StepError>> {
+        let retry = options.retry.map_or_else(RetryPolicy::default, |r| {
+            RetryPolicy::bounded(
+                r.max_attempts,
+                r.initial_interval_ms,
+                r.multiplier,
+                r.max_interval_ms,
+            )
+        });
+        let options = StepOptions {
+            name: options.name,
+            retry,
+        };
+        let outcome = self
+            .replay("durable.call-with")?
+            .call(procedure, args_json, options)
+            .await
+            .map_err(wasmtime::Error::new)?;
+        Ok(step_result(outcome))
     }
 
     async fn sleep(&mut self, ms: u64) -> wasmtime::Result<()> {
@@ -119,5 +146,23 @@ impl DurableHost for StoreState {
             .now()
             .await
             .map_err(wasmtime::Error::new)
+    }
+}
+
+/// A step outcome (`{"ok": …}` or `{"err": …}`) as the WIT result.
+fn step_result(outcome: serde_json::Value) -> Result<String, StepError> {
+    match outcome.get("ok") {
+        Some(result) => Ok(result.to_string()),
+        None => {
+            let err = &outcome["err"];
+            Err(StepError {
+                kind: err["kind"].as_str().unwrap_or("internal").to_string(),
+                message: err["message"].as_str().unwrap_or_default().to_string(),
+                error_json: err
+                    .get("error")
+                    .filter(|e| !e.is_null())
+                    .map(|e| e.to_string()),
+            })
+        }
     }
 }

@@ -20,6 +20,9 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(250);
 #[derive(Clone, Debug)]
 pub struct CallContext {
     pub request_id: String,
+    /// For a workflow step: `{execution id}:{step sequence}`, the same for every attempt of
+    /// the step, so the procedure can tell a repeat (`tsdev:host/context`).
+    pub idempotency_key: Option<String>,
 }
 
 /// What to call: a function of a pre-linked component.
@@ -49,6 +52,7 @@ impl Runtime {
         let label = CallLabel {
             request_id: context.request_id.clone(),
             procedure: target.procedure.to_string(),
+            idempotency_key: context.idempotency_key.clone(),
         };
         let mut store = Store::new(
             self.engine(),

@@ -184,6 +184,7 @@ mod tests {
         let output = GuestOutput::new(CallLabel {
             request_id: "r".into(),
             procedure: "p".into(),
+            idempotency_key: None,
         });
         let big = vec![b'x'; STDERR_TAIL_BYTES * 2];
         output.write(Stream::Stderr, &big);

@@ -14,6 +14,8 @@ use super::output::GuestOutput;
 pub struct CallLabel {
     pub request_id: String,
     pub procedure: String,
+    /// Set for workflow steps (see `CallContext::idempotency_key`).
+    pub idempotency_key: Option<String>,
 }
 
 /// The data of one call's `Store`.

@@ -312,6 +312,7 @@ impl Host {
         };
         let context = CallContext {
             request_id: id.clone(),
+            idempotency_key: None,
         };
         let outcome = self
             .runtime()

@@ -3,8 +3,10 @@
 //!
 //! - [`replay`]: one run's journal and the durable host imports.
 //! - [`engine`]: starting executions, the scheduler that claims due ones, one run.
+//! - [`retry`]: which step failures are retried, and how long to wait in between.
 
 pub mod engine;
 pub mod replay;
+pub mod retry;
 
 pub use replay::Replay;

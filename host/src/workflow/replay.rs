@@ -10,6 +10,7 @@ use crate::host::{CallError, Host};
 use crate::runtime::CallContext;
 use crate::runtime::failure::WorkflowInterrupt;
 use crate::store::JournalEntry;
+use crate::workflow::retry::{StepOptions, is_transient};
 
 /// The workflow side of one run's `StoreState`.
 pub struct Replay {
@@ -23,6 +24,7 @@ pub struct Replay {
 }
 
 /// What a durable call asked for, and the answer it got.
+#[derive(Clone)]
 pub struct Step {
     pub kind: &'static str,
     pub name: String,
@@ -61,6 +63,17 @@ impl Replay {
         outcome: Value,
         started_at: i64,
     ) -> Result<Value, WorkflowInterrupt> {
+        self.record_attempt(step, outcome, started_at, 1).await
+    }
+
+    /// [`Self::record`] for attempt number `attempt` of a step.
+    async fn record_attempt(
+        &mut self,
+        step: Step,
+        outcome: Value,
+        started_at: i64,
+        attempt: u32,
+    ) -> Result<Value, WorkflowInterrupt> {
         let entry = JournalEntry {
             execution_id: self.execution_id.clone(),
             seq: self.cursor as i64 + 1,
@@ -68,7 +81,7 @@ impl Replay {
             name: step.name,
             request: step.request.to_string(),
             outcome: outcome.to_string(),
-            attempts: 1,
+            attempts: i64::from(attempt),
             started_at,
             finished_at: now_ms(),
         };
@@ -84,10 +97,15 @@ impl Replay {
 
     /// `durable.call`: a procedure call as a step. The outcome is `{"ok": result}` or
     /// `{"err": {"kind", "message", "error"}}`.
+    ///
+    /// Every attempt is a journal entry. An attempt that failed transiently and will be
+    /// retried also holds `retry_at`: the replay waits for that time as for a durable sleep
+    /// (suspending the run), then makes the next attempt.
     pub async fn call(
         &mut self,
         procedure: String,
         args_json: String,
+        options: StepOptions,
     ) -> Result<Value, WorkflowInterrupt> {
         let args: Value = match serde_json::from_str(&args_json) {
             Ok(args) => args,
@@ -99,34 +117,62 @@ impl Replay {
                 );
             }
         };
-        let step = Step {
-            kind: "call",
-            name: procedure.clone(),
-            request: args.clone(),
+        // A named step records which procedure it calls, so a change of procedure is still
+        // caught as non-determinism.
+        let step = match options.name {
+            Some(name) if name != procedure => Step {
+                kind: "call",
+                name,
+                request: json!({ "procedure": procedure, "args": args }),
+            },
+            _ => Step {
+                kind: "call",
+                name: procedure.clone(),
+                request: args.clone(),
+            },
         };
-        if let Some(outcome) = self.replayed(&step)? {
-            return Ok(outcome);
-        }
-        let started_at = now_ms();
-        let seq = self.cursor + 1;
-        let context = CallContext {
-            request_id: format!("{}:{seq}", self.execution_id),
-        };
-        let outcome = match self.host.call(&procedure, &args, &context).await {
-            Ok(output) => {
-                json!({ "ok": serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null) })
-            }
-            Err(error) => {
-                let (kind, error_value) = match &error {
-                    CallError::NotFound(_) => ("not-found", None),
-                    CallError::InvalidArgs(_) => ("invalid-args", None),
-                    CallError::ProcedureError(value) => ("procedure-error", Some(value.clone())),
-                    CallError::Failure(failure) => (failure.kind(), None),
+        let policy = options.retry;
+        // Every attempt of a step carries the same idempotency key: the sequence of its
+        // first attempt.
+        let idempotency_key = format!("{}:{}", self.execution_id, self.cursor + 1);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            if let Some(outcome) = self.replayed(&step)? {
+                let Some(retry_at) = outcome.get("retry_at").and_then(Value::as_i64) else {
+                    return Ok(outcome);
                 };
-                json!({ "err": { "kind": kind, "message": error.to_string(), "error": error_value } })
+                // The last journaled attempt waits for its retry; later ones ran already.
+                if self.cursor == self.journal.len() && now_ms() < retry_at {
+                    return Err(WorkflowInterrupt::Suspend { wake_at: retry_at });
+                }
+                continue;
             }
-        };
-        self.record(step, outcome, started_at).await
+            let started_at = now_ms();
+            let context = CallContext {
+                request_id: idempotency_key.clone(),
+                idempotency_key: Some(idempotency_key.clone()),
+            };
+            let mut outcome = match self.host.call(&procedure, &args, &context).await {
+                Ok(output) => {
+                    json!({ "ok": serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null) })
+                }
+                Err(error) => step_error(&error),
+            };
+            let transient = outcome["err"]["kind"].as_str().is_some_and(is_transient);
+            if !transient || attempt >= policy.max_attempts {
+                return self
+                    .record_attempt(step, outcome, started_at, attempt)
+                    .await;
+            }
+            let retry_at = now_ms().saturating_add(policy.wait_after(attempt).as_millis() as i64);
+            outcome["retry_at"] = json!(retry_at);
+            self.record_attempt(step.clone(), outcome, started_at, attempt)
+                .await?;
+            if now_ms() < retry_at {
+                return Err(WorkflowInterrupt::Suspend { wake_at: retry_at });
+            }
+        }
     }
 
     /// `durable.sleep`: journal the wake time, then suspend until it has come.
@@ -169,4 +215,25 @@ impl Replay {
         };
         Ok(outcome["ms"].as_u64().unwrap_or(0))
     }
+}
+
+/// A failed call as a step outcome. A procedure's own error `unavailable` (the string, or a
+/// variant case of that name) is kind `unavailable`: transient, so retried.
+fn step_error(error: &CallError) -> Value {
+    let (kind, error_value) = match error {
+        CallError::NotFound(_) => ("not-found", None),
+        CallError::InvalidArgs(_) => ("invalid-args", None),
+        CallError::ProcedureError(value) => {
+            let unavailable =
+                value.as_str() == Some("unavailable") || value.get("unavailable").is_some();
+            let kind = if unavailable {
+                "unavailable"
+            } else {
+                "procedure-error"
+            };
+            (kind, Some(value.clone()))
+        }
+        CallError::Failure(failure) => (failure.kind(), None),
+    };
+    json!({ "err": { "kind": kind, "message": error.to_string(), "error": error_value } })
 }

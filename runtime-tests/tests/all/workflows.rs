@@ -452,3 +452,195 @@ async fn rpc_starts_a_workflow_and_waits_for_it_within_a_bound() {
     let execution = wait_for(&host, id, finished).await;
     assert_eq!(execution["result"], "Hello, Ada! | Hello, Bob!");
 }
+
+/// `workflow_host` plus the catalog (flaky procedures, the idempotency-key probe).
+async fn retry_host() -> TestHost {
+    let host = workflow_host().await;
+    let catalog = runtime_tests::tsdev_build(
+        &std::path::Path::new(guests::ROOT).join("runtime-tests/guests/catalog"),
+    );
+    let (status, body) = host
+        .upload("", std::fs::read(catalog).expect("reading the catalog"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    host
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The attempts journaled for the step "retried": (seq, attempts, outcome).
+fn attempts(execution: &Value) -> Vec<(i64, i64, Value)> {
+    execution["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["name"] == "retried")
+        .map(|s| {
+            (
+                s["seq"].as_i64().unwrap_or(0),
+                s["attempts"].as_i64().unwrap_or(0),
+                s["outcome"].clone(),
+            )
+        })
+        .collect()
+}
+
+async fn retried(
+    host: &TestHost,
+    procedure: &str,
+    args: Value,
+    max: u32,
+    interval_ms: u64,
+) -> String {
+    let body = json!({
+        "procedure": procedure,
+        "args-json": args.to_string(),
+        "max-attempts": max,
+        "interval-ms": interval_ms,
+    });
+    let (status, started) = start(host, "flows.retried", body, None).await;
+    assert_eq!(status, 201, "{started}");
+    started["id"].as_str().expect("an id").to_string()
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_with_durable_backoff_and_others_are_not() {
+    let host = retry_host().await;
+    // Unavailable for 1 s, retried every 300 ms: succeeds on a later attempt.
+    let flaky = retried(
+        &host,
+        "items.restock",
+        json!({ "until-ms": now_ms() + 1000 }),
+        20,
+        300,
+    )
+    .await;
+    // A trap is transient too.
+    let crashy = retried(
+        &host,
+        "items.crashy",
+        json!({ "until-ms": now_ms() + 500 }),
+        20,
+        300,
+    )
+    .await;
+    // Never available: the last attempt's error reaches the workflow.
+    let exhausted = retried(
+        &host,
+        "items.restock",
+        json!({ "until-ms": now_ms() + 3_600_000 }),
+        3,
+        100,
+    )
+    .await;
+    // A procedure's own error is not retried.
+    let permanent = retried(&host, "items.get", json!({ "id": 0 }), 5, 100).await;
+
+    let execution = wait_for(&host, &flaky, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["result"], "42");
+    let tries = attempts(&execution);
+    assert!(tries.len() >= 2, "it failed at least once first: {tries:?}");
+    for (i, (seq, attempt, outcome)) in tries.iter().enumerate() {
+        assert_eq!(*seq, i as i64 + 1, "one journal entry per attempt");
+        assert_eq!(*attempt, i as i64 + 1);
+        let last = i + 1 == tries.len();
+        assert_eq!(outcome.get("ok").is_some(), last, "{outcome}");
+        assert_eq!(outcome.get("retry_at").is_some(), !last, "{outcome}");
+    }
+
+    let execution = wait_for(&host, &crashy, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["result"], "7");
+    let first = &attempts(&execution)[0].2;
+    assert_eq!(first["err"]["kind"], "trap", "{first}");
+
+    let execution = wait_for(&host, &exhausted, finished).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(attempts(&execution).len(), 3, "max-attempts = 3");
+    assert!(
+        execution["error"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("unavailable: ")),
+        "{execution}"
+    );
+
+    let execution = wait_for(&host, &permanent, finished).await;
+    assert_eq!(execution["status"], "failed");
+    assert_eq!(
+        attempts(&execution).len(),
+        1,
+        "a procedure's own error is final"
+    );
+    assert!(
+        execution["error"]["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("procedure-error: ")),
+        "{execution}"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_backoff_survives_kill_9() {
+    let host = retry_host().await;
+    // Unavailable for 2.5 s, retried every 2 s: the first backoff is where the host dies.
+    let id = retried(
+        &host,
+        "items.restock",
+        json!({ "until-ms": now_ms() + 2500 }),
+        10,
+        2000,
+    )
+    .await;
+    let sleeping = wait_for(&host, &id, |s| s == "sleeping" || finished(s)).await;
+    assert_eq!(sleeping["status"], "sleeping", "{sleeping}");
+    assert_eq!(
+        attempts(&sleeping).len(),
+        1,
+        "waiting after the first attempt"
+    );
+
+    let host = host.restart();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["result"], "42");
+    let tries = attempts(&execution);
+    let seqs: Vec<i64> = tries.iter().map(|t| t.0).collect();
+    let expected: Vec<i64> = (1..=tries.len() as i64).collect();
+    assert_eq!(seqs, expected, "each attempt journaled once");
+    assert!(tries.len() >= 2);
+    // The backoff was kept across the crash: no attempt came before its retry_at.
+    for pair in execution["steps"].as_array().expect("steps").windows(2) {
+        let retry_at = pair[0]["outcome"]["retry_at"].as_i64().unwrap_or(0);
+        assert!(
+            pair[1]["started_at"].as_i64().unwrap_or(0) >= retry_at,
+            "{pair:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn steps_carry_an_idempotency_key_and_plain_calls_do_not() {
+    let host = retry_host().await;
+    let (status, started) = start(
+        &host,
+        "flows.twice",
+        json!({ "procedure": "items.key" }),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let id = started["id"].as_str().expect("an id").to_string();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(
+        execution["result"],
+        json!([format!("\"{id}:1\""), format!("\"{id}:2\"")]),
+        "{execution}"
+    );
+    let (status, key) = host.rpc("items.key", json!({})).await;
+    assert_eq!((status, key), (200, Value::Null));
+}

@@ -7,7 +7,7 @@ sdk_guest::wit_bindgen::generate!({
 });
 
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use exports::test::catalog::items::{Guest, Item};
 
@@ -75,6 +75,29 @@ impl Guest for Catalog {
         }
         spins
     }
+
+    fn restock(until_ms: u64) -> Result<u32, String> {
+        if now_ms() < until_ms {
+            Err("unavailable".to_string())
+        } else {
+            Ok(42)
+        }
+    }
+
+    fn crashy(until_ms: u64) -> u32 {
+        assert!(now_ms() >= until_ms, "not yet");
+        7
+    }
+
+    fn key() -> Option<String> {
+        sdk_guest::context::idempotency_key()
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 export!(Catalog);

@@ -49,6 +49,31 @@ impl Guest for Flows {
     fn greet_all(names: Vec<String>) -> Vec<String> {
         names.iter().map(|n| greet(n).unwrap_or_else(|e| e)).collect()
     }
+
+    fn retried(
+        procedure: String,
+        args_json: String,
+        max_attempts: u32,
+        interval_ms: u64,
+    ) -> Result<String, String> {
+        let options = workflow::StepOptions {
+            name: Some("retried".to_string()),
+            retry: Some(workflow::RetryPolicy {
+                max_attempts,
+                initial_interval_ms: interval_ms,
+                multiplier: 1.0,
+                max_interval_ms: interval_ms,
+            }),
+        };
+        workflow::call_with(&procedure, &args_json, &options)
+            .map_err(|e| format!("{}: {}", e.kind, e.message))
+    }
+
+    fn twice(procedure: String) -> Vec<String> {
+        (0..2)
+            .map(|_| workflow::call(&procedure, "{}").unwrap_or_else(|e| e.kind))
+            .collect()
+    }
 }
 
 export!(Flows);
