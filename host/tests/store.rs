@@ -7,7 +7,7 @@ use sqlx::Connection;
 use tsdev::limits::CallLimits;
 use tsdev::store::{
     self, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, NewExecution,
-    Store, StoreError, StoredComponent,
+    SignalSent, Store, StoreError, StoredComponent,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -409,6 +409,88 @@ async fn exercise_version_pinning(store: &dyn Store) {
     );
 }
 
+/// Signals: kept until a wait takes them, oldest first, the same one again for the same
+/// journal entry, and a waiting execution is woken by one.
+async fn exercise_signals(store: &dyn Store) {
+    let t0 = 5_000_000;
+    store
+        .create_execution(&execution("s1", "orders.run", None, t0))
+        .await
+        .expect("create");
+    let sent = |name: &'static str, payload: &'static str| async move {
+        store
+            .send_signal("default", "s1", name, payload, t0 + 1)
+            .await
+            .expect("send")
+    };
+    assert_eq!(sent("approve", "1").await, SignalSent::Sent);
+    assert_eq!(sent("approve", "2").await, SignalSent::Sent);
+    assert_eq!(sent("other", "3").await, SignalSent::Sent);
+    assert_eq!(
+        store
+            .send_signal("default", "nope", "approve", "1", t0)
+            .await
+            .expect("send"),
+        SignalSent::NoSuchExecution
+    );
+    let claim = |seq: i64| async move {
+        store
+            .claim_signal("s1", "approve", seq)
+            .await
+            .expect("claim")
+    };
+    assert_eq!(claim(4).await.as_deref(), Some("1"), "oldest first");
+    assert_eq!(
+        claim(4).await.as_deref(),
+        Some("1"),
+        "the same for the same entry"
+    );
+    assert_eq!(claim(6).await.as_deref(), Some("2"));
+    assert_eq!(claim(8).await, None, "both taken");
+
+    // A waiting execution with a signal for it is woken (its wake time set to now).
+    let claimed = store
+        .claim_due("host-a", t0 + 10, t0 + 1000, 10)
+        .await
+        .expect("claim");
+    assert!(claimed.iter().any(|e| e.id == "s1"));
+    store
+        .update_execution(
+            "s1",
+            "host-a",
+            &update(ExecutionStatus::Waiting, None, t0 + 11),
+        )
+        .await
+        .expect("wait");
+    assert!(
+        !store
+            .claim_due("host-b", t0 + 12, t0 + 1000, 10)
+            .await
+            .expect("claim")
+            .iter()
+            .any(|e| e.id == "s1"),
+        "waiting without a timeout: not due"
+    );
+    store
+        .wake_if_signalled("s1", "other", t0 + 13)
+        .await
+        .expect("wake");
+    let due = store
+        .claim_due("host-b", t0 + 14, t0 + 1000, 10)
+        .await
+        .expect("claim");
+    assert!(due.iter().any(|e| e.id == "s1"), "woken by its signal");
+    store
+        .update_execution(
+            "s1",
+            "host-b",
+            &update(ExecutionStatus::Completed, None, t0 + 15),
+        )
+        .await
+        .expect("complete");
+    assert_eq!(sent("approve", "9").await, SignalSent::Finished);
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -417,6 +499,9 @@ async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store::open(None, dir.path()).await.expect("open sqlite");
     exercise_version_pinning(store.as_ref()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_signals(store.as_ref()).await;
 }
 
 #[tokio::test]
@@ -499,6 +584,9 @@ async fn postgres_store_keeps_its_workflow_contract() {
     database.drop_it().await;
     let database = PostgresDatabase::create().await;
     exercise_version_pinning(database.open().await.as_ref()).await;
+    database.drop_it().await;
+    let database = PostgresDatabase::create().await;
+    exercise_signals(database.open().await.as_ref()).await;
     database.drop_it().await;
 }
 

@@ -64,6 +64,13 @@ pub mod workflow {
         durable::call_with(procedure, args_json, options)
     }
 
+    /// Wait (durably) for the next signal `name` sent to this execution; its JSON body, or
+    /// None when `timeout` passes first.
+    pub fn wait_signal(name: &str, timeout: Option<std::time::Duration>) -> Option<String> {
+        let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+        durable::wait_signal(name, timeout_ms)
+    }
+
     pub fn sleep(duration: std::time::Duration) {
         durable::sleep(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
     }

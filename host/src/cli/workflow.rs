@@ -40,6 +40,14 @@ enum Action {
     },
     /// Cancel an unfinished execution.
     Cancel { id: String },
+    /// Send signal NAME with a JSON payload to an execution.
+    Signal {
+        id: String,
+        name: String,
+        /// The payload (JSON); default null.
+        #[arg(default_value = "null")]
+        payload: String,
+    },
 }
 
 impl WorkflowCommand {
@@ -74,6 +82,14 @@ impl WorkflowCommand {
                 client.get(format!("{base}/v1/executions")).query(&query)
             }
             Action::Cancel { id } => client.post(format!("{base}/v1/executions/{id}/cancel")),
+            Action::Signal { id, name, payload } => {
+                let payload: Value =
+                    serde_json::from_str(payload).context("the payload is not valid JSON")?;
+                client
+                    .post(format!("{base}/v1/executions/{id}/signals/{name}"))
+                    .header("content-type", "application/json")
+                    .body(payload.to_string())
+            }
         };
         let response = request
             .send()
@@ -95,6 +111,7 @@ impl WorkflowCommand {
                     );
                 }
             }
+            Action::Signal { id, name, .. } => println!("sent {name} to {id}"),
             Action::Status { .. } | Action::Cancel { .. } => {
                 println!("{}", serde_json::to_string_pretty(&body)?)
             }

@@ -113,6 +113,10 @@ fn routes(host: Arc<Host>) -> Router {
         .route("/v1/executions/{id}", get(workflows::show))
         .route("/v1/executions/{id}/cancel", post(workflows::cancel))
         .route(
+            "/v1/executions/{id}/signals/{name}",
+            post(workflows::signal).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
+        )
+        .route(
             "/rpc/{procedure}",
             post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::Problem;
 use crate::host::Host;
 use crate::limits;
-use crate::store::{DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus};
+use crate::store::{DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus, SignalSent};
 use crate::workflow::engine::StartError;
 
 /// Longest idempotency key accepted.
@@ -251,3 +251,42 @@ pub async fn cancel(
     }
     Ok(Json(execution_json(&execution, Vec::new())))
 }
+
+/// `POST /v1/executions/{id}/signals/{name}` with a JSON body (empty: `null`): kept for the
+/// execution's next `wait-signal(name)`; 202.
+pub async fn signal(
+    State(host): State<Arc<Host>>,
+    Path((id, name)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let payload = super::json_body(body, limits::MAX_ARGS_BYTES)?;
+    if name.is_empty() || name.len() > MAX_SIGNAL_NAME_LEN {
+        return Err(Problem::invalid_args(format!(
+            "a signal name has 1 to {MAX_SIGNAL_NAME_LEN} characters"
+        )));
+    }
+    let now = crate::clock::now_ms();
+    let sent = host
+        .store()
+        .send_signal(DEFAULT_TENANT, &id, &name, &payload.to_string(), now)
+        .await?;
+    match sent {
+        SignalSent::Sent => {
+            host.workflow_wake.notify_one();
+            Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "execution": id, "signal": name })),
+            ))
+        }
+        SignalSent::NoSuchExecution => Err(Problem::not_found(format!("no execution {id}"))),
+        SignalSent::Finished => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "already-finished",
+            "Already finished",
+            format!("execution {id} has finished; nothing will receive the signal"),
+        )),
+    }
+}
+
+/// Longest signal name accepted.
+pub const MAX_SIGNAL_NAME_LEN: usize = 128;

@@ -141,6 +141,17 @@ impl DurableHost for StoreState {
             .map_err(wasmtime::Error::new)
     }
 
+    async fn wait_signal(
+        &mut self,
+        name: String,
+        timeout_ms: Option<u64>,
+    ) -> wasmtime::Result<Option<String>> {
+        self.replay("durable.wait-signal")?
+            .wait_signal(name, timeout_ms)
+            .await
+            .map_err(wasmtime::Error::new)
+    }
+
     async fn now(&mut self) -> wasmtime::Result<u64> {
         self.replay("durable.now")?
             .now()

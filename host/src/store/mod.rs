@@ -120,6 +120,47 @@ pub trait Store: Send + Sync + 'static {
 
     /// An execution's journal in sequence order.
     async fn load_journal(&self, execution_id: &str) -> Result<Vec<JournalEntry>, StoreError>;
+
+    /// Keep signal `name` (a JSON `payload`) for an unfinished execution until a wait takes
+    /// it, and wake the execution if it is waiting.
+    async fn send_signal(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        name: &str,
+        payload: &str,
+        now: i64,
+    ) -> Result<SignalSent, StoreError>;
+
+    /// The oldest signal `name` no wait has taken, now taken by journal entry `seq`; the
+    /// signal entry `seq` took before, if there is one (a crash came between claiming and
+    /// journaling).
+    async fn claim_signal(
+        &self,
+        execution_id: &str,
+        name: &str,
+        seq: i64,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Wake a waiting execution when a signal `name` is there for it. Run after an
+    /// execution starts to wait: with [`Store::send_signal`]'s own wake-up, no signal sent
+    /// around that moment goes unnoticed.
+    async fn wake_if_signalled(
+        &self,
+        execution_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+}
+
+/// What became of a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalSent {
+    /// Kept for the execution (and the execution woken if it waits).
+    Sent,
+    NoSuchExecution,
+    /// The execution has finished; nothing will take the signal.
+    Finished,
 }
 
 /// Open the store at `url` (`sqlite://…` or `postgres://…`), or the embedded SQLite

@@ -8,7 +8,7 @@ use super::workflow::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry,
     NewExecution,
 };
-use super::{Store, StoreError, StoredComponent};
+use super::{SignalSent, Store, StoreError, StoredComponent};
 use crate::limits::CallLimits;
 
 /// Connections per pool. SQLite serialises writers anyway; PostgreSQL is shared by hosts.
@@ -448,6 +448,98 @@ impl Store for SqlStore {
             }),
             Err(error) => Err(db("appending to a journal")(error)),
         }
+    }
+
+    async fn send_signal(
+        &self,
+        tenant: &str,
+        execution_id: &str,
+        name: &str,
+        payload: &str,
+        now: i64,
+    ) -> Result<SignalSent, StoreError> {
+        let Some(execution) = self.get_execution(tenant, execution_id).await? else {
+            return Ok(SignalSent::NoSuchExecution);
+        };
+        if execution.status.is_finished() {
+            return Ok(SignalSent::Finished);
+        }
+        sqlx::query(
+            "INSERT INTO signals (execution_id, name, payload, created_at, consumed_seq) \
+             VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(execution_id)
+        .bind(name)
+        .bind(payload)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(db("recording a signal"))?;
+        sqlx::query("UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting'")
+            .bind(now)
+            .bind(execution_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db("waking an execution for a signal"))?;
+        Ok(SignalSent::Sent)
+    }
+
+    async fn claim_signal(
+        &self,
+        execution_id: &str,
+        name: &str,
+        seq: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let claimed_before = sqlx::query(
+            "SELECT payload FROM signals WHERE execution_id = $1 AND name = $2 AND consumed_seq = $3",
+        )
+        .bind(execution_id)
+        .bind(name)
+        .bind(seq)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("finding a claimed signal"))?;
+        if let Some(row) = claimed_before {
+            return row
+                .try_get::<String, _>("payload")
+                .map(Some)
+                .map_err(db("reading a signal"));
+        }
+        let claimed = sqlx::query(
+            "UPDATE signals SET consumed_seq = $1 WHERE id = ( \
+               SELECT id FROM signals WHERE execution_id = $2 AND name = $3 AND consumed_seq IS NULL \
+               ORDER BY id LIMIT 1) \
+             RETURNING payload",
+        )
+        .bind(seq)
+        .bind(execution_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("claiming a signal"))?;
+        claimed
+            .map(|row| row.try_get::<String, _>("payload"))
+            .transpose()
+            .map_err(db("reading a signal"))
+    }
+
+    async fn wake_if_signalled(
+        &self,
+        execution_id: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting' \
+             AND EXISTS (SELECT 1 FROM signals WHERE execution_id = $2 AND name = $3 AND consumed_seq IS NULL)",
+        )
+        .bind(now)
+        .bind(execution_id)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(db("waking a signalled execution"))?;
+        Ok(())
     }
 
     async fn load_journal(&self, execution_id: &str) -> Result<Vec<JournalEntry>, StoreError> {

@@ -346,6 +346,17 @@ impl Host {
             Err(CallFailure::Interrupted(WorkflowInterrupt::Suspend { wake_at })) => {
                 update(ExecutionStatus::Sleeping, None, None, Some(wake_at))
             }
+            Err(CallFailure::Interrupted(WorkflowInterrupt::WaitSignal { name, wake_at })) => {
+                store
+                    .update_execution(
+                        &id,
+                        &owner,
+                        &update(ExecutionStatus::Waiting, None, None, wake_at),
+                    )
+                    .await?;
+                // A signal sent while this run was still going has found it not yet waiting.
+                return store.wake_if_signalled(&id, &name, now_ms()).await;
+            }
             Err(CallFailure::Interrupted(WorkflowInterrupt::Journal(message))) => {
                 // Most likely the lease went to another host; it carries on from the journal.
                 tracing::warn!(execution = %id, "stopping a run that cannot journal: {message}");

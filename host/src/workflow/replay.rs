@@ -199,6 +199,67 @@ impl Replay {
         }
     }
 
+    /// `durable.wait-signal`: the JSON payload of the next signal `name` sent to this
+    /// execution, or None after `timeout_ms`. Two entries: `signal-wait` journals the
+    /// deadline when the wait begins (so a restart keeps it), `signal` what it received.
+    pub async fn wait_signal(
+        &mut self,
+        name: String,
+        timeout_ms: Option<u64>,
+    ) -> Result<Option<String>, WorkflowInterrupt> {
+        let begin = Step {
+            kind: "signal-wait",
+            name: name.clone(),
+            request: json!({ "timeout_ms": timeout_ms }),
+        };
+        let deadline = match self.replayed(&begin)? {
+            Some(outcome) => outcome["deadline"].as_i64(),
+            None => {
+                let now = now_ms();
+                let deadline =
+                    timeout_ms.map(|ms| now.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
+                self.record(begin, json!({ "deadline": deadline }), now)
+                    .await?;
+                deadline
+            }
+        };
+        let receive = Step {
+            kind: "signal",
+            name: name.clone(),
+            request: Value::Null,
+        };
+        let outcome = match self.replayed(&receive)? {
+            Some(outcome) => outcome,
+            None => {
+                let now = now_ms();
+                let seq = self.cursor as i64 + 1;
+                let claimed = self
+                    .host
+                    .store()
+                    .claim_signal(&self.execution_id, &name, seq)
+                    .await
+                    .map_err(|e| WorkflowInterrupt::Journal(e.to_string()))?;
+                match claimed {
+                    Some(payload) => {
+                        self.record(receive, json!({ "payload": parse(&payload) }), now)
+                            .await?
+                    }
+                    None if deadline.is_some_and(|d| now >= d) => {
+                        self.record(receive, json!({ "timeout": true }), now)
+                            .await?
+                    }
+                    None => {
+                        return Err(WorkflowInterrupt::WaitSignal {
+                            name,
+                            wake_at: deadline,
+                        });
+                    }
+                }
+            }
+        };
+        Ok(outcome.get("payload").map(Value::to_string))
+    }
+
     /// `durable.now`: the time, journaled.
     pub async fn now(&mut self) -> Result<u64, WorkflowInterrupt> {
         let step = Step {

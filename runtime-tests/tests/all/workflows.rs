@@ -644,3 +644,88 @@ async fn steps_carry_an_idempotency_key_and_plain_calls_do_not() {
     let (status, key) = host.rpc("items.key", json!({})).await;
     assert_eq!((status, key), (200, Value::Null));
 }
+
+/// `POST /v1/executions/{id}/signals/{name}` with `payload`.
+async fn signal(host: &TestHost, id: &str, name: &str, payload: Value) -> (u16, Value) {
+    let response = host
+        .client
+        .post(format!("{}/v1/executions/{id}/signals/{name}", host.url))
+        .body(payload.to_string())
+        .send()
+        .await
+        .expect("signalling");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn signals_wake_waiting_executions_and_waits_time_out() {
+    let host = workflow_host().await;
+    let (_, waiting) = start(
+        &host,
+        "flows.approval",
+        json!({ "timeout-ms": 60_000 }),
+        None,
+    )
+    .await;
+    let waiting = waiting["id"].as_str().expect("an id").to_string();
+    let (_, timing_out) = start(&host, "flows.approval", json!({ "timeout-ms": 300 }), None).await;
+    let timing_out = timing_out["id"].as_str().expect("an id").to_string();
+
+    let execution = wait_for(&host, &waiting, |s| s == "waiting" || finished(s)).await;
+    assert_eq!(execution["status"], "waiting", "{execution}");
+    let (status, body) = signal(&host, &waiting, "approve", json!({ "by": "Ada" })).await;
+    assert_eq!(status, 202, "{body}");
+    let execution = wait_for(&host, &waiting, finished).await;
+    assert_eq!(
+        execution["result"], r#"approved: {"by":"Ada"}"#,
+        "{execution}"
+    );
+
+    let execution = wait_for(&host, &timing_out, finished).await;
+    assert_eq!(execution["result"], "timed out", "{execution}");
+
+    let (status, problem) = signal(&host, &waiting, "approve", json!(1)).await;
+    assert_eq!(
+        (status, problem["kind"].as_str()),
+        (409, Some("already-finished"))
+    );
+    let (status, problem) = signal(&host, "no-such-execution", "approve", json!(1)).await;
+    assert_eq!((status, problem["kind"].as_str()), (404, Some("not-found")));
+}
+
+#[tokio::test]
+async fn signals_are_kept_in_order_across_kill_9_and_sent_from_the_cli() {
+    let host = workflow_host().await;
+    let (_, started) = start(&host, "flows.collect", json!({ "count": 3 }), None).await;
+    let id = started["id"].as_str().expect("an id").to_string();
+    // Sent at once, perhaps before the workflow waits: kept for it, oldest first.
+    assert_eq!(signal(&host, &id, "item", json!("a")).await.0, 202);
+    assert_eq!(signal(&host, &id, "item", json!("b")).await.0, 202);
+    let execution = wait_for(&host, &id, |s| s == "waiting" || finished(s)).await;
+    assert_eq!(execution["status"], "waiting", "{execution}");
+
+    let host = host.restart();
+    let output = std::process::Command::new(runtime_tests::tsdev_bin())
+        .args([
+            "workflow", "signal", &id, "item", "\"c\"", "--url", &host.url,
+        ])
+        .output()
+        .expect("running tsdev workflow signal");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["result"], json!(["\"a\"", "\"b\"", "\"c\""]));
+    let received: Vec<&str> = execution["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["kind"].as_str())
+        .filter(|k| *k == "signal")
+        .collect();
+    assert_eq!(received.len(), 3, "each signal journaled once");
+}

@@ -74,6 +74,19 @@ impl Guest for Flows {
             .map(|_| workflow::call(&procedure, "{}").unwrap_or_else(|e| e.kind))
             .collect()
     }
+
+    fn approval(timeout_ms: Option<u64>) -> String {
+        match workflow::wait_signal("approve", timeout_ms.map(Duration::from_millis)) {
+            Some(payload) => format!("approved: {payload}"),
+            None => "timed out".to_string(),
+        }
+    }
+
+    fn collect(count: u32) -> Vec<String> {
+        (0..count)
+            .map(|_| workflow::wait_signal("item", None).unwrap_or_default())
+            .collect()
+    }
 }
 
 export!(Flows);
