@@ -55,6 +55,62 @@ pub mod workflow {
     }
 
     /// Sleep durably: the workflow is unloaded and resumed when the time has come.
+    /// Why a typed step failed: the step itself, or its JSON in or out.
+    #[derive(Debug)]
+    pub enum TypedStepError {
+        Step(StepError),
+        Json(serde_json::Error),
+    }
+
+    impl std::fmt::Display for TypedStepError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                TypedStepError::Step(e) => write!(f, "{}: {}", e.kind, e.message),
+                TypedStepError::Json(e) => write!(f, "json: {e}"),
+            }
+        }
+    }
+
+    impl std::error::Error for TypedStepError {}
+
+    /// [`call`] with serde in and out: `args` serialises to the arguments object, the
+    /// result deserialises into `R`.
+    pub fn call_typed<A: serde::Serialize, R: serde::de::DeserializeOwned>(
+        procedure: &str,
+        args: &A,
+    ) -> Result<R, TypedStepError> {
+        let args = serde_json::to_string(args).map_err(TypedStepError::Json)?;
+        let result = call(procedure, &args).map_err(TypedStepError::Step)?;
+        serde_json::from_str(&result).map_err(TypedStepError::Json)
+    }
+
+    /// Several steps at once, each `(procedure, args-json)`; results in the same order.
+    pub fn call_all(calls: &[(String, String)]) -> Vec<Result<String, StepError>> {
+        durable::call_all(calls)
+    }
+
+    /// An inline step: `step` runs once and its result is journaled; a replay gets the
+    /// journaled result without running it again. For anything that must not differ
+    /// between runs (random numbers, reading the clock, an id) but is not a procedure.
+    ///
+    /// # Panics
+    ///
+    /// When `T` does not come back from JSON as it went in (a bug in its serde impls).
+    pub fn run<T: serde::Serialize + serde::de::DeserializeOwned>(
+        name: &str,
+        step: impl FnOnce() -> T,
+    ) -> T {
+        if let Some(journaled) = durable::inline_begin(name) {
+            return serde_json::from_str(&journaled)
+                .unwrap_or_else(|e| panic!("inline step {name}: journaled result: {e}"));
+        }
+        let value = step();
+        let json = serde_json::to_string(&value)
+            .unwrap_or_else(|e| panic!("inline step {name}: result to JSON: {e}"));
+        durable::inline_end(name, &json);
+        value
+    }
+
     /// [`call`] with a step name and a retry policy (`None`: the host's default).
     pub fn call_with(
         procedure: &str,

@@ -138,6 +138,7 @@ pub async fn show(
                 "seq": entry.seq,
                 "kind": entry.kind,
                 "name": entry.name,
+                "request": serde_json::from_str::<Value>(&entry.request).unwrap_or(Value::Null),
                 "attempts": entry.attempts,
                 "started_at": entry.started_at,
                 "finished_at": entry.finished_at,

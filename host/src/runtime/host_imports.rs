@@ -134,6 +134,36 @@ impl DurableHost for StoreState {
         Ok(step_result(outcome))
     }
 
+    async fn call_all(
+        &mut self,
+        calls: Vec<(String, String)>,
+    ) -> wasmtime::Result<Vec<Result<String, StepError>>> {
+        let outcomes = self
+            .replay("durable.call-all")?
+            .call_all(calls)
+            .await
+            .map_err(wasmtime::Error::new)?;
+        Ok(outcomes.into_iter().map(step_result).collect())
+    }
+
+    async fn inline_begin(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        self.replay("durable.inline-begin")?
+            .inline_begin(name)
+            .map_err(wasmtime::Error::new)
+    }
+
+    async fn inline_end(&mut self, name: String, result_json: String) -> wasmtime::Result<()> {
+        let result: serde_json::Value = serde_json::from_str(&result_json).map_err(|e| {
+            wasmtime::Error::msg(format!(
+                "durable.inline-end: the result of step {name} is not valid JSON: {e}"
+            ))
+        })?;
+        self.replay("durable.inline-end")?
+            .inline_end(name, result)
+            .await
+            .map_err(wasmtime::Error::new)
+    }
+
     async fn sleep(&mut self, ms: u64) -> wasmtime::Result<()> {
         self.replay("durable.sleep")?
             .sleep(ms)

@@ -175,6 +175,99 @@ impl Replay {
         }
     }
 
+    /// `durable.call-all`: steps run concurrently, journaled in the order asked. A replay
+    /// answers the journaled ones; the rest (new ground) run together.
+    pub async fn call_all(
+        &mut self,
+        calls: Vec<(String, String)>,
+    ) -> Result<Vec<Value>, WorkflowInterrupt> {
+        let mut outcomes: Vec<Option<Value>> = vec![None; calls.len()];
+        let mut new_ground = Vec::new();
+        for (i, (procedure, args_json)) in calls.into_iter().enumerate() {
+            let args: Value = match serde_json::from_str(&args_json) {
+                Ok(args) => args,
+                Err(e) => {
+                    outcomes[i] = Some(
+                        json!({ "err": { "kind": "invalid-args", "message": format!("the arguments are not valid JSON: {e}") } }),
+                    );
+                    continue;
+                }
+            };
+            let step = Step {
+                kind: "call",
+                name: procedure,
+                request: args,
+            };
+            // Once the journal has run out, every later step is new ground too.
+            if !new_ground.is_empty() {
+                new_ground.push((i, step));
+            } else if let Some(outcome) = self.replayed(&step)? {
+                outcomes[i] = Some(outcome);
+            } else {
+                new_ground.push((i, step));
+            }
+        }
+        let started_at = now_ms();
+        let first_seq = self.cursor + 1;
+        let runs = new_ground.iter().enumerate().map(|(k, (_, step))| {
+            let host = self.host.clone();
+            let key = format!("{}:{}", self.execution_id, first_seq + k);
+            let (procedure, args) = (step.name.clone(), step.request.clone());
+            async move {
+                let context = CallContext {
+                    request_id: key.clone(),
+                    idempotency_key: Some(key),
+                };
+                match host.call(&procedure, &args, &context).await {
+                    Ok(output) => {
+                        json!({ "ok": serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null) })
+                    }
+                    Err(error) => step_error(&error),
+                }
+            }
+        });
+        let results = futures::future::join_all(runs).await;
+        for ((i, step), outcome) in new_ground.into_iter().zip(results) {
+            outcomes[i] = Some(self.record(step, outcome, started_at).await?);
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect())
+    }
+
+    /// `durable.inline-begin`: the journaled result of inline step `name`, when the replay
+    /// is at it; None on new ground (the guest runs the step and calls `inline_end`).
+    pub fn inline_begin(&mut self, name: String) -> Result<Option<String>, WorkflowInterrupt> {
+        let step = Step {
+            kind: "inline",
+            name,
+            request: Value::Null,
+        };
+        Ok(self
+            .replayed(&step)?
+            .map(|outcome| outcome["result"].to_string()))
+    }
+
+    /// `durable.inline-end`: journal inline step `name`'s result. Called during a replay
+    /// (the guest ran the step although the journal had it), the journal's result stands.
+    pub async fn inline_end(
+        &mut self,
+        name: String,
+        result: Value,
+    ) -> Result<(), WorkflowInterrupt> {
+        let step = Step {
+            kind: "inline",
+            name,
+            request: Value::Null,
+        };
+        if self.replayed(&step)?.is_none() {
+            let now = now_ms();
+            self.record(step, json!({ "result": result }), now).await?;
+        }
+        Ok(())
+    }
+
     /// `durable.sleep`: journal the wake time, then suspend until it has come.
     pub async fn sleep(&mut self, ms: u64) -> Result<(), WorkflowInterrupt> {
         let step = Step {

@@ -729,3 +729,57 @@ async fn signals_are_kept_in_order_across_kill_9_and_sent_from_the_cli() {
         .collect();
     assert_eq!(received.len(), 3, "each signal journaled once");
 }
+
+#[tokio::test]
+async fn parallel_steps_answer_in_order_and_inline_steps_replay_their_journal() {
+    let host = workflow_host().await;
+    let names = json!({ "names": ["Ada", "Bob", "Cy", "Dee"] });
+    let (_, fan_out) = start(&host, "flows.fan-out", names, None).await;
+    let fan_out = fan_out["id"].as_str().expect("an id").to_string();
+    let (_, draw) = start(&host, "flows.draw", json!({}), None).await;
+    let draw = draw["id"].as_str().expect("an id").to_string();
+
+    let execution = wait_for(&host, &fan_out, finished).await;
+    assert_eq!(
+        execution["result"],
+        json!(["Hello, Ada!", "Hello, Bob!", "Hello, Cy!", "Hello, Dee!"]),
+        "{execution}"
+    );
+    let calls: Vec<(i64, Value)> = execution["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["kind"] == "call")
+        .map(|s| (s["seq"].as_i64().unwrap_or(0), s["request"]["name"].clone()))
+        .collect();
+    assert_eq!(
+        calls,
+        vec![
+            (1, json!("Ada")),
+            (2, json!("Bob")),
+            (3, json!("Cy")),
+            (4, json!("Dee"))
+        ],
+        "journaled in the order asked, once each (the replay after the sleep added none)"
+    );
+
+    // Each inline step ran once: the result is what the journal holds, although the replay
+    // after the sleep would have drawn another number for "first".
+    let execution = wait_for(&host, &draw, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    let inline: Vec<&Value> = execution["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter(|s| s["kind"] == "inline")
+        .collect();
+    assert_eq!(inline.len(), 2, "{execution}");
+    assert_eq!(
+        execution["result"],
+        json!([
+            inline[0]["outcome"]["result"],
+            inline[1]["outcome"]["result"]
+        ])
+    );
+    assert_ne!(execution["result"][0], execution["result"][1]);
+}

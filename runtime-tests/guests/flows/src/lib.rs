@@ -87,6 +87,38 @@ impl Guest for Flows {
             .map(|_| workflow::wait_signal("item", None).unwrap_or_default())
             .collect()
     }
+    fn fan_out(names: Vec<String>) -> Vec<String> {
+        let calls: Vec<(String, String)> = names
+            .iter()
+            .map(|n| ("greeter.hello".to_string(), serde_json::json!({ "name": n }).to_string()))
+            .collect();
+        let results = workflow::call_all(&calls);
+        workflow::sleep(Duration::from_millis(50));
+        results
+            .into_iter()
+            .map(|r| match r {
+                Ok(json) => {
+                    let greeting: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+                    greeting["message"].as_str().unwrap_or_default().to_string()
+                }
+                Err(e) => e.kind,
+            })
+            .collect()
+    }
+
+    fn draw() -> Vec<u64> {
+        let random = || {
+            use std::hash::{BuildHasher, Hasher};
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u8(1);
+            hasher.finish()
+        };
+        let first: u64 = workflow::run("first", random);
+        workflow::sleep(Duration::from_millis(50));
+        let second: u64 = workflow::run("second", random);
+        vec![first, second]
+    }
+
 }
 
 export!(Flows);
