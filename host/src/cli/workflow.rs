@@ -40,6 +40,9 @@ enum Action {
     },
     /// Cancel an unfinished execution.
     Cancel { id: String },
+    /// Follow an execution: print its steps and status changes as they happen, until it
+    /// finishes.
+    Events { id: String },
     /// Send signal NAME with a JSON payload to an execution.
     Signal {
         id: String,
@@ -82,6 +85,7 @@ impl WorkflowCommand {
                 client.get(format!("{base}/v1/executions")).query(&query)
             }
             Action::Cancel { id } => client.post(format!("{base}/v1/executions/{id}/cancel")),
+            Action::Events { id } => return follow(&client, &base, id).await,
             Action::Signal { id, name, payload } => {
                 let payload: Value =
                     serde_json::from_str(payload).context("the payload is not valid JSON")?;
@@ -112,10 +116,38 @@ impl WorkflowCommand {
                 }
             }
             Action::Signal { id, name, .. } => println!("sent {name} to {id}"),
-            Action::Status { .. } | Action::Cancel { .. } => {
+            Action::Status { .. } | Action::Cancel { .. } | Action::Events { .. } => {
                 println!("{}", serde_json::to_string_pretty(&body)?)
             }
         }
         Ok(())
     }
+}
+
+/// Print `GET /v1/executions/{id}/events` as it comes: one line per event.
+async fn follow(client: &reqwest::Client, base: &str, id: &str) -> anyhow::Result<()> {
+    let url = format!("{base}/v1/executions/{id}/events");
+    let mut response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("talking to {base}"))?;
+    if !response.status().is_success() {
+        return Err(answer_error(response).await.context("the host refused"));
+    }
+    let mut buffer = String::new();
+    let mut event = String::new();
+    while let Some(chunk) = response.chunk().await.context("reading the events")? {
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            let line = line.trim_end();
+            if let Some(name) = line.strip_prefix("event:") {
+                event = name.trim().to_string();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                println!("{event} {}", data.trim());
+            }
+        }
+    }
+    Ok(())
 }

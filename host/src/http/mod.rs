@@ -112,6 +112,7 @@ fn routes(host: Arc<Host>) -> Router {
         .route("/v1/executions", get(workflows::list))
         .route("/v1/executions/{id}", get(workflows::show))
         .route("/v1/executions/{id}/cancel", post(workflows::cancel))
+        .route("/v1/executions/{id}/events", get(workflows::events))
         .route(
             "/v1/executions/{id}/signals/{name}",
             post(workflows::signal).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),

@@ -7,13 +7,16 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Problem;
 use crate::host::Host;
 use crate::limits;
-use crate::store::{DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus, SignalSent};
+use crate::store::{
+    DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus, JournalEntry, SignalSent,
+};
 use crate::workflow::engine::StartError;
 
 /// Longest idempotency key accepted.
@@ -118,6 +121,20 @@ fn execution_json(execution: &Execution, steps: Vec<Value>) -> Value {
     })
 }
 
+/// One journal entry as the API shows it.
+fn step_json(entry: &JournalEntry) -> Value {
+    json!({
+        "seq": entry.seq,
+        "kind": entry.kind,
+        "name": entry.name,
+        "request": serde_json::from_str::<Value>(&entry.request).unwrap_or(Value::Null),
+        "attempts": entry.attempts,
+        "started_at": entry.started_at,
+        "finished_at": entry.finished_at,
+        "outcome": serde_json::from_str::<Value>(&entry.outcome).unwrap_or(Value::Null),
+    })
+}
+
 /// `GET /v1/executions/{id}`: status, result or error, and the journaled steps.
 pub async fn show(
     State(host): State<Arc<Host>>,
@@ -133,18 +150,7 @@ pub async fn show(
         .load_journal(&id)
         .await?
         .into_iter()
-        .map(|entry| {
-            json!({
-                "seq": entry.seq,
-                "kind": entry.kind,
-                "name": entry.name,
-                "request": serde_json::from_str::<Value>(&entry.request).unwrap_or(Value::Null),
-                "attempts": entry.attempts,
-                "started_at": entry.started_at,
-                "finished_at": entry.finished_at,
-                "outcome": serde_json::from_str::<Value>(&entry.outcome).unwrap_or(Value::Null),
-            })
-        })
+        .map(|entry| step_json(&entry))
         .collect();
     Ok(Json(execution_json(&execution, steps)))
 }
@@ -291,3 +297,106 @@ pub async fn signal(
 
 /// Longest signal name accepted.
 pub const MAX_SIGNAL_NAME_LEN: usize = 128;
+
+/// How often an event stream looks for news when no run has ended meanwhile.
+pub const EVENTS_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Where an event stream stands.
+struct EventCursor {
+    host: Arc<Host>,
+    id: String,
+    last_seq: i64,
+    last_status: Option<ExecutionStatus>,
+    queued: std::collections::VecDeque<Event>,
+    finished: bool,
+    runs_ended: tokio::sync::broadcast::Receiver<String>,
+}
+
+impl EventCursor {
+    /// The next event, waiting for one; None once the execution has finished and its last
+    /// event went out.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.queued.pop_front() {
+                return Some(event);
+            }
+            if self.finished {
+                return None;
+            }
+            if let Err(error) = self.look().await {
+                // A stream cannot answer a problem any more; say so and end it.
+                self.finished = true;
+                return Some(Event::default().event("error").data(error.to_string()));
+            }
+            if self.queued.is_empty() {
+                tokio::select! {
+                    _ = self.runs_ended.recv() => {}
+                    () = tokio::time::sleep(EVENTS_POLL) => {}
+                }
+            }
+        }
+    }
+
+    /// Queue the steps journaled since the last look, then the status if it changed.
+    async fn look(&mut self) -> Result<(), crate::store::StoreError> {
+        let store = self.host.store();
+        // Status first: a step journaled after this read is caught at the next look.
+        let Some(execution) = store.get_execution(DEFAULT_TENANT, &self.id).await? else {
+            self.finished = true;
+            return Ok(());
+        };
+        for entry in store.load_journal(&self.id).await? {
+            if entry.seq > self.last_seq {
+                self.last_seq = entry.seq;
+                self.queued.push_back(
+                    Event::default()
+                        .event("step")
+                        .data(step_json(&entry).to_string()),
+                );
+            }
+        }
+        if self.last_status != Some(execution.status) {
+            self.last_status = Some(execution.status);
+            let data = json!({
+                "status": execution.status,
+                "result": parse(&execution.result),
+                "error": parse(&execution.error),
+                "wake_at": execution.wake_at,
+            });
+            self.queued
+                .push_back(Event::default().event("status").data(data.to_string()));
+        }
+        self.finished = execution.status.is_finished();
+        Ok(())
+    }
+}
+
+/// `GET /v1/executions/{id}/events`: Server-Sent Events as the execution moves: `step`
+/// (a journal entry) and `status` (with the result or error once finished). A finished
+/// execution gets its history, then the stream closes.
+pub async fn events(
+    State(host): State<Arc<Host>>,
+    Path(id): Path<String>,
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>>, Problem> {
+    if host
+        .store()
+        .get_execution(DEFAULT_TENANT, &id)
+        .await?
+        .is_none()
+    {
+        return Err(Problem::not_found(format!("no execution {id}")));
+    }
+    let cursor = EventCursor {
+        runs_ended: host.workflow_runs_ended.subscribe(),
+        host,
+        id,
+        last_seq: 0,
+        last_status: None,
+        queued: std::collections::VecDeque::new(),
+        finished: false,
+    };
+    let stream = futures::stream::unfold(cursor, |mut cursor| async move {
+        cursor.next().await.map(|event| (Ok(event), cursor))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -783,3 +783,82 @@ async fn parallel_steps_answer_in_order_and_inline_steps_replay_their_journal() 
     );
     assert_ne!(execution["result"][0], execution["result"][1]);
 }
+
+/// The events of `GET /v1/executions/{id}/events` until the stream closes: (event, data).
+async fn events(host: &TestHost, id: &str) -> Vec<(String, Value)> {
+    let response = host
+        .client
+        .get(format!("{}/v1/executions/{id}/events", host.url))
+        .send()
+        .await
+        .expect("events");
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let text = tokio::time::timeout(Duration::from_secs(60), response.text())
+        .await
+        .expect("the stream closes when the execution finishes")
+        .expect("reading the stream");
+    let mut found = Vec::new();
+    let mut event = String::new();
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("event:") {
+            event = name.trim().to_string();
+        } else if let Some(data) = line.strip_prefix("data:") {
+            found.push((
+                event.clone(),
+                serde_json::from_str(data.trim()).expect("JSON data"),
+            ));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn events_stream_while_an_execution_runs_and_replay_its_history_after() {
+    let host = workflow_host().await;
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 1500 });
+    let (_, started) = start(&host, "flows.greet-twice", args, None).await;
+    let id = started["id"].as_str().expect("an id").to_string();
+
+    let live = events(&host, &id).await;
+    let steps: Vec<i64> = live
+        .iter()
+        .filter(|(e, _)| e == "step")
+        .map(|(_, d)| d["seq"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(steps, vec![1, 2, 3], "each step once, in order: {live:?}");
+    let statuses: Vec<&str> = live
+        .iter()
+        .filter(|(e, _)| e == "status")
+        .filter_map(|(_, d)| d["status"].as_str())
+        .collect();
+    assert!(statuses.contains(&"sleeping"), "seen asleep: {statuses:?}");
+    let (last, data) = live.last().expect("events");
+    assert_eq!(
+        (last.as_str(), &data["status"]),
+        ("status", &json!("completed"))
+    );
+    assert_eq!(data["result"], "Hello, Ada! | Hello, Bob!");
+
+    // Finished: the history, then the stream closes.
+    let history = events(&host, &id).await;
+    assert_eq!(
+        history.len(),
+        4,
+        "three steps and the final status: {history:?}"
+    );
+
+    let output = std::process::Command::new(runtime_tests::tsdev_bin())
+        .args(["workflow", "events", &id, "--url", &host.url])
+        .output()
+        .expect("running tsdev workflow events");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert_eq!(printed.lines().count(), 4, "{printed}");
+    assert!(
+        printed
+            .lines()
+            .last()
+            .is_some_and(|l| l.starts_with("status ")),
+        "{printed}"
+    );
+}
