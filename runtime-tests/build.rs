@@ -12,6 +12,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("HOSTILE", "runtime-tests/guests/hostile"),
     ("FLOWS", "runtime-tests/guests/flows"),
     ("CATALOG", "runtime-tests/guests/catalog"),
+    ("SHOP", "examples/shop"),
+    ("ORDER", "examples/order"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";
@@ -26,13 +28,7 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target_dir = out_dir.join("guests-target");
 
-    for watched in [
-        "examples/hello",
-        "examples/types",
-        "runtime-tests/guests",
-        "sdk-guest",
-        "wit",
-    ] {
+    for watched in ["examples", "runtime-tests/guests", "sdk-guest", "wit"] {
         for entry in walk(&root.join(watched)) {
             println!("cargo:rerun-if-changed={}", entry.display());
         }

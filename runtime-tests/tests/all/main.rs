@@ -5,6 +5,7 @@ mod devloop;
 mod errors;
 mod hostile;
 mod lifecycle;
+mod orders;
 mod python;
 mod rest;
 mod values;
