@@ -154,9 +154,15 @@ impl TestHost {
     }
 
     /// Kill the host (SIGKILL, as a crash) and start a new one on the same data directory.
-    pub fn restart(mut self) -> TestHost {
+    pub fn restart(self) -> TestHost {
+        self.restart_after(|_| {})
+    }
+
+    /// Kill the host, run `meanwhile` on its data directory, start a new host on it.
+    pub fn restart_after(mut self, meanwhile: impl FnOnce(&Path)) -> TestHost {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        meanwhile(&self.data);
         let data_dir = self._data_dir.take();
         let mut host = TestHost::start_on(&self.data, &[]);
         host._data_dir = data_dir;

@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let mut store = wasmtime::Store::new(
             runtime.engine(),
-            StoreState::new(label, limits.memory_bytes),
+            StoreState::new(label, limits.memory_bytes, None),
         );
         store.set_fuel(limits.fuel).expect("fuel is enabled");
         store.set_epoch_deadline(1_000_000);

@@ -56,9 +56,8 @@ impl Runtime {
         };
         let mut store = Store::new(
             self.engine(),
-            StoreState::new(label, call_limits.memory_bytes),
+            StoreState::new(label, call_limits.memory_bytes, workflow),
         );
-        store.data_mut().workflow = workflow;
         store.limiter(|state| &mut state.limiter);
         store
             .set_fuel(call_limits.fuel)

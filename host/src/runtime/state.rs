@@ -30,24 +30,43 @@ pub struct StoreState {
 }
 
 impl StoreState {
-    pub fn new(label: CallLabel, memory_bytes: u64) -> StoreState {
+    /// The state of a procedure call, or of a workflow run when `workflow` is set (its
+    /// WASI clocks and randomness are then deterministic: [`crate::workflow::determinism`]).
+    pub fn new(
+        label: CallLabel,
+        memory_bytes: u64,
+        workflow: Option<crate::workflow::Replay>,
+    ) -> StoreState {
         let output = GuestOutput::new(label.clone());
         // Nothing ambient: no args, no environment, no preopened directories, no network,
         // no inherited stdio. Output goes to the host log through `GuestOutput`.
-        let wasi = WasiCtx::builder()
+        let mut builder = WasiCtx::builder();
+        builder
             .stdout(output.stream(super::output::Stream::Stdout))
             .stderr(output.stream(super::output::Stream::Stderr))
             .allow_tcp(false)
             .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
+            .allow_ip_name_lookup(false);
+        if let Some(replay) = &workflow {
+            use crate::workflow::determinism::{FrozenMonotonicClock, FrozenWallClock, ReplayRng};
+            let id = &replay.execution_id;
+            let created = std::time::Duration::from_millis(
+                u64::try_from(replay.created_at).unwrap_or_default(),
+            );
+            builder
+                .secure_random(ReplayRng::new(id, "secure", replay.position.clone()))
+                .insecure_random(ReplayRng::new(id, "insecure", replay.position.clone()))
+                .insecure_random_seed(crate::workflow::determinism::seed_of(id))
+                .wall_clock(FrozenWallClock(created))
+                .monotonic_clock(FrozenMonotonicClock);
+        }
         StoreState {
-            wasi,
+            wasi: builder.build(),
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
             label,
             output,
-            workflow: None,
+            workflow,
         }
     }
 }

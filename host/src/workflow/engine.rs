@@ -303,6 +303,8 @@ impl Host {
             owner: owner.clone(),
             journal,
             cursor: 0,
+            position: Default::default(),
+            created_at: execution.created_at,
         };
         let target = Target {
             pre: &deployment.pre,

@@ -4,7 +4,9 @@
 //! - [`replay`]: one run's journal and the durable host imports.
 //! - [`engine`]: starting executions, the scheduler that claims due ones, one run.
 //! - [`retry`]: which step failures are retried, and how long to wait in between.
+//! - [`determinism`]: WASI clocks and randomness that cannot make a replay diverge.
 
+pub mod determinism;
 pub mod engine;
 pub mod replay;
 pub mod retry;

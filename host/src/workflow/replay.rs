@@ -10,6 +10,7 @@ use crate::host::{CallError, Host};
 use crate::runtime::CallContext;
 use crate::runtime::failure::WorkflowInterrupt;
 use crate::store::JournalEntry;
+use crate::workflow::determinism::JournalPosition;
 use crate::workflow::retry::{StepOptions, is_transient};
 
 /// The workflow side of one run's `StoreState`.
@@ -21,6 +22,10 @@ pub struct Replay {
     pub journal: Vec<JournalEntry>,
     /// Index of the next journal entry to replay; `cursor + 1` is the next sequence.
     pub cursor: usize,
+    /// The cursor as the instance's deterministic WASI randomness sees it.
+    pub position: JournalPosition,
+    /// When the execution was created: the instance's WASI wall clock stands there.
+    pub created_at: i64,
 }
 
 /// What a durable call asked for, and the answer it got.
@@ -53,6 +58,7 @@ impl Replay {
             });
         }
         self.cursor += 1;
+        self.position.advance();
         Ok(Some(parse(&entry.outcome)))
     }
 
@@ -92,6 +98,7 @@ impl Replay {
             .map_err(|e| WorkflowInterrupt::Journal(e.to_string()))?;
         self.journal.push(entry);
         self.cursor += 1;
+        self.position.advance();
         Ok(outcome)
     }
 

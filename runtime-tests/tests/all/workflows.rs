@@ -229,21 +229,57 @@ async fn an_execution_stays_on_the_version_it_started_on() {
 #[tokio::test]
 async fn a_replay_that_leaves_the_journal_fails_with_non_determinism() {
     let host = workflow_host().await;
-    let (_, body) = start(&host, "flows.wander", json!({}), None).await;
-    let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 60_000 });
+    let (_, body) = start(&host, "flows.greet-twice", args, None).await;
+    let id = body["id"].as_str().expect("id").to_string();
+    let sleeping = wait_for(&host, &id, |s| s == "sleeping" || finished(s)).await;
+    assert_eq!(sleeping["status"], "sleeping", "{sleeping}");
+
+    // The code cannot change under a pinned execution, and its WASI clocks and randomness
+    // are deterministic; so make the journal disagree with the code instead: while the
+    // host is down, rewrite the first step's request, and wake the execution.
+    let host = host.restart_after(|data| {
+        let sql = format!(
+            "UPDATE journal SET request = '{{\"name\":\"Mallory\"}}' WHERE execution_id = '{id}' AND seq = 1; \
+             UPDATE executions SET wake_at = 0 WHERE id = '{id}';"
+        );
+        runtime_tests::run(
+            std::process::Command::new("python3")
+                .args(["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()"])
+                .arg(data.join("tsdev.db"))
+                .arg(sql),
+        );
+    });
+    let execution = wait_for(&host, &id, finished).await;
     assert_eq!(execution["status"], "failed", "{execution}");
     assert_eq!(execution["error"]["kind"], "non-determinism", "{execution}");
     let message = execution["error"]["message"].as_str().unwrap_or("");
     assert!(
-        message.contains("step 1") && message.contains("wanderer-"),
+        message.contains("step 1") && message.contains("Mallory") && message.contains("Ada"),
         "{message}"
     );
-    // What was journaled stays: the first run's step and its sleep.
-    assert_eq!(
-        execution["steps"].as_array().map(Vec::len),
-        Some(2),
+}
+
+#[tokio::test]
+async fn wasi_randomness_in_a_workflow_is_the_same_on_replay() {
+    // flows.wander draws a name from WASI randomness (outside the journal), calls a step
+    // with it, sleeps, and on replay draws again: the same name, so the replay agrees.
+    let host = workflow_host().await;
+    let (_, body) = start(&host, "flows.wander", json!({}), None).await;
+    let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    let greeting = execution["steps"][0]["outcome"]["ok"]["message"].clone();
+    assert!(
+        greeting
+            .as_str()
+            .is_some_and(|g| g.starts_with("Hello, wanderer-")),
         "{execution}"
     );
+    assert_eq!(execution["result"], greeting, "{execution}");
+    // Another execution draws another name.
+    let (_, body) = start(&host, "flows.wander", json!({}), None).await;
+    let other = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    assert_ne!(other["result"], greeting);
 }
 
 #[tokio::test]
@@ -736,7 +772,7 @@ async fn parallel_steps_answer_in_order_and_inline_steps_replay_their_journal() 
     let names = json!({ "names": ["Ada", "Bob", "Cy", "Dee"] });
     let (_, fan_out) = start(&host, "flows.fan-out", names, None).await;
     let fan_out = fan_out["id"].as_str().expect("an id").to_string();
-    let (_, draw) = start(&host, "flows.draw", json!({}), None).await;
+    let (_, draw) = start(&host, "flows.draw", json!({ "marker": "draw-7f3a" }), None).await;
     let draw = draw["id"].as_str().expect("an id").to_string();
 
     let execution = wait_for(&host, &fan_out, finished).await;
@@ -763,8 +799,8 @@ async fn parallel_steps_answer_in_order_and_inline_steps_replay_their_journal() 
         "journaled in the order asked, once each (the replay after the sleep added none)"
     );
 
-    // Each inline step ran once: the result is what the journal holds, although the replay
-    // after the sleep would have drawn another number for "first".
+    // Each inline step's code ran once, although the workflow ran twice (before and after
+    // its sleep): the second run took "first" from the journal.
     let execution = wait_for(&host, &draw, finished).await;
     assert_eq!(execution["status"], "completed", "{execution}");
     let inline: Vec<&Value> = execution["steps"]
@@ -781,7 +817,9 @@ async fn parallel_steps_answer_in_order_and_inline_steps_replay_their_journal() 
             inline[1]["outcome"]["result"]
         ])
     );
-    assert_ne!(execution["result"][0], execution["result"][1]);
+    let log = host.log();
+    assert_eq!(log.matches("draw-7f3a: drawing first").count(), 1, "{log}");
+    assert_eq!(log.matches("draw-7f3a: drawing second").count(), 1, "{log}");
 }
 
 /// The events of `GET /v1/executions/{id}/events` until the stream closes: (event, data).

@@ -37,7 +37,7 @@ impl Guest for Flows {
 
     fn wander() -> String {
         use std::hash::{BuildHasher, Hasher};
-        // RandomState draws its keys from WASI randomness: a fresh value in every instance.
+        // RandomState draws its keys from WASI randomness, deterministic in workflows.
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u8(0);
         let name = format!("wanderer-{}", hasher.finish());
@@ -106,16 +106,17 @@ impl Guest for Flows {
             .collect()
     }
 
-    fn draw() -> Vec<u64> {
-        let random = || {
+    fn draw(marker: String) -> Vec<u64> {
+        let random = |name: &str| {
             use std::hash::{BuildHasher, Hasher};
+            sdk_guest::info!("{marker}: drawing {name}");
             let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u8(1);
+            hasher.write(name.as_bytes());
             hasher.finish()
         };
-        let first: u64 = workflow::run("first", random);
+        let first: u64 = workflow::run("first", || random("first"));
         workflow::sleep(Duration::from_millis(50));
-        let second: u64 = workflow::run("second", random);
+        let second: u64 = workflow::run("second", || random("second"));
         vec![first, second]
     }
 
