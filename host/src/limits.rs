@@ -35,6 +35,16 @@ pub const MAX_RESULT_BYTES: usize = 16 << 20;
 /// with its id (a caller may ask for less with `Prefer: wait=SECONDS`).
 pub const RPC_WORKFLOW_WAIT: Duration = Duration::from_secs(30);
 
+/// Journal entries one workflow execution may have (steps, attempts, sleeps, signals,
+/// inline steps). Past it the execution fails with `journal-limit`: a workflow that loops
+/// for ever should end and start anew with its state as arguments.
+pub const MAX_JOURNAL_ENTRIES: i64 = 10_000;
+
+/// Bytes of JSON one journal entry may hold as its request or its outcome (a step's
+/// arguments or result, a signal's payload, an inline step's result). Past it the
+/// execution fails with `payload-too-large`.
+pub const MAX_STEP_PAYLOAD_BYTES: usize = 1 << 20;
+
 /// Instances that may run at once; further calls wait for a slot.
 pub const MAX_CONCURRENT_INSTANCES: usize = 128;
 

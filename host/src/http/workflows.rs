@@ -272,10 +272,22 @@ pub async fn signal(
             "a signal name has 1 to {MAX_SIGNAL_NAME_LEN} characters"
         )));
     }
+    let payload = payload.to_string();
+    if payload.len() > limits::MAX_STEP_PAYLOAD_BYTES {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Body too large",
+            format!(
+                "a signal's payload is journaled: at most {} bytes of JSON",
+                limits::MAX_STEP_PAYLOAD_BYTES
+            ),
+        ));
+    }
     let now = crate::clock::now_ms();
     let sent = host
         .store()
-        .send_signal(DEFAULT_TENANT, &id, &name, &payload.to_string(), now)
+        .send_signal(DEFAULT_TENANT, &id, &name, &payload, now)
         .await?;
     match sent {
         SignalSent::Sent => {

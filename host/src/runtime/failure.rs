@@ -46,6 +46,9 @@ pub enum WorkflowInterrupt {
     /// The workflow sleeps until `wake_at` (ms since the epoch); run it again then.
     #[error("suspended until {wake_at}")]
     Suspend { wake_at: i64 },
+    /// The execution went past one of its documented limits; `kind` names which.
+    #[error("{message}")]
+    Limit { kind: &'static str, message: String },
     /// The workflow waits for signal `name`, until `wake_at` when it has a timeout.
     #[error("waiting for signal {name}")]
     WaitSignal { name: String, wake_at: Option<i64> },

@@ -364,6 +364,9 @@ impl Host {
                 tracing::warn!(execution = %id, "stopping a run that cannot journal: {message}");
                 return Ok(());
             }
+            Err(CallFailure::Interrupted(WorkflowInterrupt::Limit { kind, message })) => {
+                failed(kind, message)
+            }
             Err(CallFailure::Interrupted(interrupt @ WorkflowInterrupt::NonDeterminism { .. })) => {
                 failed("non-determinism", interrupt.to_string())
             }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::clock::now_ms;
 use crate::host::{CallError, Host};
+use crate::limits;
 use crate::runtime::CallContext;
 use crate::runtime::failure::WorkflowInterrupt;
 use crate::store::JournalEntry;
@@ -80,13 +81,40 @@ impl Replay {
         started_at: i64,
         attempt: u32,
     ) -> Result<Value, WorkflowInterrupt> {
+        let seq = self.cursor as i64 + 1;
+        if seq > limits::MAX_JOURNAL_ENTRIES {
+            return Err(WorkflowInterrupt::Limit {
+                kind: "journal-limit",
+                message: format!(
+                    "the execution has {} journal entries, the most one may have; step {} ({} {}) was not made",
+                    limits::MAX_JOURNAL_ENTRIES,
+                    seq,
+                    step.kind,
+                    step.name
+                ),
+            });
+        }
+        let (request_text, outcome_text) = (step.request.to_string(), outcome.to_string());
+        let largest = request_text.len().max(outcome_text.len());
+        if largest > limits::MAX_STEP_PAYLOAD_BYTES {
+            return Err(WorkflowInterrupt::Limit {
+                kind: "payload-too-large",
+                message: format!(
+                    "step {seq} ({} {}) has {} bytes of JSON, over the limit of {} per step",
+                    step.kind,
+                    step.name,
+                    largest,
+                    limits::MAX_STEP_PAYLOAD_BYTES
+                ),
+            });
+        }
         let entry = JournalEntry {
             execution_id: self.execution_id.clone(),
-            seq: self.cursor as i64 + 1,
+            seq,
             kind: step.kind.to_string(),
             name: step.name,
-            request: step.request.to_string(),
-            outcome: outcome.to_string(),
+            request: request_text,
+            outcome: outcome_text,
             attempts: i64::from(attempt),
             started_at,
             finished_at: now_ms(),

@@ -900,3 +900,46 @@ async fn events_stream_while_an_execution_runs_and_replay_its_history_after() {
         "{printed}"
     );
 }
+
+#[tokio::test]
+async fn journal_length_and_step_payloads_are_limited() {
+    // 10,000 journal writes in one run take seconds on a busy machine: give the run time.
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, body) = host
+        .deploy_with("flows", guests::FLOWS, "&timeout_ms=120000")
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let big = json!({ "count": 1, "size": 2 << 20 });
+    let (_, body) = start(&host, "flows.many", big, None).await;
+    let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(execution["error"]["kind"], "payload-too-large");
+    assert_eq!(
+        execution["steps"],
+        json!([]),
+        "nothing over the limit was journaled"
+    );
+
+    // MAX_JOURNAL_ENTRIES is 10,000.
+    let long = json!({ "count": 10_001, "size": 1 });
+    let (_, body) = start(&host, "flows.many", long, None).await;
+    let id = body["id"].as_str().expect("id").to_string();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(execution["error"]["kind"], "journal-limit");
+    let (_, page) = host.get(&format!("/v1/executions/{id}")).await;
+    assert_eq!(page["steps"].as_array().map(Vec::len), Some(10_000));
+
+    let (_, waiting) = start(
+        &host,
+        "flows.approval",
+        json!({ "timeout-ms": 60_000 }),
+        None,
+    )
+    .await;
+    let waiting = waiting["id"].as_str().expect("an id").to_string();
+    let huge = json!("x".repeat(2 << 20));
+    let (status, problem) = signal(&host, &waiting, "approve", huge).await;
+    assert_eq!((status, problem["kind"].as_str()), (413, Some("too-large")));
+}

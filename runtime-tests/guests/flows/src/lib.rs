@@ -106,6 +106,13 @@ impl Guest for Flows {
             .collect()
     }
 
+    fn many(count: u32, size: u32) -> u32 {
+        for i in 0..count {
+            let _: String = workflow::run(&format!("step-{i}"), || "x".repeat(size as usize));
+        }
+        count
+    }
+
     fn draw(marker: String) -> Vec<u64> {
         let random = |name: &str| {
             use std::hash::{BuildHasher, Hasher};
