@@ -149,10 +149,23 @@ impl Host {
             if tokio::time::Instant::now() >= deadline {
                 return Ok((started.id, None));
             }
-            // Wake when any local run ends, and at least every second: the run may end on
-            // another host sharing the database.
+            // Look again when a local run of this execution ends, and at least every second:
+            // the run may end on another host sharing the database.
             let recheck = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
-            let _ = tokio::time::timeout_at(recheck, ended.recv()).await;
+            let _ = tokio::time::timeout_at(recheck, async {
+                loop {
+                    match ended.recv().await {
+                        Ok(id) if id == started.id => return,
+                        Ok(_) => {}
+                        // Missed some: one of them may be ours.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            std::future::pending::<()>().await
+                        }
+                    }
+                }
+            })
+            .await;
         }
     }
 
