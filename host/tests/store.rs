@@ -454,6 +454,30 @@ async fn exercise_signals(store: &dyn Store) {
         .await
         .expect("claim");
     assert!(claimed.iter().any(|e| e.id == "s1"));
+    // Renewal keeps it host-a's past the first expiry; another owner renews nothing.
+    assert_eq!(
+        store
+            .renew_leases("host-b", t0 + 5000)
+            .await
+            .expect("renew"),
+        0
+    );
+    assert!(
+        store
+            .renew_leases("host-a", t0 + 5000)
+            .await
+            .expect("renew")
+            >= 1
+    );
+    assert!(
+        !store
+            .claim_due("host-b", t0 + 2000, t0 + 9000, 10)
+            .await
+            .expect("claim")
+            .iter()
+            .any(|e| e.id == "s1"),
+        "a renewed lease is not taken"
+    );
     store
         .update_execution(
             "s1",

@@ -101,6 +101,9 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<Execution>, StoreError>;
 
+    /// Extend every lease `owner` holds to `until`; how many there were.
+    async fn renew_leases(&self, owner: &str, until: i64) -> Result<u64, StoreError>;
+
     /// Change an execution held by `owner`. Sleeping, waiting and finished executions give
     /// their lease up, so any host can pick them up when they are due.
     async fn update_execution(

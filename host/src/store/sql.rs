@@ -367,6 +367,19 @@ impl Store for SqlStore {
         rows.iter().map(execution_from_row).collect()
     }
 
+    async fn renew_leases(&self, owner: &str, until: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE executions SET lease_expires_at = $1 \
+             WHERE lease_owner = $2 AND status IN ('pending', 'running')",
+        )
+        .bind(until)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(db("renewing leases"))?
+        .rows_affected())
+    }
+
     async fn update_execution(
         &self,
         id: &str,

@@ -17,9 +17,12 @@ use crate::store::{
     Created, DEFAULT_TENANT, Execution, ExecutionStatus, ExecutionUpdate, NewExecution, StoreError,
 };
 
-/// How long a claimed execution stays this host's without renewal. A run is bounded by its
-/// deployment's timeout (at most 300 s), so a lease outlives any run that is still alive.
-pub const LEASE: Duration = Duration::from_secs(600);
+/// How long a claimed execution stays this host's without renewal. A live host renews the
+/// leases of its runs every [`LEASE_RENEWAL`]; the runs of a host that died are taken up by
+/// any host (itself restarted, or another on the same database) once their lease runs out.
+pub const LEASE: Duration = Duration::from_secs(15);
+/// How often a host renews the leases of the executions it runs.
+pub const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 /// How often the scheduler looks for due executions (sooner when something is started).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Workflow runs at once per host. Kept well under the instance slots, since each run's
@@ -171,6 +174,19 @@ impl Host {
 
     /// Run the scheduler until the host is dropped: claim due executions, run each.
     pub fn spawn_scheduler(self: &Arc<Self>) {
+        let renewer = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LEASE_RENEWAL).await;
+                let Some(host) = renewer.upgrade() else {
+                    return;
+                };
+                let until = now_ms() + LEASE.as_millis() as i64;
+                if let Err(e) = host.store().renew_leases(&host.node_id, until).await {
+                    tracing::warn!("renewing workflow leases: {e}");
+                }
+            }
+        });
         let host = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {

@@ -943,3 +943,26 @@ async fn journal_length_and_step_payloads_are_limited() {
     let (status, problem) = signal(&host, &waiting, "approve", huge).await;
     assert_eq!((status, problem["kind"].as_str()), (413, Some("too-large")));
 }
+
+#[tokio::test]
+async fn a_workflow_survives_kill_9_during_a_step() {
+    let host = retry_host().await;
+    // One attempt of a step that is busy for 250 ms (items.busy's timeout is 300 ms).
+    let id = retried(&host, "items.busy", json!({ "ms": 250 }), 1, 0).await;
+    let running = wait_for(&host, &id, |s| s == "running" || finished(s)).await;
+    assert_eq!(running["status"], "running", "{running}");
+    assert_eq!(
+        running["steps"],
+        json!([]),
+        "the step has not been journaled yet"
+    );
+
+    let host = host.restart();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(
+        execution["steps"].as_array().map(Vec::len),
+        Some(1),
+        "the step ran again after the crash and was journaled once: {execution}"
+    );
+}
