@@ -131,8 +131,18 @@ async fn orders_in_flight_survive_repeated_kill_9() {
         assert_eq!(status, 201, "{body}");
         started.push((body["id"].as_str().expect("an id").to_string(), id, lines));
     }
-    // Kill the host at different moments: during steps, retries and sleeps.
-    for pause_ms in [30u64, 170, 90, 400, 250] {
+    // Kill the host at random moments (printed, to replay a failure): during steps,
+    // retries and sleeps.
+    let pauses: Vec<u64> = (0..5u64)
+        .map(|i| {
+            use std::hash::{BuildHasher, Hasher};
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u64(i);
+            20 + hasher.finish() % 400
+        })
+        .collect();
+    println!("kill -9 after these pauses (ms): {pauses:?}");
+    for pause_ms in pauses {
         tokio::time::sleep(Duration::from_millis(pause_ms)).await;
         host = host.restart();
     }
