@@ -3,8 +3,9 @@
 //! procedure's TTL) and a rate limit (governor). Both live in the deployment, so a
 //! redeploy starts with an empty cache and a fresh limit.
 
-use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
@@ -18,7 +19,7 @@ pub const MAX_CACHE_BYTES_PER_PROCEDURE: u64 = 32 << 20;
 /// A cache of successful answers, keyed by the canonical JSON of the arguments.
 pub struct ResponseCache {
     ttl: Duration,
-    answers: moka::sync::Cache<String, Arc<Vec<u8>>>,
+    answers: moka::sync::Cache<String, Bytes>,
 }
 
 impl ResponseCache {
@@ -28,7 +29,7 @@ impl ResponseCache {
             answers: moka::sync::Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(MAX_CACHE_BYTES_PER_PROCEDURE)
-                .weigher(|key: &String, body: &Arc<Vec<u8>>| {
+                .weigher(|key: &String, body: &Bytes| {
                     u32::try_from(key.len() + body.len()).unwrap_or(u32::MAX)
                 })
                 .build(),
@@ -39,12 +40,17 @@ impl ResponseCache {
         self.ttl
     }
 
-    pub fn get(&self, args: &Value) -> Option<Arc<Vec<u8>>> {
-        self.answers.get(&cache_key(args))
+    /// The key of a call's arguments: compute it once, then [`Self::get`] and [`Self::put`].
+    pub fn key(&self, args: &Value) -> String {
+        cache_key(args)
     }
 
-    pub fn put(&self, args: &Value, body: Arc<Vec<u8>>) {
-        self.answers.insert(cache_key(args), body);
+    pub fn get(&self, key: &str) -> Option<Bytes> {
+        self.answers.get(key)
+    }
+
+    pub fn put(&self, key: String, body: Bytes) {
+        self.answers.insert(key, body);
     }
 }
 

@@ -190,6 +190,16 @@ impl TestHost {
         self.upload(&format!("name={name}{query}"), wasm).await
     }
 
+    /// Build the crate at `crate_dir` (relative to the repository root) with `tsdev build`
+    /// and upload it under the name its manifest gives; panics unless that answers 201.
+    pub async fn deploy_built(&self, crate_dir: &str) -> Value {
+        let wasm = tsdev_build(&Path::new(guests::ROOT).join(crate_dir));
+        let bytes = std::fs::read(&wasm).unwrap_or_else(|e| panic!("reading {wasm:?}: {e}"));
+        let (status, body) = self.upload("", bytes).await;
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
     /// Upload raw bytes with a raw query string.
     pub async fn upload(&self, query: &str, body: Vec<u8>) -> (u16, Value) {
         let response = self

@@ -4,8 +4,7 @@
 //!
 //! `cargo build --release -p tsdev -p bench && target/release/rpc_load [SECONDS CONNECTIONS]`
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -14,41 +13,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;
 use axum::routing::post;
-
-/// A child server, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(mut command: Command) -> anyhow::Result<Server> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("server exited before listening"))??;
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    Ok(Server { child, url })
-}
 
 async fn native_server() -> anyhow::Result<()> {
     let app = Router::new().route(
@@ -120,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
 
     let mut native = Command::new(std::env::current_exe()?);
     native.arg("--native-server");
-    let native = spawn(native)?;
+    let native = bench::spawn(native)?;
 
     let data = tempfile::tempdir()?;
     let mut tsdev = Command::new(runtime_tests::tsdev_bin());
@@ -135,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
         ])
         .arg(data.path())
         .env("RUST_LOG", "warn");
-    let tsdev = spawn(tsdev)?;
+    let tsdev = bench::spawn(tsdev)?;
 
     // Warm both, then alternate rounds so drift hits both alike.
     load(&native.url, 1.0, connections).await?;

@@ -6,51 +6,21 @@
 //!
 //! `cargo build --release -p tsdev -p bench && target/release/workflow_load [SECONDS CONNECTIONS]`
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bench::{Summary, summarize};
-
-/// A child server, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use bench::{Server, Summary, summarize};
 
 fn spawn_tsdev(data: &std::path::Path) -> anyhow::Result<Server> {
-    let mut child = Command::new(runtime_tests::tsdev_bin())
+    let mut command = Command::new(runtime_tests::tsdev_bin());
+    command
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .args(["--deploy", runtime_tests::guests::HELLO])
         .args(["--deploy", runtime_tests::guests::FLOWS])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("tsdev exited before listening"))??;
-        if let Some(url) = line.strip_prefix("listening on ") {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    Ok(Server { child, url })
+        .env("RUST_LOG", "warn");
+    bench::spawn(command)
 }
 
 /// `connections` clients POSTing `body` to `url` for `seconds`: completions per second and

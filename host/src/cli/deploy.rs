@@ -27,7 +27,7 @@ impl DeployCommand {
             .with_context(|| format!("reading {}", self.file.display()))?;
         let name = match self.name {
             Some(name) => name,
-            None => default_name(&self.file, &wasm)?,
+            None => super::default_component_name(&self.file, &wasm)?,
         };
         let url = format!("{}/v1/components", self.url.trim_end_matches('/'));
         let progress = super::spinner(format!(
@@ -77,18 +77,4 @@ impl DeployCommand {
         }
         Ok(())
     }
-}
-
-/// The manifest's component name, else the file name with '_' as '-'.
-fn default_name(file: &std::path::Path, wasm: &[u8]) -> anyhow::Result<String> {
-    let manifest = crate::manifest::Manifest::from_component(wasm)
-        .with_context(|| format!("reading the manifest embedded in {}", file.display()))?;
-    if let Some(name) = manifest.and_then(|m| m.component.name) {
-        return Ok(name);
-    }
-    Ok(file
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("component")
-        .replace('_', "-"))
 }

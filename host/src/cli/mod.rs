@@ -79,6 +79,25 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The name a component file deploys as when none is given: its manifest's, else the file
+/// name with '_' as '-'.
+pub(crate) fn default_component_name(
+    file: &std::path::Path,
+    wasm: &[u8],
+) -> anyhow::Result<String> {
+    use anyhow::Context;
+    let manifest = crate::manifest::Manifest::from_component(wasm)
+        .with_context(|| format!("reading the manifest embedded in {}", file.display()))?;
+    if let Some(name) = manifest.and_then(|m| m.component.name) {
+        return Ok(name);
+    }
+    Ok(file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("component")
+        .replace('_', "-"))
+}
+
 /// A spinner on stderr while something slow runs; hidden when stderr is not a terminal.
 pub(crate) fn spinner(message: String) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new_spinner().with_message(message);

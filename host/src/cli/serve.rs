@@ -85,16 +85,7 @@ pub(crate) async fn deploy_path(host: &Host, path: &Path) -> anyhow::Result<Arc<
         std::fs::read(&wasm_path).with_context(|| format!("reading {}", wasm_path.display()))?;
     let name = match name {
         Some(name) => name,
-        None => crate::manifest::Manifest::from_component(&wasm)
-            .ok()
-            .flatten()
-            .and_then(|m| m.component.name)
-            .unwrap_or_else(|| {
-                path.file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("component")
-                    .replace('_', "-")
-            }),
+        None => super::default_component_name(path, &wasm)?,
     };
     let deployment = host
         .deploy(&name, wasm, CallLimits::default())

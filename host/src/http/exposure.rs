@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::Problem;
@@ -62,26 +63,31 @@ pub async fn call(
     if found.deployment.workflows {
         return super::rpc::run_workflow(host, &procedure.name, &args, headers).await;
     }
-    if let Some(cache) = &enforcement.cache
-        && let Some(body) = cache.get(&args)
+    let cache = enforcement
+        .cache
+        .as_ref()
+        .map(|cache| (cache, cache.key(&args)));
+    if let Some((cache, key)) = &cache
+        && let Some(body) = cache.get(key)
     {
-        return Ok(json_answer(body.as_ref().clone(), Some("hit")));
+        return Ok(json_answer(body, Some("hit")));
     }
     let context = CallContext {
         request_id: super::request_id::of(headers),
         idempotency_key: None,
     };
     let output = host.call_found(found, &args, &context).await?;
-    match &enforcement.cache {
-        Some(cache) => {
-            cache.put(&args, Arc::new(output.body.clone()));
-            Ok(json_answer(output.body, Some("miss")))
+    let body = Bytes::from(output.body);
+    match cache {
+        Some((cache, key)) => {
+            cache.put(key, body.clone());
+            Ok(json_answer(body, Some("miss")))
         }
-        None => Ok(json_answer(output.body, None)),
+        None => Ok(json_answer(body, None)),
     }
 }
 
-fn json_answer(body: Vec<u8>, cache: Option<&'static str>) -> Response {
+fn json_answer(body: Bytes, cache: Option<&'static str>) -> Response {
     let mut response = (
         StatusCode::OK,
         [(

@@ -184,16 +184,8 @@ impl Replay {
                 continue;
             }
             let started_at = now_ms();
-            let context = CallContext {
-                request_id: idempotency_key.clone(),
-                idempotency_key: Some(idempotency_key.clone()),
-            };
-            let mut outcome = match self.host.call(&procedure, &args, &context).await {
-                Ok(output) => {
-                    json!({ "ok": serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null) })
-                }
-                Err(error) => step_error(&error),
-            };
+            let mut outcome =
+                step_outcome(&self.host, &procedure, &args, idempotency_key.clone()).await;
             let transient = outcome["err"]["kind"].as_str().is_some_and(is_transient);
             if !transient || attempt >= policy.max_attempts {
                 return self
@@ -248,18 +240,7 @@ impl Replay {
             let host = self.host.clone();
             let key = format!("{}:{}", self.execution_id, first_seq + k);
             let (procedure, args) = (step.name.clone(), step.request.clone());
-            async move {
-                let context = CallContext {
-                    request_id: key.clone(),
-                    idempotency_key: Some(key),
-                };
-                match host.call(&procedure, &args, &context).await {
-                    Ok(output) => {
-                        json!({ "ok": serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null) })
-                    }
-                    Err(error) => step_error(&error),
-                }
-            }
+            async move { step_outcome(&host, &procedure, &args, key).await }
         });
         let results = futures::future::join_all(runs).await;
         for ((i, step), outcome) in new_ground.into_iter().zip(results) {
@@ -403,6 +384,21 @@ impl Replay {
             }
         };
         Ok(outcome["ms"].as_u64().unwrap_or(0))
+    }
+}
+
+/// Call `procedure` as a step whose idempotency key is `key`: `{"ok": result}` or the
+/// failure as [`step_error`] gives it.
+async fn step_outcome(host: &Host, procedure: &str, args: &Value, key: String) -> Value {
+    let context = CallContext {
+        request_id: key.clone(),
+        idempotency_key: Some(key),
+    };
+    match host.call(procedure, args, &context).await {
+        Ok(output) => {
+            json!({ "ok": serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null) })
+        }
+        Err(error) => step_error(&error),
     }
 }
 

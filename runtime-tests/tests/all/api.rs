@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use runtime_tests::{TestHost, guests, python_venv, run, tsdev_build};
+use runtime_tests::{TestHost, guests, python_venv, run};
 use serde_json::{Value, json};
 
 /// A maintained validator of OpenAPI documents, from PyPI, pinned.
@@ -14,11 +14,7 @@ async fn the_openapi_document_is_valid_and_every_path_answers_its_example() {
     let host = TestHost::start();
     assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
     assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
-    let catalog = tsdev_build(&Path::new(guests::ROOT).join("runtime-tests/guests/catalog"));
-    let (status, body) = host
-        .upload("", std::fs::read(catalog).expect("reading the catalog"))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    host.deploy_built("runtime-tests/guests/catalog").await;
     let (status, document) = host.get("/openapi.json").await;
     assert_eq!(status, 200);
     assert_eq!(document["openapi"], "3.1.0");
@@ -232,11 +228,7 @@ async fn the_docs_page_lists_the_procedures_and_tries_them_in_a_browser() {
     let host = TestHost::start();
     assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
     assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
-    let catalog = tsdev_build(&Path::new(guests::ROOT).join("runtime-tests/guests/catalog"));
-    let (status, body) = host
-        .upload("", std::fs::read(catalog).expect("reading the catalog"))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    host.deploy_built("runtime-tests/guests/catalog").await;
 
     let page = host
         .client

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runtime_tests::{TestHost, guests, npm_package, run, tsdev_bin, tsdev_build};
+use runtime_tests::{TestHost, guests, npm_package, run, tsdev_bin};
 use serde_json::{Value, json};
 
 /// The TypeScript compiler the client is checked with, from npm, pinned.
@@ -183,11 +183,7 @@ async fn tsdev_dev_redeploys_an_edited_crate() {
 async fn the_typescript_client_type_checks_and_calls_a_live_host() {
     let host = TestHost::start();
     assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
-    let catalog = tsdev_build(&Path::new(guests::ROOT).join("runtime-tests/guests/catalog"));
-    let (status, body) = host
-        .upload("", std::fs::read(catalog).expect("reading the catalog"))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    host.deploy_built("runtime-tests/guests/catalog").await;
 
     let work = tempfile::tempdir().expect("a temporary directory");
     let dir = work.path();

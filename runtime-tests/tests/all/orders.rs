@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use runtime_tests::{TestHost, guests, tsdev_build};
+use runtime_tests::{TestHost, guests};
 use serde_json::{Value, json};
 
 /// A host with the shop's procedures and the order workflow (built with `tsdev build`, so
@@ -11,14 +11,7 @@ use serde_json::{Value, json};
 async fn order_host() -> TestHost {
     let host = TestHost::start();
     assert_eq!(host.deploy("shop", guests::SHOP).await.0, 201);
-    let order = tsdev_build(&std::path::Path::new(guests::ROOT).join("examples/order"));
-    let (status, body) = host
-        .upload(
-            "",
-            std::fs::read(order).expect("reading the order component"),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    host.deploy_built("examples/order").await;
     host
 }
 

@@ -1,21 +1,13 @@
 //! REST routes and policies from a component's tsdev.toml, embedded by `tsdev build`.
 
-use std::path::Path;
 use std::time::Duration;
 
-use runtime_tests::{TestHost, guests, tsdev_build, with_manifest};
+use runtime_tests::{TestHost, guests, with_manifest};
 use serde_json::{Value, json};
-
-fn catalog() -> std::path::PathBuf {
-    tsdev_build(&Path::new(guests::ROOT).join("runtime-tests/guests/catalog"))
-}
 
 /// Deploy the catalog with the name its manifest gives.
 async fn deploy_catalog(host: &TestHost) -> Value {
-    let wasm = std::fs::read(catalog()).expect("reading the catalog component");
-    let (status, body) = host.upload("", wasm).await;
-    assert_eq!(status, 201, "{body}");
-    body
+    host.deploy_built("runtime-tests/guests/catalog").await
 }
 
 /// `method path` with an optional JSON body: status, headers, JSON body.

@@ -492,13 +492,7 @@ async fn rpc_starts_a_workflow_and_waits_for_it_within_a_bound() {
 /// `workflow_host` plus the catalog (flaky procedures, the idempotency-key probe).
 async fn retry_host() -> TestHost {
     let host = workflow_host().await;
-    let catalog = runtime_tests::tsdev_build(
-        &std::path::Path::new(guests::ROOT).join("runtime-tests/guests/catalog"),
-    );
-    let (status, body) = host
-        .upload("", std::fs::read(catalog).expect("reading the catalog"))
-        .await;
-    assert_eq!(status, 201, "{body}");
+    host.deploy_built("runtime-tests/guests/catalog").await;
     host
 }
 
