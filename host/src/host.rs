@@ -67,8 +67,9 @@ pub struct Host {
     pub(crate) workflow_wake: tokio::sync::Notify,
     /// Workflow runs at once.
     pub(crate) workflow_slots: Arc<tokio::sync::Semaphore>,
-    /// The id of every execution whose run just ended, for callers waiting on it.
-    pub(crate) workflow_runs_ended: tokio::sync::broadcast::Sender<String>,
+    /// Every run that just ended, for callers waiting on its execution.
+    pub(crate) workflow_runs_ended:
+        tokio::sync::broadcast::Sender<crate::workflow::engine::RunEnded>,
     /// Old component versions that executions are pinned to, compiled on first use.
     pinned: std::sync::Mutex<std::collections::HashMap<String, Arc<Deployment>>>,
 }

@@ -6,8 +6,8 @@
 use sqlx::Connection;
 use tsdev::limits::CallLimits;
 use tsdev::store::{
-    self, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, NewExecution,
-    SignalSent, Store, StoreError, StoredComponent,
+    self, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
+    NewExecution, SignalSent, Store, StoreError, StoredComponent,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -90,6 +90,7 @@ fn execution(id: &str, workflow: &str, key: Option<&str>, created_at: i64) -> Ne
         args: r#"{"order":1}"#.into(),
         idempotency_key: key.map(str::to_string),
         created_at,
+        lease: None,
     }
 }
 
@@ -515,6 +516,84 @@ async fn exercise_signals(store: &dyn Store) {
     assert_eq!(sent("approve", "9").await, SignalSent::Finished);
 }
 
+/// Writes made at once: on SQLite they share commits (group commit). Each answer is its own,
+/// one write failing (a taken sequence, a lease held by another) leaves the others alone,
+/// and an execution created under a lease is running and not claimable until it expires.
+async fn exercise_concurrent_writes(store: &dyn Store) {
+    let t0 = 5_000_000;
+    let lease = |owner: &str| {
+        Some(Lease {
+            owner: owner.into(),
+            until: t0 + 15_000,
+        })
+    };
+    let created = futures::future::join_all((0..20).map(|i| {
+        let mut new = execution(&format!("c{i}"), "orders.run", None, t0);
+        new.lease = lease("host-a");
+        async move { store.create_execution(&new).await }
+    }))
+    .await;
+    assert!(created.iter().all(|c| matches!(c, Ok(Created::New))));
+    let c0 = store
+        .get_execution("default", "c0")
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (c0.status, c0.lease_owner.as_deref(), c0.lease_expires_at),
+        (ExecutionStatus::Running, Some("host-a"), Some(t0 + 15_000))
+    );
+    // Leased: nobody claims them until the lease runs out.
+    assert!(
+        store
+            .claim_due("host-b", t0 + 1, t0 + 20_000, 100)
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+
+    // Three appends per execution at once: seq 1 twice (one must fail), and seq 2 by a
+    // host that holds no lease.
+    let appends = (0..20).flat_map(|i| {
+        let id = format!("c{i}");
+        [
+            (entry(&id, 1), "host-a"),
+            (entry(&id, 1), "host-a"),
+            (entry(&id, 2), "host-b"),
+        ]
+    });
+    let answers = futures::future::join_all(
+        appends.map(|(e, owner)| async move { (e.seq, store.append_journal(&e, owner).await) }),
+    )
+    .await;
+    let (mut appended, mut conflicts, mut lost) = (0, 0, 0);
+    for (seq, answer) in answers {
+        match answer {
+            Ok(()) => appended += 1,
+            Err(StoreError::JournalConflict { seq: 1, .. }) if seq == 1 => conflicts += 1,
+            Err(StoreError::LeaseLost { .. }) if seq == 2 => lost += 1,
+            Err(other) => panic!("unexpected answer for seq {seq}: {other}"),
+        }
+    }
+    assert_eq!((appended, conflicts, lost), (20, 20, 20));
+    for i in 0..20 {
+        let journal = store.load_journal(&format!("c{i}")).await.expect("journal");
+        assert_eq!(journal, vec![entry(&format!("c{i}"), 1)]);
+    }
+
+    // Past the lease, another host takes them over.
+    let claimed = store
+        .claim_due("host-b", t0 + 16_000, t0 + 30_000, 100)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 20);
+    assert!(
+        claimed
+            .iter()
+            .all(|e| e.lease_owner.as_deref() == Some("host-b"))
+    );
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -526,6 +605,25 @@ async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store::open(None, dir.path()).await.expect("open sqlite");
     exercise_signals(store.as_ref()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_are_committed_when_answered_and_checkpointed_soon_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_concurrent_writes(store.as_ref()).await;
+    // Another connection, as another process would, sees every write answered.
+    let other = store::open(None, dir.path()).await.expect("open again");
+    assert_eq!(other.load_journal("c7").await.expect("journal").len(), 1);
+    // Soon the database file holds them without its write-ahead log: the checkpoints
+    // beside the writer have copied them back.
+    tokio::time::sleep(4 * store::CHECKPOINT_INTERVAL).await;
+    let copy = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(dir.path().join("tsdev.db"), copy.path().join("tsdev.db")).expect("copy");
+    let copied = store::open(None, copy.path()).await.expect("open the copy");
+    assert_eq!(copied.load_journal("c7").await.expect("journal").len(), 1);
+    let c7 = copied.get_execution("default", "c7").await.expect("get");
+    assert_eq!(c7.map(|e| e.lease_owner), Some(Some("host-b".to_string())));
 }
 
 #[tokio::test]
@@ -611,6 +709,9 @@ async fn postgres_store_keeps_its_workflow_contract() {
     database.drop_it().await;
     let database = PostgresDatabase::create().await;
     exercise_signals(database.open().await.as_ref()).await;
+    database.drop_it().await;
+    let database = PostgresDatabase::create().await;
+    exercise_concurrent_writes(database.open().await.as_ref()).await;
     database.drop_it().await;
 }
 

@@ -4,7 +4,7 @@
 //! for its result. In the same run, the same clients call the step's procedure directly
 //! (`POST /rpc/greeter.hello`): the baseline a durable step is compared with.
 //!
-//! `cargo build --release -p tsdev -p bench && target/release/workflow_load [SECONDS CONNECTIONS]`
+//! `cargo build --release -p tsdev -p bench && target/release/workflow_load [SECONDS CLIENTS,CLIENTS,…]`
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -93,7 +93,12 @@ fn ms(d: Duration) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let seconds: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5.0);
-    let connections: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(32);
+    let client_counts: Vec<usize> = args
+        .get(2)
+        .map_or("1,8,32", String::as_str)
+        .split(',')
+        .map(|n| n.trim().parse())
+        .collect::<Result<_, _>>()?;
     let data = tempfile::tempdir()?;
     let tsdev = spawn_tsdev(data.path())?;
     let workflow = format!("{}/rpc/flows.greet-all", tsdev.url);
@@ -101,50 +106,34 @@ async fn main() -> anyhow::Result<()> {
     let workflow_body = r#"{"names":["a","b","c"]}"#;
     let procedure_body = r#"{"name":"a"}"#;
 
-    // Warm up, then alternate so drift hits both alike.
-    load(
-        &workflow,
-        workflow_body,
-        1.0,
-        connections,
-        is_three_greetings,
-    )
-    .await?;
-    load(&procedure, procedure_body, 1.0, connections, is_greeting).await?;
-    let mut rounds = Vec::new();
-    for _ in 0..2 {
-        let w = load(
-            &workflow,
-            workflow_body,
-            seconds,
-            connections,
-            is_three_greetings,
-        )
-        .await?;
-        let p = load(
-            &procedure,
-            procedure_body,
-            seconds,
-            connections,
-            is_greeting,
-        )
-        .await?;
-        rounds.push((w, p));
-    }
     println!(
-        "loopback, SQLite, {connections} connections, 2 x {seconds} s rounds each; three-step workflow = POST /rpc/flows.greet-all (start and wait)"
+        "loopback, SQLite, 2 x {seconds} s rounds per client count; three-step workflow = POST /rpc/flows.greet-all (start and wait)"
     );
-    for (i, ((w_rate, w), (p_rate, p))) in rounds.iter().enumerate() {
-        println!(
-            "round {}: workflows {w_rate:>7.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | procedure calls {p_rate:>7.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | durable step vs /rpc call: {:.1}x (p50 per step {:.2} ms)",
-            i + 1,
-            ms(w.p50),
-            ms(w.p99),
-            ms(p.p50),
-            ms(p.p99),
-            ms(w.p50) / 3.0 / ms(p.p50),
-            ms(w.p50) / 3.0,
-        );
+    for clients in client_counts {
+        // Warm up, then alternate so drift hits both alike.
+        load(&workflow, workflow_body, 1.0, clients, is_three_greetings).await?;
+        load(&procedure, procedure_body, 1.0, clients, is_greeting).await?;
+        for round in 1..=2 {
+            let (w_rate, w) = load(
+                &workflow,
+                workflow_body,
+                seconds,
+                clients,
+                is_three_greetings,
+            )
+            .await?;
+            let (p_rate, p) =
+                load(&procedure, procedure_body, seconds, clients, is_greeting).await?;
+            println!(
+                "{clients:>3} clients, round {round}: workflows {w_rate:>7.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | procedure calls {p_rate:>7.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | durable step vs /rpc call: {:.1}x (p50 per step {:.2} ms)",
+                ms(w.p50),
+                ms(w.p99),
+                ms(p.p50),
+                ms(p.p99),
+                ms(w.p50) / 3.0 / ms(p.p50),
+                ms(w.p50) / 3.0,
+            );
+        }
     }
     println!("target: >= 2,000 three-step workflows/s, p50 <= 4 ms");
     Ok(())

@@ -47,7 +47,7 @@ fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
 /// result; failed: 422 `workflow-failed`; cancelled: 409 `cancelled`; still going: 202 with
 /// its id. `Location` names the execution in every case.
 pub(super) async fn run_workflow(
-    host: &Host,
+    host: &Arc<Host>,
     workflow: &str,
     args: &Value,
     headers: &HeaderMap,
@@ -63,15 +63,15 @@ pub(super) async fn run_workflow(
             Json(json!({ "id": id, "status": "running" })),
         )
             .into_response(),
-        Some(execution) => {
+        Some(finished) => {
             let parse = |text: &Option<String>| {
                 text.as_deref()
                     .and_then(|t| serde_json::from_str::<Value>(t).ok())
                     .unwrap_or(Value::Null)
             };
-            match execution.status {
+            match finished.status {
                 ExecutionStatus::Completed => {
-                    (StatusCode::OK, Json(parse(&execution.result))).into_response()
+                    (StatusCode::OK, Json(parse(&finished.result))).into_response()
                 }
                 ExecutionStatus::Cancelled => Problem::new(
                     StatusCode::CONFLICT,
@@ -86,7 +86,7 @@ pub(super) async fn run_workflow(
                     "The workflow failed",
                     format!("execution {id} failed; see `error`"),
                 )
-                .with("error", parse(&execution.error))
+                .with("error", parse(&finished.error))
                 .into_response(),
             }
         }

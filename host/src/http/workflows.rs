@@ -321,7 +321,7 @@ struct EventCursor {
     last_status: Option<ExecutionStatus>,
     queued: std::collections::VecDeque<Event>,
     finished: bool,
-    runs_ended: tokio::sync::broadcast::Receiver<String>,
+    runs_ended: tokio::sync::broadcast::Receiver<crate::workflow::engine::RunEnded>,
 }
 
 impl EventCursor {

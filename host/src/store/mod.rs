@@ -7,9 +7,13 @@
 //!
 //! - components: deployed components and their versions;
 //! - [`workflow`]: durable workflow executions, their journals and leases.
+//!
+//! Writes are answered only once committed; on SQLite the writes of concurrent callers
+//! are committed together (see `writes`).
 
 mod sql;
 pub mod workflow;
+mod writes;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,9 +22,10 @@ use crate::limits::CallLimits;
 
 pub use sql::SqlStore;
 pub use workflow::{
-    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
     NewExecution,
 };
+pub use writes::{CHECKPOINT_INTERVAL, MAX_BATCH, WAL_MAX_PAGES};
 
 /// The tenant every object belongs to until tenants are configurable.
 pub const DEFAULT_TENANT: &str = "default";
@@ -44,6 +49,9 @@ pub enum StoreError {
     JournalConflict { execution_id: String, seq: i64 },
     #[error("execution {execution_id} is not leased to {owner}")]
     LeaseLost { execution_id: String, owner: String },
+    /// A write ran but its transaction did not commit (or the writer is gone): not done.
+    #[error("committing writes: {0}")]
+    Commit(String),
 }
 
 /// A deployed component as stored: its bytes, its version and its limits.
@@ -82,7 +90,8 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Record a new execution, or find the one started before with the same idempotency key.
+    /// Record a new execution (pending, or running under its [`Lease`] when it has one), or
+    /// find the one started before with the same idempotency key.
     async fn create_execution(&self, execution: &NewExecution) -> Result<Created, StoreError>;
 
     async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError>;

@@ -1,25 +1,32 @@
 //! [`Store`] over sqlx's `Any` driver: one set of runtime queries for SQLite and PostgreSQL
-//! (both accept `$1` placeholders), migrations per backend.
+//! (both accept `$1` placeholders), migrations per backend. Reads use a pool; writes go
+//! through [`Writes`] (group commit on SQLite).
 
+use futures::future::BoxFuture;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
 use super::workflow::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry,
     NewExecution,
 };
+use super::writes::Writes;
 use super::{SignalSent, Store, StoreError, StoredComponent};
 use crate::limits::CallLimits;
 
-/// Connections per pool. SQLite serialises writers anyway; PostgreSQL is shared by hosts.
+/// Connections per pool on PostgreSQL, which is shared by hosts.
 const MAX_CONNECTIONS: u32 = 8;
+/// Reading connections on SQLite (WAL lets them run beside the one writer).
+const SQLITE_READERS: u32 = 4;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The store on SQLite or PostgreSQL.
 pub struct SqlStore {
+    /// For reads (and every write on PostgreSQL).
     pool: AnyPool,
+    writes: Writes,
     /// The few queries that differ between backends (row locking) look at this.
     sqlite: bool,
 }
@@ -83,33 +90,76 @@ impl SqlStore {
         if !sqlite && !postgres {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         }
-        let pool = AnyPoolOptions::new()
-            .max_connections(if sqlite { 4 } else { MAX_CONNECTIONS })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if sqlite {
-                        // WAL lets readers run beside the writer; NORMAL syncs at checkpoints,
-                        // which WAL keeps durable against process crashes.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(url)
-            .await
-            .map_err(db("connecting to the database"))?;
-        let migrator = if sqlite {
-            &SQLITE_MIGRATIONS
-        } else {
-            &POSTGRES_MIGRATIONS
-        };
-        migrator.run(&pool).await?;
-        Ok(SqlStore { pool, sqlite })
+        if postgres {
+            let pool = AnyPoolOptions::new()
+                .max_connections(MAX_CONNECTIONS)
+                .connect(url)
+                .await
+                .map_err(db("connecting to the database"))?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            return Ok(SqlStore {
+                writes: Writes::pooled(pool.clone()),
+                pool,
+                sqlite,
+            });
+        }
+        // The writer first: it creates the file and migrates before readers open it.
+        let writer = sqlite_pool(url, 1).await?;
+        SQLITE_MIGRATIONS.run(&writer).await?;
+        let pool = sqlite_pool(url, SQLITE_READERS).await?;
+        Ok(SqlStore {
+            writes: Writes::group_commit(writer, pool.clone()),
+            pool,
+            sqlite,
+        })
     }
+
+    /// Run a write of at most one changing statement (see [`Writes`]); `operation` gets the
+    /// connection to run it on.
+    async fn write<T: Send + 'static>(
+        &self,
+        operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        self.writes.run(Box::new(operation)).await
+    }
+
+    /// [`Self::write`] for a write of several changing statements, run atomically.
+    async fn write_atomic<T: Send + 'static>(
+        &self,
+        operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        self.writes.run_atomic(Box::new(operation)).await
+    }
+}
+
+/// A pool of `connections` to the SQLite database at `url`.
+async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError> {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        // A local file: nothing to test before use, and the writer takes a connection per batch.
+        .test_before_acquire(false)
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, which
+                // WAL keeps durable against process crashes. Checkpoints run beside the
+                // writer, not in its commits (see `Writes`). The busy timeout covers the
+                // moments a checkpoint or a second process holds the file.
+                conn.execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .map_err(db("connecting to the database"))
 }
 
 fn to_i64(value: u64, what: &str) -> Result<i64, StoreError> {
@@ -124,77 +174,81 @@ fn to_u64(value: i64, what: &str) -> Result<u64, StoreError> {
 #[async_trait::async_trait]
 impl Store for SqlStore {
     async fn save_component(&self, c: &StoredComponent) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db("starting a transaction"))?;
-        sqlx::query(
-            "INSERT INTO component_versions (tenant, name, version, wasm, created_at) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, name, version) DO NOTHING",
-        )
-        .bind(&c.tenant)
-        .bind(&c.name)
-        .bind(&c.version)
-        .bind(&c.wasm)
-        .bind(c.deployed_at)
-        .execute(&mut *tx)
+        let c = c.clone();
+        let fuel = to_i64(c.limits.fuel, "fuel")?;
+        let memory_bytes = to_i64(c.limits.memory_bytes, "memory bytes")?;
+        let timeout_ms = to_i64(c.limits.timeout_ms, "timeout ms")?;
+        self.write_atomic(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "INSERT INTO component_versions (tenant, name, version, wasm, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, name, version) DO NOTHING",
+                )
+                .bind(&c.tenant)
+                .bind(&c.name)
+                .bind(&c.version)
+                .bind(&c.wasm)
+                .bind(c.deployed_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("saving the component's bytes"))?;
+                sqlx::query(
+                    "INSERT INTO components (tenant, name, version, fuel, memory_bytes, timeout_ms, deployed_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (tenant, name) DO UPDATE SET version = excluded.version, fuel = excluded.fuel, \
+                     memory_bytes = excluded.memory_bytes, timeout_ms = excluded.timeout_ms, \
+                     deployed_at = excluded.deployed_at",
+                )
+                .bind(&c.tenant)
+                .bind(&c.name)
+                .bind(&c.version)
+                .bind(fuel)
+                .bind(memory_bytes)
+                .bind(timeout_ms)
+                .bind(c.deployed_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("saving the component"))?;
+                // Older versions go, unless an unfinished execution is pinned to them.
+                sqlx::query(
+                    "DELETE FROM component_versions WHERE tenant = $1 AND name = $2 AND version <> $3 \
+                     AND version NOT IN (SELECT component_version FROM executions \
+                       WHERE tenant = $1 AND component = $2 \
+                       AND status NOT IN ('completed', 'failed', 'cancelled'))",
+                )
+                .bind(&c.tenant)
+                .bind(&c.name)
+                .bind(&c.version)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("dropping the previous version"))?;
+                Ok(())
+            })
+        })
         .await
-        .map_err(db("saving the component's bytes"))?;
-        sqlx::query(
-            "INSERT INTO components (tenant, name, version, fuel, memory_bytes, timeout_ms, deployed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (tenant, name) DO UPDATE SET version = excluded.version, fuel = excluded.fuel, \
-             memory_bytes = excluded.memory_bytes, timeout_ms = excluded.timeout_ms, \
-             deployed_at = excluded.deployed_at",
-        )
-        .bind(&c.tenant)
-        .bind(&c.name)
-        .bind(&c.version)
-        .bind(to_i64(c.limits.fuel, "fuel")?)
-        .bind(to_i64(c.limits.memory_bytes, "memory bytes")?)
-        .bind(to_i64(c.limits.timeout_ms, "timeout ms")?)
-        .bind(c.deployed_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("saving the component"))?;
-        // Older versions go, unless an unfinished execution is pinned to them.
-        sqlx::query(
-            "DELETE FROM component_versions WHERE tenant = $1 AND name = $2 AND version <> $3 \
-             AND version NOT IN (SELECT component_version FROM executions \
-               WHERE tenant = $1 AND component = $2 \
-               AND status NOT IN ('completed', 'failed', 'cancelled'))",
-        )
-        .bind(&c.tenant)
-        .bind(&c.name)
-        .bind(&c.version)
-        .execute(&mut *tx)
-        .await
-        .map_err(db("dropping the previous version"))?;
-        tx.commit().await.map_err(db("committing the component"))
     }
 
     async fn delete_component(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(db("starting a transaction"))?;
-        let deleted = sqlx::query("DELETE FROM components WHERE tenant = $1 AND name = $2")
-            .bind(tenant)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("deleting the component"))?
-            .rows_affected();
-        sqlx::query("DELETE FROM component_versions WHERE tenant = $1 AND name = $2")
-            .bind(tenant)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db("deleting the component's versions"))?;
-        tx.commit().await.map_err(db("committing the deletion"))?;
-        Ok(deleted > 0)
+        let (tenant, name) = (tenant.to_string(), name.to_string());
+        self.write_atomic(move |conn| {
+            Box::pin(async move {
+                let deleted = sqlx::query("DELETE FROM components WHERE tenant = $1 AND name = $2")
+                    .bind(&tenant)
+                    .bind(&name)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("deleting the component"))?
+                    .rows_affected();
+                sqlx::query("DELETE FROM component_versions WHERE tenant = $1 AND name = $2")
+                    .bind(&tenant)
+                    .bind(&name)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("deleting the component's versions"))?;
+                Ok(deleted > 0)
+            })
+        })
+        .await
     }
 
     async fn load_components(&self, tenant: &str) -> Result<Vec<StoredComponent>, StoreError> {
@@ -263,25 +317,38 @@ impl Store for SqlStore {
     }
 
     async fn create_execution(&self, e: &NewExecution) -> Result<Created, StoreError> {
-        let inserted = sqlx::query(
-            "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
-             idempotency_key, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
-        )
-        .bind(&e.id)
-        .bind(&e.tenant)
-        .bind(&e.workflow)
-        .bind(&e.component)
-        .bind(&e.component_version)
-        .bind(&e.args)
-        .bind(&e.idempotency_key)
-        .bind(ExecutionStatus::Pending.as_str())
-        .bind(e.created_at)
-        .execute(&self.pool)
-        .await;
-        match inserted {
-            Ok(_) => Ok(Created::New),
-            Err(error) if is_unique_violation(&error) && e.idempotency_key.is_some() => {
+        let e = e.clone();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let (status, owner, until) = match &e.lease {
+                    Some(lease) => (ExecutionStatus::Running, Some(&lease.owner), Some(lease.until)),
+                    None => (ExecutionStatus::Pending, None, None),
+                };
+                // DO NOTHING rather than an error: a failed statement would abort a
+                // PostgreSQL transaction before the look-up below.
+                let inserted = sqlx::query(
+                    "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
+                     idempotency_key, status, lease_owner, lease_expires_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT DO NOTHING",
+                )
+                .bind(&e.id)
+                .bind(&e.tenant)
+                .bind(&e.workflow)
+                .bind(&e.component)
+                .bind(&e.component_version)
+                .bind(&e.args)
+                .bind(&e.idempotency_key)
+                .bind(status.as_str())
+                .bind(owner)
+                .bind(until)
+                .bind(e.created_at)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("recording an execution"))?
+                .rows_affected();
+                if inserted == 1 {
+                    return Ok(Created::New);
+                }
                 let row = sqlx::query(&format!(
                     "SELECT {EXECUTION_COLUMNS} FROM executions \
                      WHERE tenant = $1 AND workflow = $2 AND idempotency_key = $3"
@@ -289,13 +356,19 @@ impl Store for SqlStore {
                 .bind(&e.tenant)
                 .bind(&e.workflow)
                 .bind(&e.idempotency_key)
-                .fetch_one(&self.pool)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(db("finding the execution with the same idempotency key"))?;
-                Ok(Created::Existing(Box::new(execution_from_row(&row)?)))
-            }
-            Err(error) => Err(db("recording an execution")(error)),
-        }
+                match row {
+                    Some(row) => Ok(Created::Existing(Box::new(execution_from_row(&row)?))),
+                    None => Err(StoreError::Corrupt(format!(
+                        "execution id {} is taken",
+                        e.id
+                    ))),
+                }
+            })
+        })
+        .await
     }
 
     async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError> {
@@ -348,7 +421,7 @@ impl Store for SqlStore {
         } else {
             "FOR UPDATE SKIP LOCKED"
         };
-        let rows = sqlx::query(&format!(
+        let query = format!(
             "UPDATE executions SET lease_owner = $1, lease_expires_at = $2 WHERE id IN ( \
                SELECT id FROM executions \
                WHERE (lease_expires_at IS NULL OR lease_expires_at <= $3) \
@@ -356,28 +429,41 @@ impl Store for SqlStore {
                       OR (status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL AND wake_at <= $3)) \
                ORDER BY COALESCE(wake_at, created_at) LIMIT $4 {lock}) \
              RETURNING {EXECUTION_COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
+        );
+        let owner = owner.to_string();
+        self.write(move |conn| {
+            Box::pin(async move {
+                let rows = sqlx::query(&query)
+                    .bind(&owner)
+                    .bind(lease_until)
+                    .bind(now)
+                    .bind(limit)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db("claiming due executions"))?;
+                rows.iter().map(execution_from_row).collect()
+            })
+        })
         .await
-        .map_err(db("claiming due executions"))?;
-        rows.iter().map(execution_from_row).collect()
     }
 
     async fn renew_leases(&self, owner: &str, until: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE executions SET lease_expires_at = $1 \
-             WHERE lease_owner = $2 AND status IN ('pending', 'running')",
-        )
-        .bind(until)
-        .bind(owner)
-        .execute(&self.pool)
+        let owner = owner.to_string();
+        self.write(move |conn| {
+            Box::pin(async move {
+                Ok(sqlx::query(
+                    "UPDATE executions SET lease_expires_at = $1 \
+                     WHERE lease_owner = $2 AND status IN ('pending', 'running')",
+                )
+                .bind(until)
+                .bind(&owner)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("renewing leases"))?
+                .rows_affected())
+            })
+        })
         .await
-        .map_err(db("renewing leases"))?
-        .rows_affected())
     }
 
     async fn update_execution(
@@ -386,81 +472,98 @@ impl Store for SqlStore {
         owner: &str,
         u: &ExecutionUpdate,
     ) -> Result<(), StoreError> {
-        let release = u.status.releases_lease();
-        let updated = sqlx::query(
-            "UPDATE executions SET status = $1, result = $2, error = $3, wake_at = $4, updated_at = $5, \
-             lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END, \
-             lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
-             WHERE id = $7 AND lease_owner = $8",
-        )
-        .bind(u.status.as_str())
-        .bind(&u.result)
-        .bind(&u.error)
-        .bind(u.wake_at)
-        .bind(u.now)
-        .bind(release)
-        .bind(id)
-        .bind(owner)
-        .execute(&self.pool)
+        let (id, owner, u) = (id.to_string(), owner.to_string(), u.clone());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let updated = sqlx::query(
+                    "UPDATE executions SET status = $1, result = $2, error = $3, wake_at = $4, updated_at = $5, \
+                     lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END, \
+                     lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
+                     WHERE id = $7 AND lease_owner = $8",
+                )
+                .bind(u.status.as_str())
+                .bind(&u.result)
+                .bind(&u.error)
+                .bind(u.wake_at)
+                .bind(u.now)
+                .bind(u.status.releases_lease())
+                .bind(&id)
+                .bind(&owner)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("updating an execution"))?
+                .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::LeaseLost {
+                        execution_id: id,
+                        owner,
+                    });
+                }
+                Ok(())
+            })
+        })
         .await
-        .map_err(db("updating an execution"))?
-        .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::LeaseLost {
-                execution_id: id.to_string(),
-                owner: owner.to_string(),
-            });
-        }
-        Ok(())
     }
 
     async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
-        let cancelled = sqlx::query(
-            "UPDATE executions SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, \
-             wake_at = NULL, updated_at = $1 \
-             WHERE tenant = $2 AND id = $3 AND status NOT IN ('completed', 'failed', 'cancelled')",
-        )
-        .bind(now)
-        .bind(tenant)
-        .bind(id)
-        .execute(&self.pool)
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let cancelled = sqlx::query(
+                    "UPDATE executions SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, \
+                     wake_at = NULL, updated_at = $1 \
+                     WHERE tenant = $2 AND id = $3 AND status NOT IN ('completed', 'failed', 'cancelled')",
+                )
+                .bind(now)
+                .bind(&tenant)
+                .bind(&id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("cancelling an execution"))?
+                .rows_affected();
+                Ok(cancelled == 1)
+            })
+        })
         .await
-        .map_err(db("cancelling an execution"))?
-        .rows_affected();
-        Ok(cancelled == 1)
     }
 
     async fn append_journal(&self, e: &JournalEntry, owner: &str) -> Result<(), StoreError> {
-        // Insert only while the lease is held, in one statement, so a host that lost its
-        // lease cannot add to a journal another host now writes.
-        let inserted = sqlx::query(
-            "INSERT INTO journal (execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM executions WHERE id = $1 AND lease_owner = $10",
-        )
-        .bind(&e.execution_id)
-        .bind(e.seq)
-        .bind(&e.kind)
-        .bind(&e.name)
-        .bind(&e.request)
-        .bind(&e.outcome)
-        .bind(e.attempts)
-        .bind(e.started_at)
-        .bind(e.finished_at)
-        .bind(owner)
-        .execute(&self.pool)
-        .await;
-        match inserted {
-            Ok(done) if done.rows_affected() == 1 => Ok(()),
-            Ok(_) => Err(StoreError::LeaseLost {
-                execution_id: e.execution_id.clone(),
-                owner: owner.to_string(),
-            }),
-            Err(error) if is_unique_violation(&error) => Err(StoreError::JournalConflict {
-                execution_id: e.execution_id.clone(),
-                seq: e.seq,
-            }),
-            Err(error) => Err(db("appending to a journal")(error)),
-        }
+        let (e, owner) = (e.clone(), owner.to_string());
+        self.write(move |conn| {
+            Box::pin(async move {
+                // Insert only while the lease is held, in one statement, so a host that lost
+                // its lease cannot add to a journal another host now writes.
+                let inserted = sqlx::query(
+                    "INSERT INTO journal (execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM executions WHERE id = $1 AND lease_owner = $10",
+                )
+                .bind(&e.execution_id)
+                .bind(e.seq)
+                .bind(&e.kind)
+                .bind(&e.name)
+                .bind(&e.request)
+                .bind(&e.outcome)
+                .bind(e.attempts)
+                .bind(e.started_at)
+                .bind(e.finished_at)
+                .bind(&owner)
+                .execute(&mut *conn)
+                .await;
+                match inserted {
+                    Ok(done) if done.rows_affected() == 1 => Ok(()),
+                    Ok(_) => Err(StoreError::LeaseLost {
+                        execution_id: e.execution_id,
+                        owner,
+                    }),
+                    Err(error) if is_unique_violation(&error) => Err(StoreError::JournalConflict {
+                        execution_id: e.execution_id,
+                        seq: e.seq,
+                    }),
+                    Err(error) => Err(db("appending to a journal")(error)),
+                }
+            })
+        })
+        .await
     }
 
     async fn send_signal(
@@ -471,30 +574,47 @@ impl Store for SqlStore {
         payload: &str,
         now: i64,
     ) -> Result<SignalSent, StoreError> {
-        let Some(execution) = self.get_execution(tenant, execution_id).await? else {
-            return Ok(SignalSent::NoSuchExecution);
-        };
-        if execution.status.is_finished() {
-            return Ok(SignalSent::Finished);
-        }
-        sqlx::query(
-            "INSERT INTO signals (execution_id, name, payload, created_at, consumed_seq) \
-             VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(execution_id)
-        .bind(name)
-        .bind(payload)
-        .bind(now)
-        .execute(&self.pool)
+        let (tenant, execution_id) = (tenant.to_string(), execution_id.to_string());
+        let (name, payload) = (name.to_string(), payload.to_string());
+        self.write_atomic(move |conn| {
+            Box::pin(async move {
+                let status =
+                    sqlx::query("SELECT status FROM executions WHERE tenant = $1 AND id = $2")
+                        .bind(&tenant)
+                        .bind(&execution_id)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db("finding the execution of a signal"))?;
+                let Some(status) = status else {
+                    return Ok(SignalSent::NoSuchExecution);
+                };
+                let status: String = status.try_get("status").map_err(db("reading a status"))?;
+                if ExecutionStatus::parse(&status).is_none_or(ExecutionStatus::is_finished) {
+                    return Ok(SignalSent::Finished);
+                }
+                sqlx::query(
+                    "INSERT INTO signals (execution_id, name, payload, created_at, consumed_seq) \
+                     VALUES ($1, $2, $3, $4, NULL)",
+                )
+                .bind(&execution_id)
+                .bind(&name)
+                .bind(&payload)
+                .bind(now)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("recording a signal"))?;
+                sqlx::query(
+                    "UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting'",
+                )
+                .bind(now)
+                .bind(&execution_id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("waking an execution for a signal"))?;
+                Ok(SignalSent::Sent)
+            })
+        })
         .await
-        .map_err(db("recording a signal"))?;
-        sqlx::query("UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting'")
-            .bind(now)
-            .bind(execution_id)
-            .execute(&self.pool)
-            .await
-            .map_err(db("waking an execution for a signal"))?;
-        Ok(SignalSent::Sent)
     }
 
     async fn claim_signal(
@@ -503,37 +623,43 @@ impl Store for SqlStore {
         name: &str,
         seq: i64,
     ) -> Result<Option<String>, StoreError> {
-        let claimed_before = sqlx::query(
-            "SELECT payload FROM signals WHERE execution_id = $1 AND name = $2 AND consumed_seq = $3",
-        )
-        .bind(execution_id)
-        .bind(name)
-        .bind(seq)
-        .fetch_optional(&self.pool)
+        let (execution_id, name) = (execution_id.to_string(), name.to_string());
+        self.write(move |conn| {
+            Box::pin(async move {
+                let claimed_before = sqlx::query(
+                    "SELECT payload FROM signals WHERE execution_id = $1 AND name = $2 AND consumed_seq = $3",
+                )
+                .bind(&execution_id)
+                .bind(&name)
+                .bind(seq)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("finding a claimed signal"))?;
+                if let Some(row) = claimed_before {
+                    return row
+                        .try_get::<String, _>("payload")
+                        .map(Some)
+                        .map_err(db("reading a signal"));
+                }
+                let claimed = sqlx::query(
+                    "UPDATE signals SET consumed_seq = $1 WHERE id = ( \
+                       SELECT id FROM signals WHERE execution_id = $2 AND name = $3 AND consumed_seq IS NULL \
+                       ORDER BY id LIMIT 1) \
+                     RETURNING payload",
+                )
+                .bind(seq)
+                .bind(&execution_id)
+                .bind(&name)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db("claiming a signal"))?;
+                claimed
+                    .map(|row| row.try_get::<String, _>("payload"))
+                    .transpose()
+                    .map_err(db("reading a signal"))
+            })
+        })
         .await
-        .map_err(db("finding a claimed signal"))?;
-        if let Some(row) = claimed_before {
-            return row
-                .try_get::<String, _>("payload")
-                .map(Some)
-                .map_err(db("reading a signal"));
-        }
-        let claimed = sqlx::query(
-            "UPDATE signals SET consumed_seq = $1 WHERE id = ( \
-               SELECT id FROM signals WHERE execution_id = $2 AND name = $3 AND consumed_seq IS NULL \
-               ORDER BY id LIMIT 1) \
-             RETURNING payload",
-        )
-        .bind(seq)
-        .bind(execution_id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db("claiming a signal"))?;
-        claimed
-            .map(|row| row.try_get::<String, _>("payload"))
-            .transpose()
-            .map_err(db("reading a signal"))
     }
 
     async fn wake_if_signalled(
@@ -542,17 +668,23 @@ impl Store for SqlStore {
         name: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting' \
-             AND EXISTS (SELECT 1 FROM signals WHERE execution_id = $2 AND name = $3 AND consumed_seq IS NULL)",
-        )
-        .bind(now)
-        .bind(execution_id)
-        .bind(name)
-        .execute(&self.pool)
+        let (execution_id, name) = (execution_id.to_string(), name.to_string());
+        self.write(move |conn| {
+            Box::pin(async move {
+                sqlx::query(
+                    "UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting' \
+                     AND EXISTS (SELECT 1 FROM signals WHERE execution_id = $2 AND name = $3 AND consumed_seq IS NULL)",
+                )
+                .bind(now)
+                .bind(&execution_id)
+                .bind(&name)
+                .execute(&mut *conn)
+                .await
+                .map_err(db("waking a signalled execution"))?;
+                Ok(())
+            })
+        })
         .await
-        .map_err(db("waking a signalled execution"))?;
-        Ok(())
     }
 
     async fn load_journal(&self, execution_id: &str) -> Result<Vec<JournalEntry>, StoreError> {

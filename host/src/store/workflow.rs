@@ -75,6 +75,16 @@ pub struct NewExecution {
     pub args: String,
     pub idempotency_key: Option<String>,
     pub created_at: i64,
+    /// Held from the start by a host that runs what it starts in place; none: the execution
+    /// waits, pending, for any host's scheduler.
+    pub lease: Option<Lease>,
+}
+
+/// A host's claim on an execution: nobody else runs it until `until` (renewed while it runs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Lease {
+    pub owner: String,
+    pub until: i64,
 }
 
 /// An execution as stored.

@@ -14,7 +14,8 @@ use crate::registry::json::{self, ArgError};
 use crate::runtime::failure::WorkflowInterrupt;
 use crate::runtime::{CallContext, CallFailure, Target};
 use crate::store::{
-    Created, DEFAULT_TENANT, Execution, ExecutionStatus, ExecutionUpdate, NewExecution, StoreError,
+    Created, DEFAULT_TENANT, Execution, ExecutionStatus, ExecutionUpdate, Lease, NewExecution,
+    StoreError,
 };
 
 /// How long a claimed execution stays this host's without renewal. A live host renews the
@@ -52,6 +53,48 @@ pub struct Started {
     pub existing: bool,
 }
 
+/// Where a finished execution ended, as a caller waiting for it gets it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finished {
+    /// Completed, failed or cancelled.
+    pub status: ExecutionStatus,
+    /// JSON text: the result of a completed execution.
+    pub result: Option<String>,
+    /// JSON text: the error of a failed execution.
+    pub error: Option<String>,
+}
+
+impl From<Execution> for Finished {
+    fn from(execution: Execution) -> Finished {
+        Finished {
+            status: execution.status,
+            result: execution.result,
+            error: execution.error,
+        }
+    }
+}
+
+/// Sent when a run of execution `id` ends on this host; `finished` when it ended the
+/// execution (and that is committed), none when it only paused or stopped.
+#[derive(Clone, Debug)]
+pub struct RunEnded {
+    pub id: String,
+    pub finished: Option<Finished>,
+}
+
+/// How a run comes to an execution.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// Created by this host, already running under its lease, with an empty journal.
+    StartedHere,
+    /// Claimed by the scheduler: pending, resumed after a crash, or due after a wait.
+    Due,
+}
+
+fn lease_from(now: i64) -> i64 {
+    now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)
+}
+
 fn update(
     status: ExecutionStatus,
     result: Option<Value>,
@@ -77,9 +120,11 @@ fn failed(kind: &str, message: impl Into<String>) -> ExecutionUpdate {
 }
 
 impl Host {
-    /// Record a new execution of `workflow` with `args` and wake the scheduler.
+    /// Record a new execution of `workflow` with `args` and run it: at once when a run slot
+    /// is free (created under this host's lease, no scheduler round trip), else when the
+    /// scheduler claims it.
     pub async fn start_workflow(
-        &self,
+        self: &Arc<Self>,
         workflow: &str,
         args: &Value,
         idempotency_key: Option<String>,
@@ -93,22 +138,31 @@ impl Host {
         }
         json::args_from_json(&found.procedure().params, args)?;
         let id = uuid::Uuid::new_v4().to_string();
-        let created = self
-            .store()
-            .create_execution(&NewExecution {
-                id: id.clone(),
-                tenant: DEFAULT_TENANT.to_string(),
-                workflow: workflow.to_string(),
-                component: found.deployment.name.clone(),
-                component_version: found.deployment.version.clone(),
-                args: args.to_string(),
-                idempotency_key,
-                created_at: now_ms(),
-            })
-            .await?;
+        let slot = self.workflow_slots.clone().try_acquire_owned().ok();
+        let created_at = now_ms();
+        let new = NewExecution {
+            id: id.clone(),
+            tenant: DEFAULT_TENANT.to_string(),
+            workflow: workflow.to_string(),
+            component: found.deployment.name.clone(),
+            component_version: found.deployment.version.clone(),
+            args: args.to_string(),
+            idempotency_key,
+            created_at,
+            lease: slot.as_ref().map(|_| Lease {
+                owner: self.node_id.clone(),
+                until: lease_from(created_at),
+            }),
+        };
+        let created = self.store().create_execution(&new).await?;
         match created {
             Created::New => {
-                self.workflow_wake.notify_one();
+                match slot {
+                    Some(slot) => {
+                        self.spawn_run(started_here(new), Claim::StartedHere, slot);
+                    }
+                    None => self.workflow_wake.notify_one(),
+                }
                 Ok(Started {
                     id,
                     existing: false,
@@ -131,37 +185,41 @@ impl Host {
     /// Start `workflow` and wait up to `wait` for it to finish. `Ok(None)` when it is still
     /// going (it goes on; follow it at `/v1/executions/{id}`).
     pub async fn run_workflow(
-        &self,
+        self: &Arc<Self>,
         workflow: &str,
         args: &Value,
         idempotency_key: Option<String>,
         wait: Duration,
-    ) -> Result<(String, Option<Execution>), StartError> {
+    ) -> Result<(String, Option<Finished>), StartError> {
         // Subscribe before starting so the end of a quick run is not missed.
         let mut ended = self.workflow_runs_ended.subscribe();
         let started = self.start_workflow(workflow, args, idempotency_key).await?;
         let deadline = tokio::time::Instant::now() + wait;
+        // A new execution cannot have finished yet; an existing one may have long ago.
+        let mut look = started.existing;
         loop {
-            let execution = self
-                .store()
-                .get_execution(DEFAULT_TENANT, &started.id)
-                .await?;
-            if let Some(execution) = execution.filter(|e| e.status.is_finished()) {
-                return Ok((started.id, Some(execution)));
+            if look {
+                let execution = self
+                    .store()
+                    .get_execution(DEFAULT_TENANT, &started.id)
+                    .await?;
+                if let Some(execution) = execution.filter(|e| e.status.is_finished()) {
+                    return Ok((started.id, Some(execution.into())));
+                }
             }
             if tokio::time::Instant::now() >= deadline {
                 return Ok((started.id, None));
             }
-            // Look again when a local run of this execution ends, and at least every second:
-            // the run may end on another host sharing the database.
+            // Wait for a local run of this execution to end, and look again at least every
+            // second: the run may end on another host sharing the database.
             let recheck = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
-            let _ = tokio::time::timeout_at(recheck, async {
+            let heard = tokio::time::timeout_at(recheck, async {
                 loop {
                     match ended.recv().await {
-                        Ok(id) if id == started.id => return,
+                        Ok(run) if run.id == started.id => return run.finished.clone(),
                         Ok(_) => {}
                         // Missed some: one of them may be ours.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return None,
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => {
                             std::future::pending::<()>().await
                         }
@@ -169,6 +227,10 @@ impl Host {
                 }
             })
             .await;
+            if let Ok(Some(finished)) = heard {
+                return Ok((started.id, Some(finished)));
+            }
+            look = true;
         }
     }
 
@@ -181,7 +243,7 @@ impl Host {
                 let Some(host) = renewer.upgrade() else {
                     return;
                 };
-                let until = now_ms() + LEASE.as_millis() as i64;
+                let until = lease_from(now_ms());
                 if let Err(e) = host.store().renew_leases(&host.node_id, until).await {
                     tracing::warn!("renewing workflow leases: {e}");
                 }
@@ -208,7 +270,7 @@ impl Host {
             return;
         }
         let now = now_ms();
-        let lease_until = now + LEASE.as_millis() as i64;
+        let lease_until = lease_from(now);
         let claimed = match self
             .store()
             .claim_due(&self.node_id, now, lease_until, free as i64)
@@ -224,17 +286,31 @@ impl Host {
             let Ok(slot) = self.workflow_slots.clone().try_acquire_owned() else {
                 break;
             };
-            let host = self.clone();
-            tokio::spawn(async move {
-                let id = execution.id.clone();
-                if let Err(e) = host.clone().run(execution).await {
-                    tracing::warn!(execution = %id, "workflow run: {e}");
-                }
-                // Nobody listening is fine.
-                let _ = host.workflow_runs_ended.send(id);
-                drop(slot);
-            });
+            self.spawn_run(execution, Claim::Due, slot);
         }
+    }
+
+    /// Run `execution` in a task holding `slot`, and tell waiters when the run ends.
+    fn spawn_run(
+        self: &Arc<Self>,
+        execution: Execution,
+        claim: Claim,
+        slot: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let host = self.clone();
+        tokio::spawn(async move {
+            let id = execution.id.clone();
+            let finished = match host.clone().run(execution, claim).await {
+                Ok(finished) => finished,
+                Err(e) => {
+                    tracing::warn!(execution = %id, "workflow run: {e}");
+                    None
+                }
+            };
+            drop(slot);
+            // Nobody listening is fine.
+            let _ = host.workflow_runs_ended.send(RunEnded { id, finished });
+        });
     }
 
     /// The deployment an execution is pinned to: the current one, or its old version
@@ -283,18 +359,42 @@ impl Host {
         Ok(deployment)
     }
 
-    /// Run `execution` once: replay its journal, go on from there, and record where it ended.
-    async fn run(self: Arc<Self>, execution: Execution) -> Result<(), StoreError> {
+    /// Run `execution` once: replay its journal, go on from there, and record where it
+    /// ended; where it finished, if it did.
+    async fn run(
+        self: Arc<Self>,
+        execution: Execution,
+        claim: Claim,
+    ) -> Result<Option<Finished>, StoreError> {
         let id = execution.id.clone();
         let owner = self.node_id.clone();
         let store = self.store_arc();
-        let deployment = match self.pinned_deployment(&execution).await {
+        let end = match self.replay_and_go_on(&execution, claim).await? {
+            Some(end) => end,
+            None => return Ok(None),
+        };
+        tracing::info!(execution = %id, workflow = %execution.workflow, status = end.status.as_str(), "workflow run ended");
+        store.update_execution(&id, &owner, &end).await?;
+        Ok(end.status.is_finished().then_some(Finished {
+            status: end.status,
+            result: end.result,
+            error: end.error,
+        }))
+    }
+
+    /// The part of [`Host::run`] up to its last update: the update, or none when the run
+    /// has already recorded where it stands (a wait for a signal, a lost lease).
+    async fn replay_and_go_on(
+        self: &Arc<Self>,
+        execution: &Execution,
+        claim: Claim,
+    ) -> Result<Option<ExecutionUpdate>, StoreError> {
+        let id = execution.id.clone();
+        let owner = self.node_id.clone();
+        let store = self.store_arc();
+        let deployment = match self.pinned_deployment(execution).await {
             Ok(deployment) => deployment,
-            Err(message) => {
-                return store
-                    .update_execution(&id, &owner, &failed("component-unavailable", message))
-                    .await;
-            }
+            Err(message) => return Ok(Some(failed("component-unavailable", message))),
         };
         let Some(procedure) = deployment
             .procedures
@@ -305,27 +405,24 @@ impl Host {
                 "version {} of {} has no {}",
                 deployment.version, deployment.name, execution.workflow
             );
-            return store
-                .update_execution(&id, &owner, &failed("not-found", message))
-                .await;
+            return Ok(Some(failed("not-found", message)));
         };
         let args: Value = serde_json::from_str(&execution.args).unwrap_or(Value::Null);
         let params = match json::args_from_json(&procedure.params, &args) {
             Ok(params) => params,
-            Err(e) => {
-                return store
-                    .update_execution(&id, &owner, &failed("invalid-args", e.to_string()))
-                    .await;
+            Err(e) => return Ok(Some(failed("invalid-args", e.to_string()))),
+        };
+        let journal = match claim {
+            Claim::StartedHere => Vec::new(),
+            Claim::Due => {
+                let journal = store.load_journal(&id).await?;
+                if execution.status != ExecutionStatus::Running {
+                    let running = update(ExecutionStatus::Running, None, None, None);
+                    store.update_execution(&id, &owner, &running).await?;
+                }
+                journal
             }
         };
-        let journal = store.load_journal(&id).await?;
-        store
-            .update_execution(
-                &id,
-                &owner,
-                &update(ExecutionStatus::Running, None, None, None),
-            )
-            .await?;
         let replay = Replay {
             host: self.clone(),
             execution_id: id.clone(),
@@ -386,12 +483,13 @@ impl Host {
                     )
                     .await?;
                 // A signal sent while this run was still going has found it not yet waiting.
-                return store.wake_if_signalled(&id, &name, now_ms()).await;
+                store.wake_if_signalled(&id, &name, now_ms()).await?;
+                return Ok(None);
             }
             Err(CallFailure::Interrupted(WorkflowInterrupt::Journal(message))) => {
                 // Most likely the lease went to another host; it carries on from the journal.
                 tracing::warn!(execution = %id, "stopping a run that cannot journal: {message}");
-                return Ok(());
+                return Ok(None);
             }
             Err(CallFailure::Interrupted(WorkflowInterrupt::Limit { kind, message })) => {
                 failed(kind, message)
@@ -401,7 +499,28 @@ impl Host {
             }
             Err(failure) => failed(failure.kind(), failure.to_string()),
         };
-        tracing::info!(execution = %id, workflow = %execution.workflow, status = end.status.as_str(), "workflow run ended");
-        store.update_execution(&id, &owner, &end).await
+        Ok(Some(end))
+    }
+}
+
+/// The stored form of an execution this host has just created under its own lease.
+fn started_here(new: NewExecution) -> Execution {
+    let (lease_owner, lease_expires_at) = new.lease.map(|l| (l.owner, l.until)).unzip();
+    Execution {
+        id: new.id,
+        tenant: new.tenant,
+        workflow: new.workflow,
+        component: new.component,
+        component_version: new.component_version,
+        args: new.args,
+        idempotency_key: new.idempotency_key,
+        status: ExecutionStatus::Running,
+        result: None,
+        error: None,
+        wake_at: None,
+        lease_owner,
+        lease_expires_at,
+        created_at: new.created_at,
+        updated_at: new.created_at,
     }
 }

@@ -1,0 +1,220 @@
+//! Where the store's writes run. Every write is an operation on one connection, atomic:
+//!
+//! - **SQLite (group commit).** One writer task owns the only writing connection. It takes
+//!   every write waiting at the moment (up to [`MAX_BATCH`]), runs them in one transaction,
+//!   commits once and only then answers each caller: a write is never reported done before
+//!   it is committed. A write of one statement is atomic as it is (SQLite undoes a failed
+//!   statement alone); a write of several runs in a savepoint, so that one failing write
+//!   leaves the rest of its batch alone. Every statement is a round trip to sqlx's SQLite
+//!   thread, so savepoints are kept to the writes that need them. Checkpoints (copying the
+//!   WAL back into the database file, with its fsync) run beside the writer on a reading
+//!   connection, every [`CHECKPOINT_INTERVAL`], instead of inside a commit now and then. SQLite admits one writer at a time anyway;
+//!   queueing here instead of in SQLite's busy handler (which sleeps in steps of
+//!   milliseconds) and committing the journal writes of concurrent workflow runs together is
+//!   what makes durable steps cheap.
+//! - **PostgreSQL.** Each write runs on a pooled connection, in a transaction of its own
+//!   when it has several statements: several hosts write at once, and the server orders
+//!   them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use sqlx::{AnyConnection, AnyPool, Connection, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+/// Most writes committed in one SQLite transaction. Bounds how long the first of them waits.
+pub const MAX_BATCH: usize = 256;
+/// How often the WAL is checkpointed, without holding up writes.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+/// WAL pages past which a checkpoint holds writes back until it has copied them all: under
+/// writes that never pause, a checkpoint beside them never catches up, and the WAL (and
+/// every read's look-up in it) would grow without end. About 80 MB of 4 KiB pages.
+pub const WAL_MAX_PAGES: i64 = 20_000;
+
+/// One write: statements on a connection, its answer ready once they have run.
+pub type Operation<T> =
+    Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send>;
+
+/// A queued SQLite write: runs it, and gives the answer to hand over once the batch has
+/// committed.
+pub struct Queued {
+    run: QueuedRun,
+    /// Whether it may change the database with several statements.
+    several: bool,
+}
+type QueuedRun = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Answer> + Send>;
+/// Hands a write's result to its caller, given how the batch's commit went.
+type Answer = Box<dyn FnOnce(Result<(), Arc<sqlx::Error>>) + Send>;
+
+/// Runs the store's writes (see the module docs).
+pub enum Writes {
+    GroupCommit(mpsc::UnboundedSender<Queued>),
+    Pooled(AnyPool),
+}
+
+impl Writes {
+    /// Group commit over the one connection of `writer` (SQLite), with checkpoints on a
+    /// connection of `readers`. Needs a Tokio runtime.
+    pub fn group_commit(writer: AnyPool, readers: AnyPool) -> Writes {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let checkpoints = tokio::spawn(checkpoint_now_and_then(readers));
+            commit_batches(writer, waiting).await;
+            checkpoints.abort();
+        });
+        Writes::GroupCommit(queue)
+    }
+
+    /// Writes on connections of `pool` (PostgreSQL).
+    pub fn pooled(pool: AnyPool) -> Writes {
+        Writes::Pooled(pool)
+    }
+
+    /// Run `operation`, which changes the database with at most one statement, and answer
+    /// once it is committed.
+    pub async fn run<T: Send + 'static>(&self, operation: Operation<T>) -> Result<T, StoreError> {
+        self.queue(operation, false).await
+    }
+
+    /// Run `operation`, which may change the database with several statements, atomically,
+    /// and answer once it is committed.
+    pub async fn run_atomic<T: Send + 'static>(
+        &self,
+        operation: Operation<T>,
+    ) -> Result<T, StoreError> {
+        self.queue(operation, true).await
+    }
+
+    async fn queue<T: Send + 'static>(
+        &self,
+        operation: Operation<T>,
+        several: bool,
+    ) -> Result<T, StoreError> {
+        match self {
+            Writes::Pooled(pool) if !several => {
+                let mut conn = pool.acquire().await.map_err(db("connecting"))?;
+                operation(&mut conn).await
+            }
+            Writes::Pooled(pool) => {
+                let mut tx = pool.begin().await.map_err(db("starting a transaction"))?;
+                let value = operation(&mut tx).await?;
+                tx.commit().await.map_err(db("committing"))?;
+                Ok(value)
+            }
+            Writes::GroupCommit(queue) => {
+                let (answer, answered) = oneshot::channel();
+                let run: QueuedRun = Box::new(move |conn| {
+                    Box::pin(async move {
+                        let result = if several {
+                            in_savepoint(conn, operation).await
+                        } else {
+                            operation(conn).await
+                        };
+                        Box::new(move |committed: Result<(), Arc<sqlx::Error>>| {
+                            let _ = answer.send(match committed {
+                                Ok(()) => result,
+                                Err(e) => Err(StoreError::Commit(e.to_string())),
+                            });
+                        }) as Answer
+                    })
+                });
+                queue
+                    .send(Queued { run, several })
+                    .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
+                // Dropped unanswered: its batch could not start (logged by the writer).
+                answered
+                    .await
+                    .map_err(|_| StoreError::Commit("the write was not run".into()))?
+            }
+        }
+    }
+}
+
+fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { operation, source }
+}
+
+/// Run `operation` in a savepoint: kept when it succeeds, undone when it fails.
+async fn in_savepoint<T>(
+    conn: &mut AnyConnection,
+    operation: Operation<T>,
+) -> Result<T, StoreError> {
+    let mut savepoint = conn.begin().await.map_err(db("opening a savepoint"))?;
+    let value = operation(&mut savepoint).await;
+    match value {
+        Ok(value) => {
+            savepoint
+                .commit()
+                .await
+                .map_err(db("releasing a savepoint"))?;
+            Ok(value)
+        }
+        Err(e) => {
+            savepoint
+                .rollback()
+                .await
+                .map_err(db("rolling back a savepoint"))?;
+            Err(e)
+        }
+    }
+}
+
+/// The SQLite writer task: commit what is waiting, answer, repeat until the store is gone.
+async fn commit_batches(pool: AnyPool, mut waiting: mpsc::UnboundedReceiver<Queued>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut answers = Vec::with_capacity(batch.len());
+        let committed = async {
+            let mut conn = pool.acquire().await?;
+            // A lone statement commits by itself: two round trips fewer than a transaction.
+            if batch.len() == 1 && !batch[0].several {
+                if let Some(write) = batch.pop() {
+                    answers.push((write.run)(&mut conn).await);
+                }
+                return Ok(());
+            }
+            let mut tx = conn.begin().await?;
+            for write in batch.drain(..) {
+                answers.push((write.run)(&mut tx).await);
+            }
+            tx.commit().await
+        }
+        .await
+        .map_err(Arc::new);
+        if let Err(e) = &committed {
+            tracing::error!("committing a batch of {} writes: {e}", answers.len());
+        }
+        // Writes never started (the connection failed first) are dropped: their callers
+        // see the writer's answer channel closed.
+        batch.clear();
+        for answer in answers {
+            answer(committed.clone());
+        }
+    }
+}
+
+/// Checkpoint the WAL every [`CHECKPOINT_INTERVAL`]: passively (beside the writer), or
+/// holding writes back once it has grown past [`WAL_MAX_PAGES`].
+async fn checkpoint_now_and_then(readers: AnyPool) {
+    let mut wal_pages = 0;
+    loop {
+        tokio::time::sleep(CHECKPOINT_INTERVAL).await;
+        let mode = if wal_pages > WAL_MAX_PAGES {
+            "RESTART"
+        } else {
+            "PASSIVE"
+        };
+        // One row: busy (0/1), pages in the WAL, pages copied back.
+        let done = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
+            .fetch_one(&readers)
+            .await
+            .and_then(|row| row.try_get::<i64, _>(1));
+        match done {
+            Ok(pages) => wal_pages = pages,
+            Err(e) => tracing::warn!("checkpointing the SQLite WAL: {e}"),
+        }
+    }
+}
