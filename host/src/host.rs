@@ -67,9 +67,8 @@ pub struct Host {
     pub(crate) workflow_wake: tokio::sync::Notify,
     /// Workflow runs at once.
     pub(crate) workflow_slots: Arc<tokio::sync::Semaphore>,
-    /// Every run that just ended, for callers waiting on its execution.
-    pub(crate) workflow_runs_ended:
-        tokio::sync::broadcast::Sender<crate::workflow::engine::RunEnded>,
+    /// Callers waiting for runs of particular executions to end.
+    pub(crate) run_waiters: crate::workflow::waiters::RunWaiters,
     /// Old component versions that executions are pinned to, compiled on first use.
     pinned: std::sync::Mutex<std::collections::HashMap<String, Arc<Deployment>>>,
 }
@@ -112,7 +111,7 @@ impl Host {
                 crate::workflow::engine::MAX_CONCURRENT_RUNS,
             )),
             pinned: std::sync::Mutex::new(std::collections::HashMap::new()),
-            workflow_runs_ended: tokio::sync::broadcast::channel(1024).0,
+            run_waiters: Default::default(),
         });
         for stored in host.store.load_components(DEFAULT_TENANT).await? {
             let name = stored.name.clone();

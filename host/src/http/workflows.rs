@@ -321,7 +321,6 @@ struct EventCursor {
     last_status: Option<ExecutionStatus>,
     queued: std::collections::VecDeque<Event>,
     finished: bool,
-    runs_ended: tokio::sync::broadcast::Receiver<crate::workflow::engine::RunEnded>,
 }
 
 impl EventCursor {
@@ -335,6 +334,8 @@ impl EventCursor {
             if self.finished {
                 return None;
             }
+            // Wait, then look: a run ending in between is not missed.
+            let run_ended = self.host.run_waiters.wait(&self.id);
             if let Err(error) = self.look().await {
                 // A stream cannot answer a problem any more; say so and end it.
                 self.finished = true;
@@ -342,7 +343,7 @@ impl EventCursor {
             }
             if self.queued.is_empty() {
                 tokio::select! {
-                    _ = self.runs_ended.recv() => {}
+                    _ = run_ended.ended() => {}
                     () = tokio::time::sleep(EVENTS_POLL) => {}
                 }
             }
@@ -399,7 +400,6 @@ pub async fn events(
         return Err(Problem::not_found(format!("no execution {id}")));
     }
     let cursor = EventCursor {
-        runs_ended: host.workflow_runs_ended.subscribe(),
         host,
         id,
         last_seq: 0,

@@ -8,7 +8,8 @@
 //!   leaves the rest of its batch alone. Every statement is a round trip to sqlx's SQLite
 //!   thread, so savepoints are kept to the writes that need them. Checkpoints (copying the
 //!   WAL back into the database file, with its fsync) run beside the writer on a reading
-//!   connection, every [`CHECKPOINT_INTERVAL`], instead of inside a commit now and then. SQLite admits one writer at a time anyway;
+//!   connection, every [`CHECKPOINT_INTERVAL`], instead of inside a commit now and then;
+//!   the writer copies the rest itself when the WAL grows long ([`WAL_MAX_PAGES`]). SQLite admits one writer at a time anyway;
 //!   queueing here instead of in SQLite's busy handler (which sleeps in steps of
 //!   milliseconds) and committing the journal writes of concurrent workflow runs together is
 //!   what makes durable steps cheap.
@@ -17,10 +18,12 @@
 //!   them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use sqlx::{AnyConnection, AnyPool, Connection, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::StoreError;
@@ -29,10 +32,11 @@ use super::StoreError;
 pub const MAX_BATCH: usize = 256;
 /// How often the WAL is checkpointed, without holding up writes.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
-/// WAL pages past which a checkpoint holds writes back until it has copied them all: under
-/// writes that never pause, a checkpoint beside them never catches up, and the WAL (and
-/// every read's look-up in it) would grow without end. About 80 MB of 4 KiB pages.
-pub const WAL_MAX_PAGES: i64 = 20_000;
+/// WAL pages past which the writer finishes a checkpoint itself between two batches. Under
+/// writes that never pause, checkpoints beside them never quite catch up, and the WAL is
+/// only started afresh once all of it has been copied back: without this it would grow
+/// without end. About 40 MB of 4 KiB pages.
+pub const WAL_MAX_PAGES: i64 = 10_000;
 
 /// One write: statements on a connection, its answer ready once they have run.
 pub type Operation<T> =
@@ -60,9 +64,11 @@ impl Writes {
     /// connection of `readers`. Needs a Tokio runtime.
     pub fn group_commit(writer: AnyPool, readers: AnyPool) -> Writes {
         let (queue, waiting) = mpsc::unbounded_channel();
+        let wal_too_long = Arc::new(AtomicBool::new(false));
+        let checkpoints = checkpoint_now_and_then(readers, wal_too_long.clone());
         tokio::spawn(async move {
-            let checkpoints = tokio::spawn(checkpoint_now_and_then(readers));
-            commit_batches(writer, waiting).await;
+            let checkpoints = tokio::spawn(checkpoints);
+            commit_batches(writer, waiting, wal_too_long).await;
             checkpoints.abort();
         });
         Writes::GroupCommit(queue)
@@ -163,16 +169,34 @@ async fn in_savepoint<T>(
 }
 
 /// The SQLite writer task: commit what is waiting, answer, repeat until the store is gone.
-async fn commit_batches(pool: AnyPool, mut waiting: mpsc::UnboundedReceiver<Queued>) {
+/// It keeps its connection (sqlx tests a connection each time it goes back to its pool)
+/// until the connection fails.
+async fn commit_batches(
+    pool: AnyPool,
+    mut waiting: mpsc::UnboundedReceiver<Queued>,
+    wal_too_long: Arc<AtomicBool>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut kept: Option<PoolConnection<Any>> = None;
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut answers = Vec::with_capacity(batch.len());
         let committed = async {
-            let mut conn = pool.acquire().await?;
+            let conn = match &mut kept {
+                Some(conn) => conn,
+                None => kept.insert(pool.acquire().await?),
+            };
+            if wal_too_long.swap(false, Ordering::Relaxed) {
+                // Copy back what the checkpoints beside us have not: with nothing left in
+                // the WAL, the next commit starts it afresh. Between batches, no writer waits
+                // on a lock (a RESTART checkpoint from elsewhere would make it sleep).
+                sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut **conn)
+                    .await?;
+            }
             // A lone statement commits by itself: two round trips fewer than a transaction.
             if batch.len() == 1 && !batch[0].several {
                 if let Some(write) = batch.pop() {
-                    answers.push((write.run)(&mut conn).await);
+                    answers.push((write.run)(conn).await);
                 }
                 return Ok(());
             }
@@ -186,6 +210,8 @@ async fn commit_batches(pool: AnyPool, mut waiting: mpsc::UnboundedReceiver<Queu
         .map_err(Arc::new);
         if let Err(e) = &committed {
             tracing::error!("committing a batch of {} writes: {e}", answers.len());
+            // Take a fresh connection for the next batch.
+            kept = None;
         }
         // Writes never started (the connection failed first) are dropped: their callers
         // see the writer's answer channel closed.
@@ -196,24 +222,18 @@ async fn commit_batches(pool: AnyPool, mut waiting: mpsc::UnboundedReceiver<Queu
     }
 }
 
-/// Checkpoint the WAL every [`CHECKPOINT_INTERVAL`]: passively (beside the writer), or
-/// holding writes back once it has grown past [`WAL_MAX_PAGES`].
-async fn checkpoint_now_and_then(readers: AnyPool) {
-    let mut wal_pages = 0;
+/// Checkpoint the WAL every [`CHECKPOINT_INTERVAL`], beside the writer; past
+/// [`WAL_MAX_PAGES`], ask the writer to finish the job between two batches.
+async fn checkpoint_now_and_then(readers: AnyPool, wal_too_long: Arc<AtomicBool>) {
     loop {
         tokio::time::sleep(CHECKPOINT_INTERVAL).await;
-        let mode = if wal_pages > WAL_MAX_PAGES {
-            "RESTART"
-        } else {
-            "PASSIVE"
-        };
         // One row: busy (0/1), pages in the WAL, pages copied back.
-        let done = sqlx::query(&format!("PRAGMA wal_checkpoint({mode})"))
+        let done = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
             .fetch_one(&readers)
             .await
             .and_then(|row| row.try_get::<i64, _>(1));
         match done {
-            Ok(pages) => wal_pages = pages,
+            Ok(pages) => wal_too_long.store(pages > WAL_MAX_PAGES, Ordering::Relaxed),
             Err(e) => tracing::warn!("checkpointing the SQLite WAL: {e}"),
         }
     }

@@ -74,14 +74,6 @@ impl From<Execution> for Finished {
     }
 }
 
-/// Sent when a run of execution `id` ends on this host; `finished` when it ended the
-/// execution (and that is committed), none when it only paused or stopped.
-#[derive(Clone, Debug)]
-pub struct RunEnded {
-    pub id: String,
-    pub finished: Option<Finished>,
-}
-
 /// How a run comes to an execution.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Claim {
@@ -129,6 +121,19 @@ impl Host {
         args: &Value,
         idempotency_key: Option<String>,
     ) -> Result<Started, StartError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.start_workflow_as(id, workflow, args, idempotency_key)
+            .await
+    }
+
+    /// [`Host::start_workflow`] with the id a new execution gets.
+    async fn start_workflow_as(
+        self: &Arc<Self>,
+        id: String,
+        workflow: &str,
+        args: &Value,
+        idempotency_key: Option<String>,
+    ) -> Result<Started, StartError> {
         let found = self
             .registry()
             .procedure(workflow)
@@ -137,7 +142,6 @@ impl Host {
             return Err(StartError::NotAWorkflow(workflow.to_string()));
         }
         json::args_from_json(&found.procedure().params, args)?;
-        let id = uuid::Uuid::new_v4().to_string();
         let slot = self.workflow_slots.clone().try_acquire_owned().ok();
         let created_at = now_ms();
         let new = NewExecution {
@@ -191,46 +195,40 @@ impl Host {
         idempotency_key: Option<String>,
         wait: Duration,
     ) -> Result<(String, Option<Finished>), StartError> {
-        // Subscribe before starting so the end of a quick run is not missed.
-        let mut ended = self.workflow_runs_ended.subscribe();
-        let started = self.start_workflow(workflow, args, idempotency_key).await?;
+        // Wait before starting, so that the end of a quick run is not missed.
+        let id = uuid::Uuid::new_v4().to_string();
+        let first = self.run_waiters.wait(&id);
+        let started = self
+            .start_workflow_as(id, workflow, args, idempotency_key)
+            .await?;
         let deadline = tokio::time::Instant::now() + wait;
         // A new execution cannot have finished yet; an existing one may have long ago.
-        let mut look = started.existing;
+        let mut waiting = (!started.existing).then_some(first);
         loop {
-            if look {
-                let execution = self
-                    .store()
-                    .get_execution(DEFAULT_TENANT, &started.id)
-                    .await?;
-                if let Some(execution) = execution.filter(|e| e.status.is_finished()) {
-                    return Ok((started.id, Some(execution.into())));
+            let waiter = match waiting.take() {
+                Some(waiter) => waiter,
+                None => {
+                    // Wait, then look: an end in between is not missed.
+                    let waiter = self.run_waiters.wait(&started.id);
+                    let execution = self
+                        .store()
+                        .get_execution(DEFAULT_TENANT, &started.id)
+                        .await?;
+                    if let Some(execution) = execution.filter(|e| e.status.is_finished()) {
+                        return Ok((started.id, Some(execution.into())));
+                    }
+                    waiter
                 }
-            }
+            };
             if tokio::time::Instant::now() >= deadline {
                 return Ok((started.id, None));
             }
             // Wait for a local run of this execution to end, and look again at least every
             // second: the run may end on another host sharing the database.
             let recheck = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
-            let heard = tokio::time::timeout_at(recheck, async {
-                loop {
-                    match ended.recv().await {
-                        Ok(run) if run.id == started.id => return run.finished.clone(),
-                        Ok(_) => {}
-                        // Missed some: one of them may be ours.
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return None,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                            std::future::pending::<()>().await
-                        }
-                    }
-                }
-            })
-            .await;
-            if let Ok(Some(finished)) = heard {
+            if let Ok(Some(finished)) = tokio::time::timeout_at(recheck, waiter.ended()).await {
                 return Ok((started.id, Some(finished)));
             }
-            look = true;
         }
     }
 
@@ -308,8 +306,7 @@ impl Host {
                 }
             };
             drop(slot);
-            // Nobody listening is fine.
-            let _ = host.workflow_runs_ended.send(RunEnded { id, finished });
+            host.run_waiters.ended(&id, finished);
         });
     }
 

@@ -960,3 +960,26 @@ async fn a_workflow_survives_kill_9_during_a_step() {
         "the step ran again after the crash and was journaled once: {execution}"
     );
 }
+
+#[tokio::test]
+async fn more_executions_than_run_slots_all_complete_each_step_journaled_once() {
+    // 48 long executions at once, over the host's 32 run slots: the first ones run where
+    // they are started, the others wait pending for the scheduler, which takes them as
+    // slots free up.
+    let host = workflow_host().await;
+    let names: Vec<String> = (0..300).map(|i| format!("n{i}")).collect();
+    let started = futures::future::join_all(
+        (0..48).map(|_| start(&host, "flows.greet-all", json!({ "names": names }), None)),
+    )
+    .await;
+    let greetings: Vec<String> = names.iter().map(|n| format!("Hello, {n}!")).collect();
+    for (status, body) in started {
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_str().expect("an execution id");
+        let execution = wait_for(&host, id, finished).await;
+        assert_eq!(execution["status"], "completed", "{execution}");
+        assert_eq!(execution["result"], json!(greetings));
+        let seqs: Vec<i64> = step_summary(&execution).iter().map(|s| s.0).collect();
+        assert_eq!(seqs, (1..=300).collect::<Vec<i64>>());
+    }
+}
