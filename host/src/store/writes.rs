@@ -1,18 +1,20 @@
 //! Where the store's writes run. Every write is an operation on one connection, atomic:
 //!
-//! - **SQLite (group commit).** One writer task owns the only writing connection. It takes
-//!   every write waiting at the moment (up to [`MAX_BATCH`]), runs them in one transaction,
-//!   commits once and only then answers each caller: a write is never reported done before
-//!   it is committed. A write of one statement is atomic as it is (SQLite undoes a failed
-//!   statement alone); a write of several runs in a savepoint, so that one failing write
-//!   leaves the rest of its batch alone. Every statement is a round trip to sqlx's SQLite
-//!   thread, so savepoints are kept to the writes that need them. Checkpoints (copying the
-//!   WAL back into the database file, with its fsync) run beside the writer on a reading
-//!   connection, every [`CHECKPOINT_INTERVAL`], instead of inside a commit now and then;
-//!   the writer copies the rest itself when the WAL grows long ([`WAL_MAX_PAGES`]). SQLite admits one writer at a time anyway;
-//!   queueing here instead of in SQLite's busy handler (which sleeps in steps of
-//!   milliseconds) and committing the journal writes of concurrent workflow runs together is
-//!   what makes durable steps cheap.
+//! - **SQLite (group commit).** SQLite admits one writer at a time. One writer task owns
+//!   the only writing connection; it takes every write waiting at the moment (up to
+//!   [`MAX_BATCH`]), runs them in one transaction, commits once and only then answers each
+//!   caller: a write is never reported done before it is committed. Queueing here instead
+//!   of in SQLite's busy handler (which sleeps in steps of milliseconds), and committing the
+//!   journal writes of concurrent workflow runs together, is what makes durable steps cheap.
+//!   A write of one statement is atomic as it is (SQLite undoes a failed statement alone);
+//!   a write of several runs in a savepoint, so that one failing write leaves the rest of
+//!   its batch alone. Every statement is a round trip to sqlx's SQLite thread, so savepoints
+//!   are kept to the writes that need them.
+//!
+//!   Checkpoints (copying the WAL back into the database file, with its fsync) run beside
+//!   the writer on a reading connection every [`CHECKPOINT_INTERVAL`], not inside a commit
+//!   now and then; the writer copies the rest itself when the WAL grows long
+//!   ([`WAL_MAX_PAGES`]).
 //! - **PostgreSQL.** Each write runs on a pooled connection, in a transaction of its own
 //!   when it has several statements: several hosts write at once, and the server orders
 //!   them.
