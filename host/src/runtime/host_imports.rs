@@ -100,9 +100,10 @@ impl DurableHost for StoreState {
         procedure: String,
         args_json: String,
     ) -> wasmtime::Result<Result<String, StepError>> {
-        let outcome = self
-            .replay("durable.call")?
-            .call(procedure, args_json, StepOptions::default())
+        let replay = self.replay("durable.call")?;
+        let time = replay.durable_time.clone();
+        let outcome = time
+            .timed(replay.call(procedure, args_json, StepOptions::default()))
             .await
             .map_err(wasmtime::Error::new)?;
         Ok(step_result(outcome))
@@ -126,9 +127,10 @@ impl DurableHost for StoreState {
             name: options.name,
             retry,
         };
-        let outcome = self
-            .replay("durable.call-with")?
-            .call(procedure, args_json, options)
+        let replay = self.replay("durable.call-with")?;
+        let time = replay.durable_time.clone();
+        let outcome = time
+            .timed(replay.call(procedure, args_json, options))
             .await
             .map_err(wasmtime::Error::new)?;
         Ok(step_result(outcome))
@@ -138,9 +140,10 @@ impl DurableHost for StoreState {
         &mut self,
         calls: Vec<(String, String)>,
     ) -> wasmtime::Result<Vec<Result<String, StepError>>> {
-        let outcomes = self
-            .replay("durable.call-all")?
-            .call_all(calls)
+        let replay = self.replay("durable.call-all")?;
+        let time = replay.durable_time.clone();
+        let outcomes = time
+            .timed(replay.call_all(calls))
             .await
             .map_err(wasmtime::Error::new)?;
         Ok(outcomes.into_iter().map(step_result).collect())
@@ -158,15 +161,17 @@ impl DurableHost for StoreState {
                 "durable.inline-end: the result of step {name} is not valid JSON: {e}"
             ))
         })?;
-        self.replay("durable.inline-end")?
-            .inline_end(name, result)
+        let replay = self.replay("durable.inline-end")?;
+        let time = replay.durable_time.clone();
+        time.timed(replay.inline_end(name, result))
             .await
             .map_err(wasmtime::Error::new)
     }
 
     async fn sleep(&mut self, ms: u64) -> wasmtime::Result<()> {
-        self.replay("durable.sleep")?
-            .sleep(ms)
+        let replay = self.replay("durable.sleep")?;
+        let time = replay.durable_time.clone();
+        time.timed(replay.sleep(ms))
             .await
             .map_err(wasmtime::Error::new)
     }
@@ -176,17 +181,17 @@ impl DurableHost for StoreState {
         name: String,
         timeout_ms: Option<u64>,
     ) -> wasmtime::Result<Option<String>> {
-        self.replay("durable.wait-signal")?
-            .wait_signal(name, timeout_ms)
+        let replay = self.replay("durable.wait-signal")?;
+        let time = replay.durable_time.clone();
+        time.timed(replay.wait_signal(name, timeout_ms))
             .await
             .map_err(wasmtime::Error::new)
     }
 
     async fn now(&mut self) -> wasmtime::Result<u64> {
-        self.replay("durable.now")?
-            .now()
-            .await
-            .map_err(wasmtime::Error::new)
+        let replay = self.replay("durable.now")?;
+        let time = replay.durable_time.clone();
+        time.timed(replay.now()).await.map_err(wasmtime::Error::new)
     }
 }
 

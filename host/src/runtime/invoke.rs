@@ -49,6 +49,10 @@ impl Runtime {
             .await
             .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
 
+        let workflow_time = workflow
+            .as_ref()
+            .map(|replay| replay.durable_time.clone())
+            .unwrap_or_default();
         let label = CallLabel {
             request_id: context.request_id.clone(),
             procedure: target.procedure.to_string(),
@@ -62,11 +66,16 @@ impl Runtime {
         store
             .set_fuel(call_limits.fuel)
             .map_err(|e| CallFailure::Host(format!("{e:#}")))?;
-        let deadline = Instant::now() + call_limits.timeout();
+        // A workflow run's deadline moves on by the time its durable calls take: the limit is
+        // for its own code (each step has limits of its own).
+        let durable_time = workflow_time.clone();
+        let started = Instant::now();
+        let deadline = move || started + call_limits.timeout() + durable_time.total();
         store.set_epoch_deadline(1);
         // Once per tick: give the thread back to other tasks, and stop at the deadline.
+        let epoch_deadline = deadline.clone();
         store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+            if Instant::now() >= epoch_deadline() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -84,7 +93,19 @@ impl Runtime {
             func.call_async(&mut store, params, &mut results).await?;
             wasmtime::Result::Ok(results)
         };
-        let outcome = tokio::time::timeout(call_limits.timeout() + DEADLINE_GRACE, run).await;
+        let outcome = async {
+            tokio::pin!(run);
+            loop {
+                let abandon_at = deadline() + DEADLINE_GRACE;
+                match tokio::time::timeout_at(abandon_at.into(), &mut run).await {
+                    Ok(done) => return Ok(done),
+                    // The deadline moved on meanwhile (a durable call ended).
+                    Err(_) if Instant::now() < deadline() + DEADLINE_GRACE => {}
+                    Err(elapsed) => return Err(elapsed),
+                }
+            }
+        }
+        .await;
         store.data().output.flush();
         match outcome {
             Ok(Ok(results)) => Ok(results),

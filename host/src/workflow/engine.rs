@@ -428,6 +428,7 @@ impl Host {
             cursor: 0,
             position: Default::default(),
             created_at: execution.created_at,
+            durable_time: Default::default(),
         };
         let target = Target {
             pre: &deployment.pre,

@@ -1,7 +1,8 @@
 //! One run of a workflow: its journal, where the replay stands in it, and the `durable`
 //! host imports that answer from the journal or, on new ground, act and journal.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -27,6 +28,49 @@ pub struct Replay {
     pub position: JournalPosition,
     /// When the execution was created: the instance's WASI wall clock stands there.
     pub created_at: i64,
+    /// Time spent in durable calls, which the run's own deadline does not count.
+    pub durable_time: DurableTime,
+}
+
+/// Time a run spent in durable calls: its steps (each under its own limits), retries,
+/// journal commits. A workflow's wall-clock limit is for its own code, so a run's deadline
+/// moves on by this much, and stands still while a durable call is under way. Shared with
+/// the run's deadline checks.
+#[derive(Clone, Debug, Default)]
+pub struct DurableTime(Arc<Mutex<DurableClock>>);
+
+#[derive(Debug, Default)]
+struct DurableClock {
+    /// Durable calls that have ended.
+    ended: Duration,
+    /// When the durable call under way began.
+    since: Option<Instant>,
+}
+
+impl DurableTime {
+    /// Run `work`, a durable call, counting its time.
+    pub async fn timed<T>(&self, work: impl Future<Output = T>) -> T {
+        self.clock().since = Some(Instant::now());
+        let output = work.await;
+        let mut clock = self.clock();
+        if let Some(since) = clock.since.take() {
+            clock.ended += since.elapsed();
+        }
+        output
+    }
+
+    /// Time in durable calls so far, the one under way included.
+    pub fn total(&self) -> Duration {
+        let clock = self.clock();
+        clock.ended + clock.since.map_or(Duration::ZERO, |since| since.elapsed())
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, DurableClock> {
+        // Two plain fields: consistent whatever a panicking holder did.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// What a durable call asked for, and the answer it got.

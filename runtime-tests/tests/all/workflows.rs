@@ -983,3 +983,32 @@ async fn more_executions_than_run_slots_all_complete_each_step_journaled_once() 
         assert_eq!(seqs, (1..=300).collect::<Vec<i64>>());
     }
 }
+
+#[tokio::test]
+async fn a_workflow_s_time_limit_is_for_its_own_code_not_its_steps() {
+    // The workflows get 150 ms of their own; a step may take longer under its own limits.
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, body) = host
+        .deploy_with("flows", guests::FLOWS, "&timeout_ms=150")
+        .await;
+    assert_eq!(status, 201, "{body}");
+    host.deploy_built("runtime-tests/guests/catalog").await;
+
+    // One step busy for 250 ms (items.busy may take 300 ms): the workflow completes.
+    let id = retried(&host, "items.busy", json!({ "ms": 250 }), 1, 0).await;
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(attempts(&execution).len(), 1);
+
+    // A workflow looping in its own code is stopped at its limit.
+    let (_, body) = start(&host, "flows.spin", json!({}), None).await;
+    let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(execution["error"]["kind"], "timeout", "{execution}");
+    assert_eq!(
+        step_summary(&execution).len(),
+        1,
+        "the greeting step was made"
+    );
+}

@@ -21,6 +21,14 @@ fn greet(name: &str) -> Result<String, String> {
 }
 
 impl Guest for Flows {
+    fn spin() -> u64 {
+        let _ = greet("spinner");
+        let mut turns = 0u64;
+        loop {
+            turns = std::hint::black_box(turns.wrapping_add(1));
+        }
+    }
+
     fn greet_twice(first: String, second: String, sleep_ms: u64) -> Result<String, String> {
         let a = greet(&first)?;
         workflow::sleep(Duration::from_millis(sleep_ms));
