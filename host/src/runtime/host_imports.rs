@@ -6,6 +6,7 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::limits;
 use crate::runtime::failure::WorkflowInterrupt;
+use crate::workflow::Replay;
 
 use super::state::StoreState;
 
@@ -86,11 +87,20 @@ impl ContextHost for StoreState {
 }
 
 impl StoreState {
-    /// The run's replay state, or a trap when a procedure (not a workflow) calls a durable import.
-    fn replay(&mut self, import: &'static str) -> wasmtime::Result<&mut crate::workflow::Replay> {
-        self.workflow
+    /// Run durable import `import` on the run's replay state, its time counted as durable
+    /// (not against the run's own deadline); a trap when a procedure (not a workflow)
+    /// calls it, or when the run must stop.
+    async fn durable<T>(
+        &mut self,
+        import: &'static str,
+        call: impl AsyncFnOnce(&mut Replay) -> Result<T, WorkflowInterrupt>,
+    ) -> wasmtime::Result<T> {
+        let replay = self
+            .workflow
             .as_mut()
-            .ok_or_else(|| wasmtime::Error::new(WorkflowInterrupt::NotAWorkflow(import)))
+            .ok_or_else(|| wasmtime::Error::new(WorkflowInterrupt::NotAWorkflow(import)))?;
+        let time = replay.durable_time.clone();
+        time.timed(call(replay)).await.map_err(wasmtime::Error::new)
     }
 }
 
@@ -100,12 +110,11 @@ impl DurableHost for StoreState {
         procedure: String,
         args_json: String,
     ) -> wasmtime::Result<Result<String, StepError>> {
-        let replay = self.replay("durable.call")?;
-        let time = replay.durable_time.clone();
-        let outcome = time
-            .timed(replay.call(procedure, args_json, StepOptions::default()))
-            .await
-            .map_err(wasmtime::Error::new)?;
+        let outcome = self
+            .durable("durable.call", async |r| {
+                r.call(procedure, args_json, StepOptions::default()).await
+            })
+            .await?;
         Ok(step_result(outcome))
     }
 
@@ -127,12 +136,11 @@ impl DurableHost for StoreState {
             name: options.name,
             retry,
         };
-        let replay = self.replay("durable.call-with")?;
-        let time = replay.durable_time.clone();
-        let outcome = time
-            .timed(replay.call(procedure, args_json, options))
-            .await
-            .map_err(wasmtime::Error::new)?;
+        let outcome = self
+            .durable("durable.call-with", async |r| {
+                r.call(procedure, args_json, options).await
+            })
+            .await?;
         Ok(step_result(outcome))
     }
 
@@ -140,19 +148,15 @@ impl DurableHost for StoreState {
         &mut self,
         calls: Vec<(String, String)>,
     ) -> wasmtime::Result<Vec<Result<String, StepError>>> {
-        let replay = self.replay("durable.call-all")?;
-        let time = replay.durable_time.clone();
-        let outcomes = time
-            .timed(replay.call_all(calls))
-            .await
-            .map_err(wasmtime::Error::new)?;
+        let outcomes = self
+            .durable("durable.call-all", async |r| r.call_all(calls).await)
+            .await?;
         Ok(outcomes.into_iter().map(step_result).collect())
     }
 
     async fn inline_begin(&mut self, name: String) -> wasmtime::Result<Option<String>> {
-        self.replay("durable.inline-begin")?
-            .inline_begin(name)
-            .map_err(wasmtime::Error::new)
+        self.durable("durable.inline-begin", async |r| r.inline_begin(name))
+            .await
     }
 
     async fn inline_end(&mut self, name: String, result_json: String) -> wasmtime::Result<()> {
@@ -161,19 +165,15 @@ impl DurableHost for StoreState {
                 "durable.inline-end: the result of step {name} is not valid JSON: {e}"
             ))
         })?;
-        let replay = self.replay("durable.inline-end")?;
-        let time = replay.durable_time.clone();
-        time.timed(replay.inline_end(name, result))
-            .await
-            .map_err(wasmtime::Error::new)
+        self.durable("durable.inline-end", async |r| {
+            r.inline_end(name, result).await
+        })
+        .await
     }
 
     async fn sleep(&mut self, ms: u64) -> wasmtime::Result<()> {
-        let replay = self.replay("durable.sleep")?;
-        let time = replay.durable_time.clone();
-        time.timed(replay.sleep(ms))
+        self.durable("durable.sleep", async |r| r.sleep(ms).await)
             .await
-            .map_err(wasmtime::Error::new)
     }
 
     async fn wait_signal(
@@ -181,17 +181,14 @@ impl DurableHost for StoreState {
         name: String,
         timeout_ms: Option<u64>,
     ) -> wasmtime::Result<Option<String>> {
-        let replay = self.replay("durable.wait-signal")?;
-        let time = replay.durable_time.clone();
-        time.timed(replay.wait_signal(name, timeout_ms))
-            .await
-            .map_err(wasmtime::Error::new)
+        self.durable("durable.wait-signal", async |r| {
+            r.wait_signal(name, timeout_ms).await
+        })
+        .await
     }
 
     async fn now(&mut self) -> wasmtime::Result<u64> {
-        let replay = self.replay("durable.now")?;
-        let time = replay.durable_time.clone();
-        time.timed(replay.now()).await.map_err(wasmtime::Error::new)
+        self.durable("durable.now", async |r| r.now().await).await
     }
 }
 

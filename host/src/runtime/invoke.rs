@@ -49,10 +49,9 @@ impl Runtime {
             .await
             .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
 
-        let workflow_time = workflow
-            .as_ref()
-            .map(|replay| replay.durable_time.clone())
-            .unwrap_or_default();
+        // A workflow run's deadline moves on by the time its durable calls take: the limit is
+        // for its own code (each step has limits of its own). Procedures have none.
+        let durable_time = workflow.as_ref().map(|r| r.durable_time.clone());
         let label = CallLabel {
             request_id: context.request_id.clone(),
             procedure: target.procedure.to_string(),
@@ -66,11 +65,11 @@ impl Runtime {
         store
             .set_fuel(call_limits.fuel)
             .map_err(|e| CallFailure::Host(format!("{e:#}")))?;
-        // A workflow run's deadline moves on by the time its durable calls take: the limit is
-        // for its own code (each step has limits of its own).
-        let durable_time = workflow_time.clone();
         let started = Instant::now();
-        let deadline = move || started + call_limits.timeout() + durable_time.total();
+        let deadline = move || {
+            let paused = durable_time.as_ref().map_or(Duration::ZERO, |t| t.total());
+            started + call_limits.timeout() + paused
+        };
         store.set_epoch_deadline(1);
         // Once per tick: give the thread back to other tasks, and stop at the deadline.
         let epoch_deadline = deadline.clone();

@@ -54,6 +54,11 @@ pub enum StoreError {
     Commit(String),
 }
 
+/// A map_err for sqlx errors: the operation that failed, and why.
+fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |source| StoreError::Database { operation, source }
+}
+
 /// A deployed component as stored: its bytes, its version and its limits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredComponent {

@@ -2,16 +2,15 @@
 //! (both accept `$1` placeholders), migrations per backend. Reads use a pool; writes go
 //! through [`Writes`] (group commit on SQLite).
 
-use futures::future::BoxFuture;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyConnection, AnyPool, Executor, Row};
+use sqlx::{AnyPool, Executor, Row};
 
 use super::workflow::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry,
     NewExecution,
 };
 use super::writes::Writes;
-use super::{SignalSent, Store, StoreError, StoredComponent};
+use super::{SignalSent, Store, StoreError, StoredComponent, db};
 use crate::limits::CallLimits;
 
 /// Connections per pool on PostgreSQL, which is shared by hosts.
@@ -77,10 +76,6 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
-fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Database { operation, source }
-}
-
 impl SqlStore {
     /// Connect to `url` and run the migrations of its backend.
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
@@ -112,27 +107,6 @@ impl SqlStore {
             pool,
             sqlite,
         })
-    }
-
-    /// Run a write of at most one changing statement (see [`Writes`]); `operation` gets the
-    /// connection to run it on.
-    async fn write<T: Send + 'static>(
-        &self,
-        operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
-        + Send
-        + 'static,
-    ) -> Result<T, StoreError> {
-        self.writes.run(Box::new(operation)).await
-    }
-
-    /// [`Self::write`] for a write of several changing statements, run atomically.
-    async fn write_atomic<T: Send + 'static>(
-        &self,
-        operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
-        + Send
-        + 'static,
-    ) -> Result<T, StoreError> {
-        self.writes.run_atomic(Box::new(operation)).await
     }
 }
 
@@ -178,7 +152,7 @@ impl Store for SqlStore {
         let fuel = to_i64(c.limits.fuel, "fuel")?;
         let memory_bytes = to_i64(c.limits.memory_bytes, "memory bytes")?;
         let timeout_ms = to_i64(c.limits.timeout_ms, "timeout ms")?;
-        self.write_atomic(move |conn| {
+        self.writes.run_atomic(move |conn| {
             Box::pin(async move {
                 sqlx::query(
                     "INSERT INTO component_versions (tenant, name, version, wasm, created_at) \
@@ -230,25 +204,27 @@ impl Store for SqlStore {
 
     async fn delete_component(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
         let (tenant, name) = (tenant.to_string(), name.to_string());
-        self.write_atomic(move |conn| {
-            Box::pin(async move {
-                let deleted = sqlx::query("DELETE FROM components WHERE tenant = $1 AND name = $2")
-                    .bind(&tenant)
-                    .bind(&name)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db("deleting the component"))?
-                    .rows_affected();
-                sqlx::query("DELETE FROM component_versions WHERE tenant = $1 AND name = $2")
-                    .bind(&tenant)
-                    .bind(&name)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db("deleting the component's versions"))?;
-                Ok(deleted > 0)
+        self.writes
+            .run_atomic(move |conn| {
+                Box::pin(async move {
+                    let deleted =
+                        sqlx::query("DELETE FROM components WHERE tenant = $1 AND name = $2")
+                            .bind(&tenant)
+                            .bind(&name)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(db("deleting the component"))?
+                            .rows_affected();
+                    sqlx::query("DELETE FROM component_versions WHERE tenant = $1 AND name = $2")
+                        .bind(&tenant)
+                        .bind(&name)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("deleting the component's versions"))?;
+                    Ok(deleted > 0)
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn load_components(&self, tenant: &str) -> Result<Vec<StoredComponent>, StoreError> {
@@ -318,7 +294,7 @@ impl Store for SqlStore {
 
     async fn create_execution(&self, e: &NewExecution) -> Result<Created, StoreError> {
         let e = e.clone();
-        self.write(move |conn| {
+        self.writes.run(move |conn| {
             Box::pin(async move {
                 let (status, owner, until) = match &e.lease {
                     Some(lease) => (ExecutionStatus::Running, Some(&lease.owner), Some(lease.until)),
@@ -431,39 +407,41 @@ impl Store for SqlStore {
              RETURNING {EXECUTION_COLUMNS}"
         );
         let owner = owner.to_string();
-        self.write(move |conn| {
-            Box::pin(async move {
-                let rows = sqlx::query(&query)
-                    .bind(&owner)
-                    .bind(lease_until)
-                    .bind(now)
-                    .bind(limit)
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(db("claiming due executions"))?;
-                rows.iter().map(execution_from_row).collect()
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    let rows = sqlx::query(&query)
+                        .bind(&owner)
+                        .bind(lease_until)
+                        .bind(now)
+                        .bind(limit)
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(db("claiming due executions"))?;
+                    rows.iter().map(execution_from_row).collect()
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn renew_leases(&self, owner: &str, until: i64) -> Result<u64, StoreError> {
         let owner = owner.to_string();
-        self.write(move |conn| {
-            Box::pin(async move {
-                Ok(sqlx::query(
-                    "UPDATE executions SET lease_expires_at = $1 \
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    Ok(sqlx::query(
+                        "UPDATE executions SET lease_expires_at = $1 \
                      WHERE lease_owner = $2 AND status IN ('pending', 'running')",
-                )
-                .bind(until)
-                .bind(&owner)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("renewing leases"))?
-                .rows_affected())
+                    )
+                    .bind(until)
+                    .bind(&owner)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("renewing leases"))?
+                    .rows_affected())
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn update_execution(
@@ -473,7 +451,7 @@ impl Store for SqlStore {
         u: &ExecutionUpdate,
     ) -> Result<(), StoreError> {
         let (id, owner, u) = (id.to_string(), owner.to_string(), u.clone());
-        self.write(move |conn| {
+        self.writes.run(move |conn| {
             Box::pin(async move {
                 let updated = sqlx::query(
                     "UPDATE executions SET status = $1, result = $2, error = $3, wake_at = $4, updated_at = $5, \
@@ -507,7 +485,7 @@ impl Store for SqlStore {
 
     async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.to_string(), id.to_string());
-        self.write(move |conn| {
+        self.writes.run(move |conn| {
             Box::pin(async move {
                 let cancelled = sqlx::query(
                     "UPDATE executions SET status = 'cancelled', lease_owner = NULL, lease_expires_at = NULL, \
@@ -529,7 +507,7 @@ impl Store for SqlStore {
 
     async fn append_journal(&self, e: &JournalEntry, owner: &str) -> Result<(), StoreError> {
         let (e, owner) = (e.clone(), owner.to_string());
-        self.write(move |conn| {
+        self.writes.run(move |conn| {
             Box::pin(async move {
                 // Insert only while the lease is held, in one statement, so a host that lost
                 // its lease cannot add to a journal another host now writes.
@@ -576,23 +554,25 @@ impl Store for SqlStore {
     ) -> Result<SignalSent, StoreError> {
         let (tenant, execution_id) = (tenant.to_string(), execution_id.to_string());
         let (name, payload) = (name.to_string(), payload.to_string());
-        self.write_atomic(move |conn| {
-            Box::pin(async move {
-                let status =
-                    sqlx::query("SELECT status FROM executions WHERE tenant = $1 AND id = $2")
-                        .bind(&tenant)
-                        .bind(&execution_id)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(db("finding the execution of a signal"))?;
-                let Some(status) = status else {
-                    return Ok(SignalSent::NoSuchExecution);
-                };
-                let status: String = status.try_get("status").map_err(db("reading a status"))?;
-                if ExecutionStatus::parse(&status).is_none_or(ExecutionStatus::is_finished) {
-                    return Ok(SignalSent::Finished);
-                }
-                sqlx::query(
+        self.writes
+            .run_atomic(move |conn| {
+                Box::pin(async move {
+                    let status =
+                        sqlx::query("SELECT status FROM executions WHERE tenant = $1 AND id = $2")
+                            .bind(&tenant)
+                            .bind(&execution_id)
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(db("finding the execution of a signal"))?;
+                    let Some(status) = status else {
+                        return Ok(SignalSent::NoSuchExecution);
+                    };
+                    let status: String =
+                        status.try_get("status").map_err(db("reading a status"))?;
+                    if ExecutionStatus::parse(&status).is_none_or(ExecutionStatus::is_finished) {
+                        return Ok(SignalSent::Finished);
+                    }
+                    sqlx::query(
                     "INSERT INTO signals (execution_id, name, payload, created_at, consumed_seq) \
                      VALUES ($1, $2, $3, $4, NULL)",
                 )
@@ -603,18 +583,18 @@ impl Store for SqlStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db("recording a signal"))?;
-                sqlx::query(
-                    "UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting'",
-                )
-                .bind(now)
-                .bind(&execution_id)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("waking an execution for a signal"))?;
-                Ok(SignalSent::Sent)
+                    sqlx::query(
+                        "UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting'",
+                    )
+                    .bind(now)
+                    .bind(&execution_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("waking an execution for a signal"))?;
+                    Ok(SignalSent::Sent)
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn claim_signal(
@@ -624,7 +604,7 @@ impl Store for SqlStore {
         seq: i64,
     ) -> Result<Option<String>, StoreError> {
         let (execution_id, name) = (execution_id.to_string(), name.to_string());
-        self.write(move |conn| {
+        self.writes.run(move |conn| {
             Box::pin(async move {
                 let claimed_before = sqlx::query(
                     "SELECT payload FROM signals WHERE execution_id = $1 AND name = $2 AND consumed_seq = $3",
@@ -669,7 +649,7 @@ impl Store for SqlStore {
         now: i64,
     ) -> Result<(), StoreError> {
         let (execution_id, name) = (execution_id.to_string(), name.to_string());
-        self.write(move |conn| {
+        self.writes.run(move |conn| {
             Box::pin(async move {
                 sqlx::query(
                     "UPDATE executions SET wake_at = $1 WHERE id = $2 AND status = 'waiting' \

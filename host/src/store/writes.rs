@@ -28,7 +28,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
+use super::{StoreError, db};
 
 /// Most writes committed in one SQLite transaction. Bounds how long the first of them waits.
 pub const MAX_BATCH: usize = 256;
@@ -41,7 +41,7 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 pub const WAL_MAX_PAGES: i64 = 10_000;
 
 /// One write: statements on a connection, its answer ready once they have run.
-pub type Operation<T> =
+type Operation<T> =
     Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send>;
 
 /// A queued SQLite write: runs it, and gives the answer to hand over once the batch has
@@ -82,18 +82,25 @@ impl Writes {
     }
 
     /// Run `operation`, which changes the database with at most one statement, and answer
-    /// once it is committed.
-    pub async fn run<T: Send + 'static>(&self, operation: Operation<T>) -> Result<T, StoreError> {
-        self.queue(operation, false).await
+    /// once it is committed. `operation` gets the connection to run it on.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
+    ) -> Result<T, StoreError> {
+        self.queue(Box::new(operation), false).await
     }
 
-    /// Run `operation`, which may change the database with several statements, atomically,
-    /// and answer once it is committed.
+    /// [`Writes::run`] for an operation that may change the database with several
+    /// statements: run atomically.
     pub async fn run_atomic<T: Send + 'static>(
         &self,
-        operation: Operation<T>,
+        operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
     ) -> Result<T, StoreError> {
-        self.queue(operation, true).await
+        self.queue(Box::new(operation), true).await
     }
 
     async fn queue<T: Send + 'static>(
@@ -139,10 +146,6 @@ impl Writes {
             }
         }
     }
-}
-
-fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::Database { operation, source }
 }
 
 /// Run `operation` in a savepoint: kept when it succeeds, undone when it fails.
