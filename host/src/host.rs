@@ -1,27 +1,55 @@
 //! The host as a service: deploy, undeploy and call, over the runtime, the registry and
-//! the store. HTTP handlers and tests use this; it knows nothing of HTTP.
+//! the store. It knows nothing of HTTP, nor of workflows (the workflow engine sits above it
+//! and adds its imports through [`crate::runtime::ImportsHook`]s).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use serde_json::Value;
-use wasmtime::component::Val;
 
 use crate::clock::now_ms;
+use crate::limits;
 use crate::limits::CallLimits;
 use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
-use crate::runtime::{CallContext, CallFailure, Runtime, Target};
+use crate::runtime::{CallContext, CallFailure, ImportsHook, Runtime, Target};
 use crate::store::{self, DEFAULT_TENANT, Store, StoreError, StoredComponent};
 
 /// Where the host keeps its state.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HostConfig {
     /// Data directory: the embedded database and the compiled-component cache.
     pub data_dir: PathBuf,
     /// A database URL instead of the embedded SQLite database.
     pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostConfig")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .finish()
+    }
+}
+
+/// `url` without its password (`postgres://user:***@host/db`), for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}{tail}")
+        }
+        None => url.to_string(),
+    }
 }
 
 /// Why a deploy failed: the component, or the host's store.
@@ -33,6 +61,8 @@ pub enum DeployFailure {
     Store(#[from] StoreError),
     #[error("compilation stopped unexpectedly: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("the host is shutting down")]
+    ShuttingDown,
 }
 
 /// Why a call did not return a value.
@@ -61,37 +91,20 @@ pub struct Host {
     store: Arc<dyn Store>,
     /// Deploys and removals run one at a time, so the conflict check and the swap agree.
     deploy_lock: tokio::sync::Mutex<()>,
-    /// This host's name as a lease owner of workflow executions.
-    pub(crate) node_id: String,
-    /// Wakes the workflow scheduler before its next poll.
-    pub(crate) workflow_wake: tokio::sync::Notify,
-    /// Workflow runs at once.
-    pub(crate) workflow_slots: Arc<tokio::sync::Semaphore>,
-    /// Callers waiting for runs of particular executions to end.
-    pub(crate) run_waiters: crate::workflow::waiters::RunWaiters,
-    /// Old component versions that executions are pinned to, compiled on first use.
-    pinned: std::sync::Mutex<std::collections::HashMap<String, Arc<Deployment>>>,
+    /// Compilations at once: each takes a core and, for big components, much memory.
+    compile_slots: tokio::sync::Semaphore,
+    /// The last write check: when, and how it went (see [`Host::check_ready`]).
+    ready: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
 
-/// The pinned-version cache, locked.
-pub(crate) struct PinnedVersions<'a>(
-    std::sync::MutexGuard<'a, std::collections::HashMap<String, Arc<Deployment>>>,
-);
-
-impl PinnedVersions<'_> {
-    pub(crate) fn get(&self, version: &str) -> Option<Arc<Deployment>> {
-        self.0.get(version).cloned()
-    }
-
-    pub(crate) fn insert(&mut self, version: String, deployment: Arc<Deployment>) {
-        self.0.insert(version, deployment);
-    }
-}
+/// How long a write check answers `/ready` before the next one is made.
+pub const READY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Host {
-    /// Open the store, then compile and register every stored component. A component that
-    /// no longer loads is logged and skipped, so one bad component cannot keep a host down.
-    pub async fn open(config: &HostConfig) -> anyhow::Result<Arc<Host>> {
+    /// Open the store, then compile and register every stored component, with `imports`
+    /// added to what every component may import. A component that no longer loads is
+    /// logged and skipped, so one bad component cannot keep a host down.
+    pub async fn open(config: &HostConfig, imports: &[ImportsHook]) -> anyhow::Result<Arc<Host>> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!(
                 "creating the data directory {}: {e}",
@@ -99,19 +112,14 @@ impl Host {
             )
         })?;
         let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
-        let runtime = Runtime::new(Some(config.data_dir.join("compiled")))?;
+        let runtime = Runtime::new(Some(config.data_dir.join("compiled")), imports)?;
         let host = Arc::new(Host {
             runtime,
             registry: Registry::default(),
             store,
             deploy_lock: tokio::sync::Mutex::new(()),
-            node_id: format!("host-{}", uuid::Uuid::new_v4()),
-            workflow_wake: tokio::sync::Notify::new(),
-            workflow_slots: Arc::new(tokio::sync::Semaphore::new(
-                crate::workflow::engine::MAX_CONCURRENT_RUNS,
-            )),
-            pinned: std::sync::Mutex::new(std::collections::HashMap::new()),
-            run_waiters: Default::default(),
+            compile_slots: tokio::sync::Semaphore::new(limits::MAX_CONCURRENT_COMPILES),
+            ready: tokio::sync::Mutex::new(None),
         });
         for stored in host.store.load_components(DEFAULT_TENANT).await? {
             let name = stored.name.clone();
@@ -120,13 +128,16 @@ impl Host {
                 .await
             {
                 Ok((deployment, _)) => {
-                    if let Err(e) = host.registry.install(Arc::new(deployment)) {
-                        tracing::error!(component = %name, "not loaded: {e}");
+                    let deployment = Arc::new(deployment);
+                    match host.registry.install(deployment.clone()) {
+                        Ok(_) => host.keep_compiled(&deployment).await,
+                        Err(e) => tracing::error!(component = %name, "not loaded: {e}"),
                     }
                 }
                 Err(e) => tracing::error!(component = %name, "not loaded: {e}"),
             }
         }
+        host.collect_compiled().await;
         tracing::info!(components = host.registry.list().len(), "registry loaded");
         Ok(host)
     }
@@ -143,26 +154,40 @@ impl Host {
         self.store.as_ref()
     }
 
-    pub(crate) fn store_arc(&self) -> Arc<dyn Store> {
-        self.store.clone()
+    /// Whether the host can serve: its store answers and a write commits. Checked at most
+    /// once per [`READY_CHECK_INTERVAL`], so probes cannot turn into a write flood.
+    pub async fn check_ready(&self) -> Result<(), String> {
+        let mut last = self.ready.lock().await;
+        if let Some((at, outcome)) = &*last
+            && at.elapsed() < READY_CHECK_INTERVAL
+        {
+            return outcome.clone();
+        }
+        let outcome = match self.store.check_writes(now_ms()).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!("not ready: {e}");
+                Err("the store does not commit writes".to_string())
+            }
+        };
+        *last = Some((std::time::Instant::now(), outcome.clone()));
+        outcome
     }
 
-    pub(crate) fn pinned_versions(&self) -> PinnedVersions<'_> {
-        PinnedVersions(
-            self.pinned
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        )
-    }
-
-    /// Compile on a blocking thread; hands the bytes back for storing.
-    async fn prepare(
+    /// Compile on a blocking thread, one of at most [`limits::MAX_CONCURRENT_COMPILES`];
+    /// hands the bytes back for storing.
+    pub async fn prepare(
         &self,
         name: String,
         wasm: Vec<u8>,
         limits: CallLimits,
         deployed_at: i64,
     ) -> Result<(Deployment, Vec<u8>), DeployFailure> {
+        let _slot = self
+            .compile_slots
+            .acquire()
+            .await
+            .map_err(|_| DeployFailure::ShuttingDown)?;
         let runtime = self.runtime.clone();
         let (deployment, wasm) = tokio::task::spawn_blocking(move || {
             let deployment = Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at);
@@ -170,6 +195,35 @@ impl Host {
         })
         .await?;
         Ok((deployment?, wasm))
+    }
+
+    /// Cache the compiled form of a deployment that was accepted.
+    async fn keep_compiled(&self, deployment: &Arc<Deployment>) {
+        let (runtime, deployment) = (self.runtime.clone(), deployment.clone());
+        let kept = tokio::task::spawn_blocking(move || {
+            runtime.keep_compiled(deployment.pre.component(), &deployment.version);
+        })
+        .await;
+        if let Err(e) = kept {
+            tracing::warn!("caching a compiled component: {e}");
+        }
+    }
+
+    /// Remove compiled artifacts of versions the store no longer holds.
+    async fn collect_compiled(&self) {
+        let versions = match self.store.stored_versions().await {
+            Ok(versions) => versions.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!("listing stored versions to clean the compiled cache: {e}");
+                return;
+            }
+        };
+        let runtime = self.runtime.clone();
+        match tokio::task::spawn_blocking(move || runtime.collect_compiled(&versions)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed unused compiled components"),
+            Err(e) => tracing::warn!("cleaning the compiled cache: {e}"),
+        }
     }
 
     /// Deploy `wasm` as the component `name`, replacing its previous version.
@@ -187,7 +241,7 @@ impl Host {
             .prepare(name.to_string(), wasm, limits, deployed_at)
             .await?;
         let deployment = Arc::new(deployment);
-        let _guard = self.deploy_lock.lock().await;
+        let guard = self.deploy_lock.lock().await;
         self.registry.check_conflicts(&deployment)?;
         self.store
             .save_component(&StoredComponent {
@@ -200,15 +254,21 @@ impl Host {
             })
             .await?;
         self.registry.install(deployment.clone())?;
+        drop(guard);
         tracing::info!(component = name, version = %deployment.version, procedures = deployment.procedures.len(), "deployed");
+        self.keep_compiled(&deployment).await;
+        self.collect_compiled().await;
         Ok(deployment)
     }
 
-    /// Remove the component `name`; false when there was none.
+    /// Remove the component `name`; false when there was none. Versions that unfinished
+    /// workflow executions are pinned to stay stored until those executions end.
     pub async fn undeploy(&self, name: &str) -> Result<bool, StoreError> {
-        let _guard = self.deploy_lock.lock().await;
+        let guard = self.deploy_lock.lock().await;
         let deleted = self.store.delete_component(DEFAULT_TENANT, name).await?;
         let removed = self.registry.remove(name).is_some();
+        drop(guard);
+        self.collect_compiled().await;
         Ok(deleted || removed)
     }
 
@@ -250,19 +310,33 @@ impl Host {
                 None,
             )
             .await?;
-        let value = match results.into_iter().next() {
-            None => Value::Null,
-            // A top-level result: ok is the answer, err is the procedure's own error.
-            Some(Val::Result(Ok(payload))) => payload.as_deref().map_or(Value::Null, json::to_json),
-            Some(Val::Result(Err(payload))) => {
-                return Err(CallError::ProcedureError(
-                    payload.as_deref().map_or(Value::Null, json::to_json),
-                ));
-            }
-            Some(other) => json::to_json(&other),
-        };
+        let value = json::returned(results).map_err(CallError::ProcedureError)?;
         Ok(CallOutput {
             body: result_body(&value)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact_url("postgres://tsdev:hunter2@db.internal:5432/tsdev?sslmode=require"),
+            "postgres://tsdev:***@db.internal:5432/tsdev?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("sqlite:///data/tsdev.db"),
+            "sqlite:///data/tsdev.db"
+        );
+        let config = HostConfig {
+            data_dir: "/data".into(),
+            database_url: Some("postgres://u:hunter2@h/d".into()),
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://u:***@h/d"), "{shown}");
     }
 }

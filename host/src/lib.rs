@@ -1,21 +1,29 @@
-//! tsdev: host user procedures as WebAssembly components and call them over HTTP.
+//! tsdev: host user procedures and durable workflows as WebAssembly components and call
+//! them over HTTP.
 //!
-//! - [`limits`]: the documented limits every call runs under.
-//! - [`manifest`]: `tsdev.toml`, embedded in a component: routes, policies, overrides.
+//! Modules, lowest first; each depends only on those above it (docs/design/architecture.md):
+//!
+//! - [`limits`], [`clock`], [`error_kind`]: documented limits, the clock, failure kinds.
+//! - [`manifest`], [`sections`]: `tsdev.toml` and the custom sections `tsdev build` embeds.
 //! - [`policy`]: response caches and rate limits the host enforces on HTTP calls.
-//! - [`runtime`]: wasmtime engine, per-call instances, host imports, failure kinds.
+//! - [`store`]: durable state on SQLite or PostgreSQL through sqlx; the typed journal.
+//! - [`api`]: the JSON answers of the HTTP API, as types shared with the CLI.
+//! - [`runtime`]: wasmtime engine, per-call instances, host imports, failure kinds; it
+//!   knows nothing of workflows.
 //! - [`registry`]: deployed components, procedures, JSON <-> WIT values, JSON Schema.
-//! - [`sections`]: the custom sections `tsdev build` embeds (manifest, WIT docs).
-//! - [`store`]: durable state on SQLite or PostgreSQL through sqlx.
-//! - [`host`]: deploy / undeploy / call, tying the three together.
-//! - [`workflow`]: durable workflows run by replay over a journal.
+//! - [`host`]: deploy, undeploy, call.
+//! - [`workflow`]: the workflow engine: durable executions run by replay over a journal.
 //! - [`http`]: the axum API; every error is `application/problem+json`.
 //! - [`clients`]: typed clients generated from a host's procedures (TypeScript).
-//! - [`cli`]: the `tsdev` command line, one file per command.
+//! - `cli` (feature `cli`, on by default): the `tsdev` command line, one file per command.
+//! - [`telemetry`]: the host's own log.
 
+pub mod api;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod clients;
 pub mod clock;
+pub mod error_kind;
 pub mod host;
 pub mod http;
 pub mod limits;
@@ -27,3 +35,8 @@ pub mod sections;
 pub mod store;
 pub mod telemetry;
 pub mod workflow;
+
+pub use error_kind::ErrorKind;
+pub use host::{Host, HostConfig};
+pub use http::{AppState, HttpConfig, app};
+pub use workflow::WorkflowEngine;

@@ -45,6 +45,14 @@ pub const MAX_JOURNAL_ENTRIES: i64 = 10_000;
 /// execution fails with `payload-too-large`.
 pub const MAX_STEP_PAYLOAD_BYTES: usize = 1 << 20;
 
+/// Components compiled at once (deploys, pinned versions loaded for workflows); further
+/// ones wait. Compiling takes a core and, for big components, hundreds of MiB.
+pub const MAX_CONCURRENT_COMPILES: usize = 2;
+
+/// Uploads handled at once; further ones wait before their body is read, so a flood of
+/// big uploads is not held in memory all together.
+pub const MAX_CONCURRENT_UPLOADS: usize = 4;
+
 /// Instances that may run at once; further calls wait for a slot.
 pub const MAX_CONCURRENT_INSTANCES: usize = 128;
 
@@ -65,7 +73,9 @@ pub const MAX_GUEST_OUTPUT_BYTES: usize = 64 << 10;
 pub const MAX_LOG_MESSAGE_BYTES: usize = 8 << 10;
 
 /// The limits one call runs under.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct CallLimits {
     pub fuel: u64,
     pub memory_bytes: u64,
@@ -82,9 +92,9 @@ impl Default for CallLimits {
     }
 }
 
-/// A requested limit above the host maximum.
+/// A requested limit of zero, or above the host maximum.
 #[derive(Debug, thiserror::Error)]
-#[error("{what} = {requested} is above the host maximum of {maximum}")]
+#[error("{what} = {requested} is outside what this host allows: 1 to the maximum of {maximum}")]
 pub struct LimitTooHigh {
     pub what: &'static str,
     pub requested: u64,
@@ -99,7 +109,8 @@ impl CallLimits {
         timeout_ms: Option<u64>,
     ) -> Result<CallLimits, LimitTooHigh> {
         fn check(what: &'static str, value: u64, maximum: u64) -> Result<u64, LimitTooHigh> {
-            if value > maximum {
+            // Zero would fail every call before it starts: refuse it like too much.
+            if value == 0 || value > maximum {
                 return Err(LimitTooHigh {
                     what,
                     requested: value,
@@ -142,5 +153,10 @@ mod tests {
         let err = CallLimits::with_overrides(None, Some(MAX_MEMORY_BYTES + 1), None)
             .expect_err("above maximum");
         assert_eq!(err.what, "memory bytes");
+        // Zero is refused wherever it is asked for, as a manifest's zero is.
+        let err = CallLimits::with_overrides(Some(0), None, None).expect_err("zero fuel");
+        assert_eq!(err.what, "fuel");
+        let err = CallLimits::with_overrides(None, None, Some(0)).expect_err("zero timeout");
+        assert_eq!(err.what, "timeout ms");
     }
 }

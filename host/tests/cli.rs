@@ -144,3 +144,17 @@ fn build_deploy_and_call_through_the_cli() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[test]
+fn serve_help_does_not_show_the_database_password() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tsdev"))
+        .args(["serve", "--help"])
+        .env("TSDEV_DATABASE_URL", "postgres://tsdev:hunter2@db/tsdev")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running tsdev");
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    assert!(help.contains("TSDEV_DATABASE_URL"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+}

@@ -5,9 +5,10 @@
 
 use sqlx::Connection;
 use tsdev::limits::CallLimits;
+use tsdev::store::journal::CallOutcome;
 use tsdev::store::{
     self, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
-    NewExecution, SignalSent, Store, StoreError, StoredComponent,
+    NewExecution, Outcome, SignalSent, Step, StepKind, Store, StoreError, StoredComponent,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -98,10 +99,14 @@ fn entry(execution_id: &str, seq: i64) -> JournalEntry {
     JournalEntry {
         execution_id: execution_id.into(),
         seq,
-        kind: "call".into(),
-        name: "inventory.reserve".into(),
-        request: format!(r#"{{"step":{seq}}}"#),
-        outcome: r#"{"ok":true}"#.into(),
+        step: Step {
+            kind: StepKind::Call,
+            name: "inventory.reserve".into(),
+            request: serde_json::json!({ "step": seq }),
+        },
+        outcome: Outcome::Call(CallOutcome::Ok {
+            ok: serde_json::json!(true),
+        }),
         attempts: 1,
         started_at: 10,
         finished_at: 11,
@@ -248,8 +253,11 @@ async fn exercise_workflows(store: &dyn Store) {
         .append_journal(&entry("e1", 2), "A")
         .await
         .expect("append 2");
-    let journal = store.load_journal("e1").await.expect("journal");
+    let journal = store.load_journal("e1", 0).await.expect("journal");
     assert_eq!(journal, vec![entry("e1", 1), entry("e1", 2)]);
+    // Read from a sequence on: what an event stream asks for.
+    let after = store.load_journal("e1", 1).await.expect("journal");
+    assert_eq!(after, vec![entry("e1", 2)]);
 
     // A sleeping execution gives its lease up and is due only at its wake time.
     store
@@ -367,18 +375,40 @@ async fn exercise_version_pinning(store: &dyn Store) {
     pinned.component_version = "v1".into();
     store.create_execution(&pinned).await.expect("create");
     store.save_component(&save("v2")).await.expect("save v2");
+    // The pinned version keeps its bytes and the limits it was deployed with.
     assert_eq!(
         store
             .load_component_version("default", "orders", "v1")
             .await
-            .expect("load")
-            .as_deref(),
-        Some(&b"v1"[..])
+            .expect("load"),
+        Some((b"v1".to_vec(), save("v1").limits))
     );
     assert_eq!(
         store.load_components("default").await.expect("load")[0].version,
         "v2"
     );
+    // Deleting the component keeps the pinned version too, until its execution ends.
+    assert!(
+        store
+            .delete_component("default", "orders")
+            .await
+            .expect("delete")
+    );
+    assert!(
+        store
+            .load_component_version("default", "orders", "v1")
+            .await
+            .expect("load")
+            .is_some()
+    );
+    assert_eq!(
+        store.stored_versions().await.expect("versions"),
+        vec!["v1".to_string()]
+    );
+    store
+        .save_component(&save("v2"))
+        .await
+        .expect("save v2 again");
 
     let claimed = store.claim_due("A", 10, 1_000, 10).await.expect("claim");
     assert!(claimed.iter().any(|e| e.id == "p1"));
@@ -577,7 +607,10 @@ async fn exercise_concurrent_writes(store: &dyn Store) {
     }
     assert_eq!((appended, conflicts, lost), (20, 20, 20));
     for i in 0..20 {
-        let journal = store.load_journal(&format!("c{i}")).await.expect("journal");
+        let journal = store
+            .load_journal(&format!("c{i}"), 0)
+            .await
+            .expect("journal");
         assert_eq!(journal, vec![entry(&format!("c{i}"), 1)]);
     }
 
@@ -614,7 +647,7 @@ async fn sqlite_writes_are_committed_when_answered_and_checkpointed_soon_after()
     exercise_concurrent_writes(store.as_ref()).await;
     // Another connection, as another process would, sees every write answered.
     let other = store::open(None, dir.path()).await.expect("open again");
-    assert_eq!(other.load_journal("c7").await.expect("journal").len(), 1);
+    assert_eq!(other.load_journal("c7", 0).await.expect("journal").len(), 1);
     // Soon the database file holds them without its write-ahead log: the checkpoints
     // beside the writer have copied them back. (A bounded wait, not a timing assertion.)
     let deadline = std::time::Instant::now() + 40 * store::CHECKPOINT_INTERVAL;
@@ -626,7 +659,10 @@ async fn sqlite_writes_are_committed_when_answered_and_checkpointed_soon_after()
         if let Ok(copied) = store::open(None, copy.path()).await {
             let c7 = copied.get_execution("default", "c7").await.ok().flatten();
             if c7.and_then(|e| e.lease_owner).as_deref() == Some("host-b") {
-                assert_eq!(copied.load_journal("c7").await.expect("journal").len(), 1);
+                assert_eq!(
+                    copied.load_journal("c7", 0).await.expect("journal").len(),
+                    1
+                );
                 break;
             }
         }
@@ -729,12 +765,15 @@ async fn postgres_store_keeps_its_workflow_contract() {
 #[tokio::test]
 async fn unsupported_database_urls_are_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let err = store::open(Some("mysql://localhost/x"), dir.path())
+    let err = store::open(Some("mysql://admin:hunter2@localhost/x"), dir.path())
         .await
         .err()
         .expect("refused");
+    let message = err.to_string();
+    assert!(message.contains("unsupported database URL"), "{message}");
+    assert!(message.contains("mysql"), "{message}");
     assert!(
-        err.to_string().contains("unsupported database URL"),
-        "{err}"
+        !message.contains("hunter2"),
+        "the password is not repeated: {message}"
     );
 }

@@ -14,7 +14,8 @@ use serde_json::json;
 use tsdev::host::{Host, HostConfig};
 use tsdev::limits::CallLimits;
 use tsdev::runtime::CallContext;
-use tsdev::runtime::state::{CallLabel, StoreState};
+use tsdev::runtime::StoreState;
+use tsdev::runtime::output::CallLabel;
 use wasmtime::component::Component;
 
 wasmtime::component::bindgen!({
@@ -31,10 +32,13 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(20_000);
     let wasm = std::fs::read(runtime_tests::guests::HELLO)?;
     let data = tempfile::tempdir()?;
-    let host = Host::open(&HostConfig {
-        data_dir: data.path().to_path_buf(),
-        database_url: None,
-    })
+    let host = Host::open(
+        &HostConfig {
+            data_dir: data.path().to_path_buf(),
+            database_url: None,
+        },
+        tsdev::workflow::IMPORTS,
+    )
     .await?;
     host.deploy("hello", wasm.clone(), CallLimits::default())
         .await?;

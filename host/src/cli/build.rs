@@ -25,6 +25,10 @@ pub struct BuildCommand {
     /// The crate's directory (with Cargo.toml).
     #[arg(default_value = ".")]
     path: PathBuf,
+    /// Check the output as the host would (off where a host deploys it right after and
+    /// checks it there: `serve --deploy`, `dev`).
+    #[arg(skip = true)]
+    check: bool,
 }
 
 /// What a build produced.
@@ -35,8 +39,9 @@ pub struct Built {
 }
 
 impl BuildCommand {
-    pub fn for_path(path: PathBuf) -> BuildCommand {
-        BuildCommand { path }
+    /// A build of `path` for a host that deploys it next, so checks it itself.
+    pub fn for_deploy(path: PathBuf) -> BuildCommand {
+        BuildCommand { path, check: false }
     }
 
     pub async fn run(self) -> anyhow::Result<Built> {
@@ -88,12 +93,15 @@ impl BuildCommand {
                 .unwrap_or("component")
                 .replace('_', "-")
         });
+        if !self.check {
+            return Ok(Built { name, wasm });
+        }
         // Check it exactly as an upload would be checked: component, imports, procedures,
         // manifest.
         let check_name = name.clone();
         let progress = super::spinner(format!("checking {name} as the host would"));
         let deployment = tokio::task::spawn_blocking(move || -> anyhow::Result<Deployment> {
-            let runtime = Runtime::new(None)?;
+            let runtime = Runtime::for_checking(crate::workflow::IMPORTS)?;
             Ok(Deployment::prepare(
                 &runtime,
                 &check_name,

@@ -50,30 +50,18 @@ impl DeployCommand {
                 .await
                 .context(format!("deploying {}", self.file.display())));
         }
-        let deployment: serde_json::Value =
+        let deployment: crate::api::ComponentInfo =
             response.json().await.context("reading the host's answer")?;
         println!(
             "deployed {} version {}",
-            deployment["name"].as_str().unwrap_or("?"),
-            deployment["version"].as_str().unwrap_or("?")
+            deployment.name, deployment.version
         );
-        for p in deployment["procedures"].as_array().into_iter().flatten() {
-            let route = p["route"]
-                .as_str()
-                .map(|r| format!("  ({r})"))
-                .unwrap_or_default();
-            println!(
-                "  {}  {}{route}",
-                p["name"].as_str().unwrap_or("?"),
-                p["signature"].as_str().unwrap_or("")
-            );
+        for p in deployment.procedures {
+            let route = p.route.map(|r| format!("  ({r})")).unwrap_or_default();
+            println!("  {}  {}{route}", p.name, p.signature);
         }
-        for u in deployment["unexposed"].as_array().into_iter().flatten() {
-            println!(
-                "  (not exposed) {}: {}",
-                u["name"].as_str().unwrap_or("?"),
-                u["reason"].as_str().unwrap_or("")
-            );
+        for u in deployment.unexposed {
+            println!("  (not exposed) {}: {}", u.name, u.reason);
         }
         Ok(())
     }

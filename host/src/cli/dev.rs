@@ -11,6 +11,8 @@ use notify_debouncer_mini::{DebounceEventResult, new_debouncer, notify::Recursiv
 
 use super::serve::{deploy_path, print_urls, shutdown_signal};
 use crate::host::{Host, HostConfig};
+use crate::http::AppState;
+use crate::workflow::WorkflowEngine;
 
 /// How long the crate must be quiet after a change before it is rebuilt (editors write
 /// several files, and some write one file twice).
@@ -50,24 +52,32 @@ impl DevCommand {
         let crate_dir = std::fs::canonicalize(&self.path)
             .with_context(|| format!("finding {}", self.path.display()))?;
         let data = self.data.unwrap_or_else(|| crate_dir.join(".tsdev"));
-        let host = Host::open(&HostConfig {
-            data_dir: data,
-            database_url: None,
-        })
+        let host = Host::open(
+            &HostConfig {
+                data_dir: data,
+                database_url: None,
+            },
+            crate::workflow::IMPORTS,
+        )
         .await
         .context("opening the host")?;
-        host.spawn_scheduler();
+        let workflows = WorkflowEngine::new(host.clone());
+        workflows.spawn_scheduler();
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("listening on {}", self.listen))?;
         let addr = listener.local_addr()?;
-        let app = crate::http::app(host.clone(), &crate::http::HttpConfig::default())?;
+        let app = crate::http::app(
+            AppState::new(workflows),
+            &crate::http::HttpConfig::default(),
+        )?;
         let mut server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
         });
         println!("listening on http://{addr}");
+        let mut built = source_fingerprint(&crate_dir);
         rebuild(&host, &crate_dir, addr).await;
 
         // notify calls back on its own thread; the loop below runs the builds.
@@ -91,6 +101,13 @@ impl DevCommand {
                 Some(()) = changed.recv() => {
                     // Changes that came in during the build are built next, once.
                     while changed.try_recv().is_ok() {}
+                    // The watcher also reports reads (the build reads the WIT and the
+                    // manifest) and writes that change nothing: rebuild only for new content.
+                    let now = source_fingerprint(&crate_dir);
+                    if now == built {
+                        continue;
+                    }
+                    built = now;
                     println!("change detected, rebuilding …");
                     rebuild(&host, &crate_dir, addr).await;
                 }
@@ -101,6 +118,41 @@ impl DevCommand {
             }
         }
     }
+}
+
+/// A digest of the content of every file a build reads (Cargo.lock aside: the build itself
+/// may write it), by path.
+fn source_fingerprint(crate_dir: &Path) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for dir in ["src", "wit"] {
+        walk(&crate_dir.join(dir), &mut files);
+    }
+    for file in ["Cargo.toml", "tsdev.toml", "build.rs"] {
+        files.push(crate_dir.join(file));
+    }
+    files.sort();
+    let mut digest = Sha256::new();
+    for file in files {
+        digest.update(file.to_string_lossy().as_bytes());
+        digest.update([0]);
+        digest.update(std::fs::read(&file).unwrap_or_default());
+        digest.update([0]);
+    }
+    digest.finalize().into()
 }
 
 /// Build and deploy; on failure print the error with its causes and keep serving.

@@ -45,8 +45,12 @@ enum ClientLanguage {
     Typescript,
 }
 
-/// `GET {url}{path}` as JSON, or the host's problem as an error.
-async fn fetch_json(url: &str, path: &str, what: &str) -> anyhow::Result<serde_json::Value> {
+/// `GET {url}{path}` read as a `T`, or the host's problem as an error.
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    path: &str,
+    what: &str,
+) -> anyhow::Result<T> {
     let url = format!("{}{path}", url.trim_end_matches('/'));
     let response = reqwest::get(&url)
         .await
@@ -77,7 +81,8 @@ impl GenerateCommand {
     pub async fn run(self) -> anyhow::Result<()> {
         match self.what {
             Generate::Openapi { url, output } => {
-                let document = fetch_json(&url, "/openapi.json", "the OpenAPI document").await?;
+                let document: serde_json::Value =
+                    fetch_json(&url, "/openapi.json", "the OpenAPI document").await?;
                 write_output(output, serde_json::to_string_pretty(&document)? + "\n")
             }
             Generate::Client {
@@ -85,7 +90,8 @@ impl GenerateCommand {
                 url,
                 output,
             } => {
-                let catalogue = fetch_json(&url, "/procedures", "the procedures").await?;
+                let catalogue: crate::api::Catalogue =
+                    fetch_json(&url, "/procedures", "the procedures").await?;
                 write_output(
                     output,
                     crate::clients::typescript::generate(&catalogue, &url),

@@ -109,12 +109,10 @@ pub(crate) fn spinner(message: String) -> indicatif::ProgressBar {
 pub(crate) async fn answer_error(response: reqwest::Response) -> anyhow::Error {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(problem) if problem.get("kind").is_some() => {
-            let kind = problem["kind"].as_str().unwrap_or("?");
-            let detail = problem["detail"].as_str().unwrap_or("");
-            let mut message = format!("{status} {kind}: {detail}");
-            if let Some(error) = problem.get("error") {
+    match serde_json::from_str::<crate::api::ProblemBody>(&text) {
+        Ok(problem) => {
+            let mut message = format!("{status} {}: {}", problem.kind, problem.detail);
+            if let Some(error) = problem.extra.get("error") {
                 message.push_str(&format!("\nerror: {error}"));
             }
             anyhow::anyhow!(message)

@@ -22,19 +22,15 @@ impl ProceduresCommand {
         if !response.status().is_success() {
             return Err(answer_error(response).await.context("listing procedures"));
         }
-        let body: serde_json::Value = response.json().await.context("reading the answer")?;
-        let procedures = body["procedures"].as_array().cloned().unwrap_or_default();
-        if procedures.is_empty() {
+        let catalogue: crate::api::Catalogue =
+            response.json().await.context("reading the answer")?;
+        if catalogue.procedures.is_empty() {
             println!("no procedures deployed");
         }
-        for p in procedures {
-            let name = p["name"].as_str().unwrap_or("?");
-            let component = p["component"].as_str().unwrap_or("?");
-            println!(
-                "{name}  ({component})  {}",
-                p["signature"].as_str().unwrap_or("")
-            );
-            if let Some(description) = p["description"].as_str() {
+        for p in catalogue.procedures {
+            let workflow = if p.workflow { "  [workflow]" } else { "" };
+            println!("{}  ({}){workflow}  {}", p.name, p.component, p.signature);
+            if let Some(description) = p.description {
                 println!("    {description}");
             }
         }

@@ -10,8 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::host::{Host, HostConfig};
+use crate::http::AppState;
 use crate::limits::CallLimits;
 use crate::registry::Deployment;
+use crate::workflow::WorkflowEngine;
 
 /// Run the host: HTTP API on `--listen`, state under `--data`.
 #[derive(Args)]
@@ -23,7 +25,7 @@ pub struct ServeCommand {
     #[arg(long, default_value = "./.tsdev")]
     data: PathBuf,
     /// Database URL (sqlite://… or postgres://…) instead of the embedded database.
-    #[arg(long, env = "TSDEV_DATABASE_URL")]
+    #[arg(long, env = "TSDEV_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Build (if a crate directory) and deploy this component at start; repeatable.
     /// A directory is built with `tsdev build`; a .wasm file is deployed as it is.
@@ -37,17 +39,21 @@ pub struct ServeCommand {
 impl ServeCommand {
     pub async fn run(self) -> anyhow::Result<()> {
         crate::telemetry::init();
-        let host = Host::open(&HostConfig {
-            data_dir: self.data.clone(),
-            database_url: self.database_url.clone(),
-        })
+        let host = Host::open(
+            &HostConfig {
+                data_dir: self.data.clone(),
+                database_url: self.database_url.clone(),
+            },
+            crate::workflow::IMPORTS,
+        )
         .await
         .context("opening the host")?;
         for path in &self.deploy {
             deploy_path(&host, path).await?;
         }
         // Unfinished workflow executions resume from here on: every one is due.
-        host.spawn_scheduler();
+        let workflows = WorkflowEngine::new(host.clone());
+        workflows.spawn_scheduler();
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("listening on {}", self.listen))?;
@@ -58,7 +64,7 @@ impl ServeCommand {
             print_urls(addr, &deployment);
         }
         let app = crate::http::app(
-            host,
+            AppState::new(workflows),
             &crate::http::HttpConfig {
                 cors_origins: self.cors_origins.clone(),
             },
@@ -74,7 +80,7 @@ impl ServeCommand {
 /// Deploy a crate directory (built with `tsdev build`) or a .wasm file into `host`.
 pub(crate) async fn deploy_path(host: &Host, path: &Path) -> anyhow::Result<Arc<Deployment>> {
     let (name, wasm_path) = if path.is_dir() {
-        let built = super::build::BuildCommand::for_path(path.to_path_buf())
+        let built = super::build::BuildCommand::for_deploy(path.to_path_buf())
             .run()
             .await?;
         (Some(built.name), built.wasm)

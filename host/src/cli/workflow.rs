@@ -4,6 +4,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo};
+
 use super::{DEFAULT_URL, answer_error};
 
 /// Start, inspect, list and cancel workflow executions on a host.
@@ -102,22 +104,25 @@ impl WorkflowCommand {
         if !response.status().is_success() {
             return Err(answer_error(response).await.context("the host refused"));
         }
-        let body: Value = response.json().await.context("reading the answer")?;
+        let reading = "reading the answer";
         match self.action {
-            Action::Start { .. } => println!("{}", body["id"].as_str().unwrap_or("?")),
+            Action::Start { .. } => {
+                let started: StartedInfo = response.json().await.context(reading)?;
+                println!("{}", started.id);
+            }
             Action::List { .. } => {
-                for e in body["executions"].as_array().into_iter().flatten() {
-                    println!(
-                        "{}  {:<10} {}",
-                        e["id"].as_str().unwrap_or("?"),
-                        e["status"].as_str().unwrap_or("?"),
-                        e["workflow"].as_str().unwrap_or("?")
-                    );
+                let list: ExecutionList = response.json().await.context(reading)?;
+                for e in list.executions {
+                    println!("{}  {:<10} {}", e.id, e.status.as_str(), e.workflow);
                 }
             }
-            Action::Signal { id, name, .. } => println!("sent {name} to {id}"),
+            Action::Signal { .. } => {
+                let sent: SignalInfo = response.json().await.context(reading)?;
+                println!("sent {} to {}", sent.signal, sent.execution);
+            }
             Action::Status { .. } | Action::Cancel { .. } | Action::Events { .. } => {
-                println!("{}", serde_json::to_string_pretty(&body)?)
+                let execution: ExecutionInfo = response.json().await.context(reading)?;
+                println!("{}", serde_json::to_string_pretty(&execution)?)
             }
         }
         Ok(())

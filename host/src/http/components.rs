@@ -8,9 +8,10 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{Problem, body_problem};
+use crate::api::{ComponentInfo, ComponentList, ProcedureInfo, RateLimitInfo, UnexposedInfo};
+use crate::error_kind::ErrorKind;
 use crate::host::Host;
 use crate::limits::{self, CallLimits};
 use crate::registry::Deployment;
@@ -26,52 +27,50 @@ pub struct UploadQuery {
 }
 
 /// A deployment as the API shows it; `with_schemas` adds each procedure's JSON Schemas.
-pub fn deployment_json(d: &Deployment, with_schemas: bool) -> Value {
-    let procedures: Vec<Value> = d
+pub fn component_info(d: &Deployment, with_schemas: bool) -> ComponentInfo {
+    let procedures = d
         .procedures
         .iter()
         .map(|p| {
             let policy = &p.enforcement.policy;
-            let mut v = json!({
-                "name": p.name,
-                "signature": p.signature,
-                "public": policy.public,
-                "limits": policy.limits,
-            });
-            if let Some(description) = &p.description {
-                v["description"] = json!(description);
+            ProcedureInfo {
+                name: p.name.clone(),
+                signature: p.signature.clone(),
+                public: policy.public,
+                workflow: d.workflows,
+                limits: policy.limits,
+                description: p.description.clone(),
+                route: policy.route.as_ref().map(ToString::to_string),
+                tags: policy.tags.clone(),
+                cache_ttl_ms: policy.cache_ttl.map(|ttl| ttl.as_millis() as u64),
+                rate_limit: policy.rate_limit.map(|limit| RateLimitInfo {
+                    requests: limit.requests.get(),
+                    per_ms: limit.per.as_millis() as u64,
+                }),
+                params_schema: with_schemas.then(|| p.params_schema.clone()),
+                result_schema: with_schemas.then(|| p.result_schema.clone()),
             }
-            if let Some(route) = &policy.route {
-                v["route"] = json!(route.to_string());
-            }
-            if !policy.tags.is_empty() {
-                v["tags"] = json!(policy.tags);
-            }
-            if let Some(ttl) = policy.cache_ttl {
-                v["cache_ttl_ms"] = json!(ttl.as_millis() as u64);
-            }
-            if let Some(limit) = policy.rate_limit {
-                v["rate_limit"] = json!({ "requests": limit.requests.get(), "per_ms": limit.per.as_millis() as u64 });
-            }
-            if with_schemas {
-                v["params_schema"] = p.params_schema.clone();
-                v["result_schema"] = p.result_schema.clone();
-            }
-            v
         })
         .collect();
-    json!({
-        "name": d.name,
-        "version": d.version,
-        "component_version": d.about.version,
-        "description": d.about.description,
-        "size_bytes": d.size_bytes,
-        "deployed_at": d.deployed_at,
-        "limits": d.limits,
-        "workflows": d.workflows,
-        "procedures": procedures,
-        "unexposed": d.unexposed,
-    })
+    ComponentInfo {
+        name: d.name.clone(),
+        version: d.version.clone(),
+        component_version: d.about.version.clone(),
+        description: d.about.description.clone(),
+        size_bytes: d.size_bytes as u64,
+        deployed_at: d.deployed_at,
+        limits: d.limits,
+        workflows: d.workflows,
+        procedures,
+        unexposed: d
+            .unexposed
+            .iter()
+            .map(|u| UnexposedInfo {
+                name: u.name.clone(),
+                reason: u.reason.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// `POST /v1/components?name=NAME` with the component's bytes.
@@ -80,12 +79,11 @@ pub async fn upload(
     query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<ComponentInfo>), Problem> {
     let Query(query) = query.map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query",
+            ErrorKind::InvalidQuery,
             format!(
                 "{}; expected ?[name=NAME][&fuel=N&memory_mib=N&timeout_ms=N]",
                 e.body_text()
@@ -94,15 +92,14 @@ pub async fn upload(
     })?;
     if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
         let content_type = content_type.to_str().unwrap_or("");
-        if !matches!(
-            content_type,
-            "application/wasm" | "application/octet-stream"
-        ) {
+        if !is_wasm_media_type(content_type) {
             return Err(Problem::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
-                format!("send the component as application/wasm, not {content_type}"),
+                ErrorKind::UnsupportedMediaType,
+                format!(
+                    "send the component as application/wasm, not {}",
+                    crate::runtime::output::printable(content_type)
+                ),
             ));
         }
     }
@@ -115,8 +112,7 @@ pub async fn upload(
     .map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
-            "invalid-limits",
-            "Invalid limits",
+            ErrorKind::InvalidLimits,
             e.to_string(),
         )
     })?;
@@ -129,8 +125,7 @@ pub async fn upload(
             .ok_or_else(|| {
                 Problem::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid-query",
-                    "Invalid query",
+                    ErrorKind::InvalidQuery,
                     "name the component: ?name=NAME (or give it a name in its tsdev.toml)",
                 )
             })?,
@@ -138,31 +133,31 @@ pub async fn upload(
     let deployment = host.deploy(&name, body.to_vec(), call_limits).await?;
     Ok((
         StatusCode::CREATED,
-        Json(deployment_json(&deployment, false)),
+        Json(component_info(&deployment, false)),
     ))
 }
 
 /// `GET /v1/components`.
-pub async fn list(State(host): State<Arc<Host>>) -> Json<Value> {
-    let components: Vec<Value> = host
+pub async fn list(State(host): State<Arc<Host>>) -> Json<ComponentList> {
+    let components = host
         .registry()
         .list()
         .iter()
-        .map(|d| deployment_json(d, false))
+        .map(|d| component_info(d, false))
         .collect();
-    Json(json!({ "components": components }))
+    Json(ComponentList { components })
 }
 
 /// `GET /v1/components/{name}`.
 pub async fn show(
     State(host): State<Arc<Host>>,
     Path(name): Path<String>,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<ComponentInfo>, Problem> {
     let deployment = host
         .registry()
         .get(&name)
         .ok_or_else(|| Problem::not_found(format!("no component named {name}")))?;
-    Ok(Json(deployment_json(&deployment, true)))
+    Ok(Json(component_info(&deployment, true)))
 }
 
 /// `DELETE /v1/components/{name}`.
@@ -174,5 +169,33 @@ pub async fn remove(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(format!("no component named {name}")))
+    }
+}
+
+/// `application/wasm` or `application/octet-stream`, in any case, with any parameters
+/// (media types are case-insensitive and may carry `; charset=…`).
+fn is_wasm_media_type(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/wasm")
+        || essence.eq_ignore_ascii_case("application/octet-stream")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_wasm_media_type;
+
+    #[test]
+    fn media_types_are_read_as_rfc_9110_says() {
+        for accepted in [
+            "application/wasm",
+            "Application/WASM",
+            "application/wasm; charset=binary",
+            "application/octet-stream",
+        ] {
+            assert!(is_wasm_media_type(accepted), "{accepted}");
+        }
+        for refused in ["text/plain", "application/wasmx", "", "application/json"] {
+            assert!(!is_wasm_media_type(refused), "{refused}");
+        }
     }
 }

@@ -3,23 +3,29 @@
 //! for.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::Problem;
-use crate::host::Host;
+use super::{AppState, Problem};
+use crate::api::RunningInfo;
+use crate::error_kind::ErrorKind;
+use crate::limits;
 use crate::registry::ProcedureRef;
 use crate::runtime::CallContext;
+use crate::store::ExecutionStatus;
+use crate::workflow::WorkflowEngine;
 
 /// `X-Cache: hit|miss` on answers of cacheable procedures.
 pub const X_CACHE: &str = "x-cache";
 
 /// Call `found` with `args` for an HTTP caller.
 pub async fn call(
-    host: &Arc<Host>,
+    state: &AppState,
     found: &ProcedureRef,
     args: Value,
     headers: &HeaderMap,
@@ -28,8 +34,7 @@ pub async fn call(
     if !procedure.is_public() {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
-            "private-procedure",
-            "Private procedure",
+            ErrorKind::PrivateProcedure,
             format!(
                 "procedure {} is private (public = false in its manifest); it can only be called as a workflow step",
                 procedure.name
@@ -44,8 +49,7 @@ pub async fn call(
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let mut response = Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate-limited",
-            "Too many requests",
+            ErrorKind::RateLimited,
             format!(
                 "procedure {} allows {} calls per {}; retry in {retry_after} s",
                 procedure.name,
@@ -61,7 +65,7 @@ pub async fn call(
         return Ok(response);
     }
     if found.deployment.workflows {
-        return super::rpc::run_workflow(host, &procedure.name, &args, headers).await;
+        return run_workflow(&state.workflows, &procedure.name, &args, headers).await;
     }
     let cache = enforcement
         .cache
@@ -76,7 +80,7 @@ pub async fn call(
         request_id: super::request_id::of(headers),
         idempotency_key: None,
     };
-    let output = host.call_found(found, &args, &context).await?;
+    let output = state.host.call_found(found, &args, &context).await?;
     let body = Bytes::from(output.body);
     match cache {
         Some((cache, key)) => {
@@ -85,6 +89,69 @@ pub async fn call(
         }
         None => Ok(json_answer(body, None)),
     }
+}
+
+/// Seconds asked for with `Prefer: wait=SECONDS` (RFC 7240).
+fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("wait=")?.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// `POST /rpc/{workflow}`: start an execution and wait for it, at most
+/// [`limits::RPC_WORKFLOW_WAIT`] (less with `Prefer: wait=SECONDS`). Completed: 200 with the
+/// result; failed: 422 `workflow-failed`; cancelled: 409 `cancelled`; still going: 202 with
+/// its id. `Location` names the execution in every case.
+async fn run_workflow(
+    workflows: &Arc<WorkflowEngine>,
+    workflow: &str,
+    args: &Value,
+    headers: &HeaderMap,
+) -> Result<Response, Problem> {
+    let wait = preferred_wait(headers).map_or(limits::RPC_WORKFLOW_WAIT, |w| {
+        w.min(limits::RPC_WORKFLOW_WAIT)
+    });
+    let key = super::workflows::idempotency_key(headers)?;
+    let (id, finished) = workflows.run_workflow(workflow, args, key, wait).await?;
+    let mut response = match finished {
+        None => (
+            StatusCode::ACCEPTED,
+            Json(RunningInfo {
+                id: id.clone(),
+                status: ExecutionStatus::Running,
+            }),
+        )
+            .into_response(),
+        Some(finished) => {
+            let parse = |text: &Option<String>| super::workflows::parse(text.as_deref());
+            match finished.status {
+                ExecutionStatus::Completed => {
+                    (StatusCode::OK, Json(parse(&finished.result))).into_response()
+                }
+                ExecutionStatus::Cancelled => Problem::new(
+                    StatusCode::CONFLICT,
+                    ErrorKind::Cancelled,
+                    format!("execution {id} was cancelled"),
+                )
+                .into_response(),
+                _ => Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorKind::WorkflowFailed,
+                    format!("execution {id} failed; see `error`"),
+                )
+                .with("error", parse(&finished.error))
+                .into_response(),
+            }
+        }
+    };
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/executions/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
 }
 
 fn json_answer(body: Bytes, cache: Option<&'static str>) -> Response {

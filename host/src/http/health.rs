@@ -5,28 +5,27 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
 
 use super::Problem;
+use crate::api::HealthInfo;
+use crate::error_kind::ErrorKind;
 use crate::host::Host;
 
 /// The process is up and answering.
-pub async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+pub async fn health() -> Json<HealthInfo> {
+    Json(HealthInfo {
+        status: "ok".into(),
+        components: None,
+    })
 }
 
-/// The store answers and the registry is loaded (it is loaded before the server listens).
-pub async fn ready(State(host): State<Arc<Host>>) -> Result<Json<Value>, Problem> {
-    host.store().ping().await.map_err(|e| {
-        tracing::warn!("not ready: {e}");
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not-ready",
-            "Not ready",
-            "the store does not answer",
-        )
+/// The registry is loaded (before the server listens) and the store commits writes.
+pub async fn ready(State(host): State<Arc<Host>>) -> Result<Json<HealthInfo>, Problem> {
+    host.check_ready().await.map_err(|detail| {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::NotReady, detail)
     })?;
-    Ok(Json(
-        json!({ "status": "ready", "components": host.registry().list().len() }),
-    ))
+    Ok(Json(HealthInfo {
+        status: "ready".into(),
+        components: Some(host.registry().list().len()),
+    }))
 }

@@ -9,6 +9,7 @@
 //! - [`health`]: `/health` and `/ready`.
 //! - [`openapi`]: `GET /openapi.json`, generated from the WIT types; `GET /docs`, a page
 //!   over it (`docs.html`, embedded).
+//! - [`openapi_management`]: the host's own endpoints in that document, from [`crate::api`].
 //! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
 //! - [`workflows`]: start workflow executions and see where they stand.
 
@@ -16,6 +17,7 @@ pub mod components;
 pub mod exposure;
 pub mod health;
 pub mod openapi;
+pub mod openapi_management;
 pub mod problem;
 pub mod request_id;
 pub mod rest;
@@ -32,10 +34,50 @@ use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::error_kind::ErrorKind;
 use crate::host::Host;
 use crate::limits;
+use crate::workflow::WorkflowEngine;
 
 pub use problem::Problem;
+
+/// What the handlers reach: the host (deploy, call) and the workflow engine. Handlers take
+/// the part they need with `State<Arc<Host>>` or `State<Arc<WorkflowEngine>>`.
+#[derive(Clone)]
+pub struct AppState {
+    pub host: Arc<Host>,
+    pub workflows: Arc<WorkflowEngine>,
+    openapi: openapi::DocumentCache,
+}
+
+impl AppState {
+    /// The state of `workflows` and the host under it.
+    pub fn new(workflows: Arc<WorkflowEngine>) -> AppState {
+        AppState {
+            host: workflows.host().clone(),
+            workflows,
+            openapi: openapi::DocumentCache::default(),
+        }
+    }
+}
+
+impl axum::extract::FromRef<AppState> for openapi::DocumentCache {
+    fn from_ref(state: &AppState) -> openapi::DocumentCache {
+        state.openapi.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<Host> {
+    fn from_ref(state: &AppState) -> Arc<Host> {
+        state.host.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<WorkflowEngine> {
+    fn from_ref(state: &AppState) -> Arc<WorkflowEngine> {
+        state.workflows.clone()
+    }
+}
 
 /// How the API is exposed.
 #[derive(Clone, Debug, Default)]
@@ -78,8 +120,8 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, InvalidOrigin> {
 }
 
 /// The router of the whole API.
-pub fn app(host: Arc<Host>, config: &HttpConfig) -> Result<Router, InvalidOrigin> {
-    let router = routes(host)
+pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin> {
+    let router = routes(state)
         .layer(axum::middleware::from_fn(request_id::request_ids))
         .layer(CompressionLayer::new());
     Ok(match cors_layer(&config.cors_origins)? {
@@ -88,15 +130,22 @@ pub fn app(host: Arc<Host>, config: &HttpConfig) -> Result<Router, InvalidOrigin
     })
 }
 
-fn routes(host: Arc<Host>) -> Router {
+fn routes(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route(
             "/v1/components",
-            get(components::list)
-                .post(components::upload)
-                .layer(DefaultBodyLimit::max(limits::MAX_COMPONENT_BYTES)),
+            get(components::list).merge(
+                post(components::upload)
+                    .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(
+                        limits::MAX_COMPONENT_BYTES,
+                    ))
+                    // Waits before the body is read: a flood of uploads is not all in memory.
+                    .layer::<_, std::convert::Infallible>(
+                        tower::limit::ConcurrencyLimitLayer::new(limits::MAX_CONCURRENT_UPLOADS),
+                    ),
+            ),
         )
         .route(
             "/v1/components/{name}",
@@ -123,7 +172,7 @@ fn routes(host: Arc<Host>) -> Router {
         )
         // Anything else may be a REST route from a manifest.
         .fallback(rest::call)
-        .with_state(host)
+        .with_state(state)
 }
 
 /// `GET /docs`: a page to browse procedures and try them. Self-contained (no CDN) and
@@ -132,7 +181,7 @@ async fn docs() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("docs.html"))
 }
 
-/// A JSON request body: an empty body is `null` (a call without arguments); malformed JSON
+/// A JSON request body: an empty body is `null` (a signal without payload); malformed JSON
 /// is `invalid-args`.
 fn json_body(
     body: Result<axum::body::Bytes, BytesRejection>,
@@ -146,20 +195,41 @@ fn json_body(
         .map_err(|e| Problem::invalid_args(format!("the body is not valid JSON: {e}")))
 }
 
+/// The arguments of a call: a JSON object keyed by parameter name, as the OpenAPI document
+/// says. An empty body is `{}` (every parameter left out: fine when all are optional).
+fn json_args(
+    body: Result<axum::body::Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<serde_json::Value, Problem> {
+    let body = body.map_err(|e| body_problem(e, limit))?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Object(Default::default()));
+    }
+    match serde_json::from_slice(&body) {
+        Ok(object @ serde_json::Value::Object(_)) => Ok(object),
+        Ok(other) => Err(Problem::invalid_args(format!(
+            "expected an object keyed by parameter name, got {}",
+            crate::registry::json::kind_of(&other)
+        ))
+        .with("path", serde_json::json!("arguments"))),
+        Err(e) => Err(Problem::invalid_args(format!(
+            "the body is not valid JSON: {e}"
+        ))),
+    }
+}
+
 /// A body that could not be read: too large (413) or broken.
 fn body_problem(rejection: BytesRejection, limit: usize) -> Problem {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Body too large",
+            ErrorKind::TooLarge,
             format!("the body is over this route's limit of {limit} bytes"),
         )
     } else {
         Problem::new(
             rejection.status(),
-            "bad-body",
-            "Unreadable body",
+            ErrorKind::BadBody,
             rejection.body_text(),
         )
     }

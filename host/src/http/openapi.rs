@@ -3,18 +3,52 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
 
+use super::openapi_management::problem_response;
 use crate::host::Host;
-use crate::manifest::{Route, RouteMethod};
+use crate::policy::{Route, RouteMethod};
 use crate::registry::{Procedure, Registry, schema};
 use wasmtime::component::Type;
 
-/// `GET /openapi.json`.
-pub async fn openapi(State(host): State<Arc<Host>>) -> Json<Value> {
-    Json(document(host.registry()))
+/// The OpenAPI document as last built, and the registry generation it was built for.
+#[derive(Clone, Default)]
+pub struct DocumentCache(Arc<std::sync::Mutex<Option<(u64, bytes::Bytes)>>>);
+
+/// `GET /openapi.json`: built once per change of what is deployed.
+pub async fn openapi(
+    State(host): State<Arc<Host>>,
+    State(cache): State<DocumentCache>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let generation = host.registry().generation();
+    let cached = {
+        let held = cache
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        held.as_ref()
+            .filter(|(built_for, _)| *built_for == generation)
+            .map(|(_, body)| body.clone())
+    };
+    let body = match cached {
+        Some(body) => body,
+        None => {
+            let body = bytes::Bytes::from(document(host.registry()).to_string());
+            *cache
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some((generation, body.clone()));
+            body
+        }
+    };
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn without_dialect(mut schema: Value) -> Value {
@@ -25,16 +59,27 @@ fn without_dialect(mut schema: Value) -> Value {
     schema
 }
 
-fn problem_response(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
-    })
-}
-
-/// The responses of a call of `p`, RPC or REST.
-fn responses(p: &Procedure) -> Map<String, Value> {
+/// The responses of a call of `p`, RPC or REST; `workflow` when `p` is a workflow (the
+/// call starts an execution and waits for it).
+fn responses(p: &Procedure, workflow: bool) -> Map<String, Value> {
     let mut responses = Map::new();
+    if workflow {
+        responses.insert(
+            "202".into(),
+            json!({
+                "description": "The execution goes on past the wait (30 s, or `Prefer: wait=N`); follow it at `Location`.",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/RunningInfo" } } },
+            }),
+        );
+        responses.insert(
+            "409".into(),
+            problem_response("cancelled: the execution was cancelled while the caller waited."),
+        );
+        responses.insert(
+            "422".into(),
+            problem_response("workflow-failed: the execution failed; its error is in `error`."),
+        );
+    }
     responses.insert(
         "200".into(),
         json!({
@@ -54,7 +99,9 @@ fn responses(p: &Procedure) -> Map<String, Value> {
         "413".into(),
         problem_response("too-large: the arguments are over the body limit."),
     );
-    if let Some(wasmtime::component::Type::Result(result)) = &p.result {
+    if let Some(wasmtime::component::Type::Result(result)) = &p.result
+        && !workflow
+    {
         let error = result
             .err()
             .map_or(json!({ "type": "null" }), |e| schema::schema(&e));
@@ -64,7 +111,7 @@ fn responses(p: &Procedure) -> Map<String, Value> {
                 "description": "procedure-error: the procedure returned its error; it is in `error`.",
                 "content": { "application/problem+json": { "schema": {
                     "allOf": [
-                        { "$ref": "#/components/schemas/Problem" },
+                        { "$ref": "#/components/schemas/ProblemBody" },
                         { "type": "object", "properties": { "error": error } },
                     ]
                 } } },
@@ -94,7 +141,11 @@ fn responses(p: &Procedure) -> Map<String, Value> {
 
 fn tags(component: &str, p: &Procedure) -> Value {
     let mut tags = vec![component.to_string()];
-    tags.extend(p.enforcement.policy.tags.iter().cloned());
+    for tag in &p.enforcement.policy.tags {
+        if !tags.contains(tag) {
+            tags.push(tag.clone());
+        }
+    }
     json!(tags)
 }
 
@@ -106,7 +157,7 @@ fn describe(operation: &mut Value, p: &Procedure) {
     };
 }
 
-fn operation(component: &str, p: &Procedure) -> Value {
+fn operation(component: &str, p: &Procedure, workflow: bool) -> Value {
     let mut operation = json!({
         "operationId": p.name,
         "tags": tags(component, p),
@@ -117,7 +168,7 @@ fn operation(component: &str, p: &Procedure) -> Value {
                 "example": schema::example_args(&p.params),
             } },
         },
-        "responses": responses(p),
+        "responses": responses(p, workflow),
     });
     describe(&mut operation, p);
     operation
@@ -125,7 +176,7 @@ fn operation(component: &str, p: &Procedure) -> Value {
 
 /// The operation of `p`'s REST route: path parameters, then the other parameters in the
 /// query (GET, DELETE) or as members of a JSON body (POST, PUT, PATCH).
-fn rest_operation(component: &str, p: &Procedure, route: &Route) -> Value {
+fn rest_operation(component: &str, p: &Procedure, route: &Route, workflow: bool) -> Value {
     let example = schema::example_args(&p.params);
     let param_schema = |name: &str| without_dialect(p.params_schema["properties"][name].clone());
     let optional = |ty: &Type| matches!(ty, Type::Option(_));
@@ -150,7 +201,7 @@ fn rest_operation(component: &str, p: &Procedure, route: &Route) -> Value {
         "operationId": format!("{}.rest", p.name),
         "tags": tags(component, p),
         "parameters": parameters,
-        "responses": responses(p),
+        "responses": responses(p, workflow),
     });
     if !body_params.is_empty() {
         let properties: Map<String, Value> = body_params
@@ -192,36 +243,30 @@ pub fn document(registry: &Registry) -> Value {
         for p in deployment.procedures.iter().filter(|p| p.is_public()) {
             paths.insert(
                 format!("/rpc/{}", p.name),
-                json!({ "post": operation(&deployment.name, p) }),
+                json!({ "post": operation(&deployment.name, p, deployment.workflows) }),
             );
         }
     }
     for (route, target) in registry.routes().list() {
         let item = paths.entry(route.path.clone()).or_insert_with(|| json!({}));
-        item[route.method.as_str().to_ascii_lowercase()] =
-            rest_operation(&target.deployment.name, target.procedure(), route);
+        item[route.method.as_str().to_ascii_lowercase()] = rest_operation(
+            &target.deployment.name,
+            target.procedure(),
+            route,
+            target.deployment.workflows,
+        );
     }
+    let mut schemas = Map::new();
+    super::openapi_management::add(&mut paths, &mut tags, &mut schemas);
     json!({
         "openapi": "3.1.0",
         "info": {
-            "title": "tsdev procedures",
+            "title": "tsdev",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Every procedure deployed on this host, generated from the components' WIT types.",
+            "description": "Every procedure deployed on this host, generated from the components' WIT types, and the host's own management API.",
         },
         "tags": tags,
         "paths": paths,
-        "components": { "schemas": { "Problem": {
-            "type": "object",
-            "description": "An RFC 9457 problem with a stable machine-readable kind.",
-            "properties": {
-                "type": { "type": "string" },
-                "title": { "type": "string" },
-                "status": { "type": "integer" },
-                "kind": { "type": "string" },
-                "detail": { "type": "string" },
-                "request_id": { "type": "string" },
-            },
-            "required": ["type", "title", "status", "kind", "detail"],
-        } } },
+        "components": { "schemas": schemas },
     })
 }

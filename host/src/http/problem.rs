@@ -2,84 +2,76 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
+use crate::api::ProblemBody;
+use crate::error_kind::ErrorKind;
 use crate::host::{CallError, DeployFailure};
 use crate::registry::DeployError;
 use crate::runtime::CallFailure;
-use crate::runtime::failure::WorkflowInterrupt;
 use crate::store::StoreError;
 
 /// An error answer. `kind` is stable and machine-readable; `detail` is for people.
 #[derive(Debug)]
 pub struct Problem {
     pub status: StatusCode,
-    pub kind: &'static str,
-    pub title: &'static str,
+    pub kind: ErrorKind,
     pub detail: String,
     /// Extra members (e.g. `error` for a procedure's own error value).
-    pub extra: Vec<(String, Value)>,
+    pub extra: Map<String, Value>,
 }
 
 impl Problem {
-    pub fn new(
-        status: StatusCode,
-        kind: &'static str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Problem {
+    pub fn new(status: StatusCode, kind: ErrorKind, detail: impl Into<String>) -> Problem {
         Problem {
             status,
             kind,
-            title,
             detail: detail.into(),
-            extra: Vec::new(),
+            extra: Map::new(),
         }
     }
 
     pub fn with(mut self, key: &str, value: Value) -> Problem {
-        self.extra.push((key.to_string(), value));
+        self.extra.insert(key.to_string(), value);
         self
     }
 
     pub fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+        Problem::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, detail)
     }
 
     pub fn invalid_args(detail: impl Into<String>) -> Problem {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-args",
-            "Invalid arguments",
-            detail,
-        )
+        Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidArgs, detail)
     }
 
-    /// A failure of the host itself: logged in full, answered without internals.
+    /// A failure of the host itself: logged in full (inside the request's span, with its
+    /// id), answered without internals.
     pub fn internal(error: &dyn std::fmt::Display) -> Problem {
         tracing::error!("internal error: {error}");
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
+            ErrorKind::Internal,
             "the host failed to handle the request; see its log",
         )
+    }
+
+    /// The body as the API sends it.
+    pub fn body(&self) -> ProblemBody {
+        ProblemBody {
+            type_uri: format!("https://tsdev.dev/problems/{}", self.kind),
+            title: self.kind.title().to_string(),
+            status: self.status.as_u16(),
+            kind: self.kind,
+            detail: self.detail.clone(),
+            extra: self.extra.clone(),
+        }
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "type": format!("https://tsdev.dev/problems/{}", self.kind),
-            "title": self.title,
-            "status": self.status.as_u16(),
-            "kind": self.kind,
-            "detail": self.detail,
-        });
-        if let Value::Object(map) = &mut body {
-            map.extend(self.extra);
-        }
-        let mut response = (self.status, body.to_string()).into_response();
+        let body = serde_json::to_string(&self.body()).unwrap_or_default();
+        let mut response = (self.status, body).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
@@ -90,39 +82,35 @@ impl IntoResponse for Problem {
 
 impl From<DeployFailure> for Problem {
     fn from(failure: DeployFailure) -> Problem {
-        let component = |kind, title, e: &DeployError| {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, e.to_string())
+        let component = |kind, e: &DeployError| {
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, kind, e.to_string())
         };
         match &failure {
             DeployFailure::Component(e) => match e {
                 DeployError::InvalidName(_) => Problem::new(
                     StatusCode::BAD_REQUEST,
-                    "invalid-name",
-                    "Invalid component name",
+                    ErrorKind::InvalidName,
                     e.to_string(),
                 ),
                 DeployError::NotWasm => Problem::new(
                     StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "not-wasm",
-                    "Not WebAssembly",
+                    ErrorKind::NotWasm,
                     e.to_string(),
                 ),
-                DeployError::CoreModule => component("not-a-component", "Not a component", e),
+                DeployError::CoreModule => component(ErrorKind::NotAComponent, e),
                 DeployError::Invalid(_) | DeployError::Reflect(_) => {
-                    component("invalid-component", "Invalid component", e)
+                    component(ErrorKind::InvalidComponent, e)
                 }
-                DeployError::UnsupportedImport(_) => {
-                    component("unsupported-import", "Unsupported import", e)
-                }
+                DeployError::TypeTooComplex(_) => component(ErrorKind::TypeTooComplex, e),
+                DeployError::UnsupportedImport(_) => component(ErrorKind::UnsupportedImport, e),
                 DeployError::Conflict { procedure, owner } => Problem::new(
                     StatusCode::CONFLICT,
-                    "procedure-conflict",
-                    "Procedure name taken",
+                    ErrorKind::ProcedureConflict,
                     e.to_string(),
                 )
                 .with("procedure", json!(procedure))
                 .with("owner", json!(owner)),
-                DeployError::Manifest(_) => component("invalid-manifest", "Invalid manifest", e),
+                DeployError::Manifest(_) => component(ErrorKind::InvalidManifest, e),
                 DeployError::RouteConflict {
                     route,
                     procedure,
@@ -131,8 +119,7 @@ impl From<DeployFailure> for Problem {
                     other_component,
                 } => Problem::new(
                     StatusCode::CONFLICT,
-                    "route-conflict",
-                    "Route taken",
+                    ErrorKind::RouteConflict,
                     e.to_string(),
                 )
                 .with("route", json!(route))
@@ -143,6 +130,11 @@ impl From<DeployFailure> for Problem {
             },
             DeployFailure::Store(e) => Problem::internal(e),
             DeployFailure::Join(e) => Problem::internal(e),
+            DeployFailure::ShuttingDown => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Busy,
+                failure.to_string(),
+            ),
         }
     }
 }
@@ -162,37 +154,21 @@ impl From<CallError> for Problem {
             }
             CallError::ProcedureError(value) => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "procedure-error",
-                "The procedure returned an error",
+                ErrorKind::ProcedureError,
                 "the procedure returned the err case of its result; see `error`",
             )
             .with("error", value),
             CallError::Failure(failure) => {
-                let detail = failure.to_string();
-                let status = match failure {
+                let kind = failure.kind();
+                let status = match &failure {
                     CallFailure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-                    CallFailure::Interrupted(WorkflowInterrupt::NotAWorkflow(_)) => {
-                        return Problem::new(
-                            StatusCode::BAD_REQUEST,
-                            "workflow-only",
-                            "Not a workflow execution",
-                            detail,
-                        );
-                    }
+                    CallFailure::Refused { .. } => StatusCode::BAD_REQUEST,
                     CallFailure::Interrupted(_) | CallFailure::Host(_) => {
-                        return Problem::internal(&detail);
+                        return Problem::internal(&failure);
                     }
                     _ => StatusCode::INTERNAL_SERVER_ERROR,
                 };
-                let title = match failure {
-                    CallFailure::OutOfFuel { .. } => "Out of fuel",
-                    CallFailure::Timeout { .. } => "Deadline exceeded",
-                    CallFailure::MemoryLimit { .. } => "Memory limit exceeded",
-                    CallFailure::StackOverflow => "Stack overflow",
-                    CallFailure::ResultTooLarge { .. } => "Result too large",
-                    _ => "The guest trapped",
-                };
-                Problem::new(status, failure.kind(), title, detail)
+                Problem::new(status, kind, failure.to_string())
             }
         }
     }

@@ -3,8 +3,6 @@
 //! name; from there a call is the same as over `/rpc` (same JSON <-> WIT mapping, same
 //! problems).
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -12,20 +10,20 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use wasmtime::component::Type;
 
-use super::Problem;
-use crate::host::Host;
+use super::{AppState, Problem};
+use crate::error_kind::ErrorKind;
 use crate::limits;
 use crate::registry::routes::NoRoute;
 
 /// Serve a request no built-in route took: a REST route, or 404/405.
 pub async fn call(
-    State(host): State<Arc<Host>>,
+    State(state): State<AppState>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let routes = host.registry().routes();
+    let routes = state.host.registry().routes();
     let matched = match routes.find(method.as_str(), uri.path()) {
         Ok(matched) => matched,
         Err(NoRoute::NotFound) => {
@@ -39,8 +37,7 @@ pub async fn call(
             let allowed: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
             let mut response = Problem::new(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
+                ErrorKind::MethodNotAllowed,
                 format!("{} allows {}", uri.path(), allowed.join(", ")),
             )
             .into_response();
@@ -55,8 +52,7 @@ pub async fn call(
         .map_err(|_| {
             Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                "too-large",
-                "Body too large",
+                ErrorKind::TooLarge,
                 format!(
                     "the body is over this route's limit of {} bytes",
                     limits::MAX_ARGS_BYTES
@@ -65,7 +61,7 @@ pub async fn call(
         })?;
     let params = &matched.procedure.procedure().params;
     let args = arguments(params, &matched.path_params, uri.query(), &body)?;
-    super::exposure::call(&host, &matched.procedure, args, &headers).await
+    super::exposure::call(&state, &matched.procedure, args, &headers).await
 }
 
 /// The arguments object: path parameters, then query parameters, then body members. A

@@ -1,4 +1,5 @@
-//! Workflow executions over HTTP: start one, see where it stands.
+//! Workflow executions over HTTP: start one, see where it stands, cancel, signal, follow
+//! its events. Everything goes through the [`WorkflowEngine`].
 
 use std::sync::Arc;
 
@@ -12,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Problem;
-use crate::host::Host;
+use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo, StatusEvent, StepInfo};
+use crate::error_kind::ErrorKind;
 use crate::limits;
-use crate::store::{
-    DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus, JournalEntry, SignalSent,
-};
-use crate::workflow::engine::StartError;
+use crate::store::{Execution, ExecutionFilter, ExecutionStatus, JournalEntry, SignalSent};
+use crate::workflow::WorkflowEngine;
+use crate::workflow::engine::{Cancelled, StartError};
 
 /// Longest idempotency key accepted.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
@@ -26,10 +27,10 @@ impl From<StartError> for Problem {
     fn from(error: StartError) -> Problem {
         match error {
             StartError::NotFound(_) => Problem::not_found(error.to_string()),
+            // There is no workflow of that name, only a procedure: not found, said precisely.
             StartError::NotAWorkflow(_) => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "not-a-workflow",
-                "Not a workflow",
+                StatusCode::NOT_FOUND,
+                ErrorKind::NotAWorkflow,
                 error.to_string(),
             ),
             StartError::InvalidArgs(e) => {
@@ -37,8 +38,7 @@ impl From<StartError> for Problem {
             }
             StartError::IdempotencyConflict(ref id) => Problem::new(
                 StatusCode::CONFLICT,
-                "idempotency-conflict",
-                "Idempotency key reused",
+                ErrorKind::IdempotencyConflict,
                 error.to_string(),
             )
             .with("execution", json!(id)),
@@ -58,11 +58,7 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Pro
                 .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN);
             Some(
                 key.ok_or_else(|| {
-                    Problem::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid-idempotency-key",
-                        "Invalid idempotency key",
-                        format!("an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
+                    Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidIdempotencyKey, format!("an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
                     )
                 })?
                 .to_string(),
@@ -73,14 +69,14 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Pro
 
 /// `POST /v1/workflows/{name}/executions` with the JSON arguments; `Idempotency-Key` optional.
 pub async fn start(
-    State(host): State<Arc<Host>>,
+    State(workflows): State<Arc<WorkflowEngine>>,
     Path(workflow): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    let args = super::json_body(body, limits::MAX_ARGS_BYTES)?;
+    let args = super::json_args(body, limits::MAX_ARGS_BYTES)?;
     let key = idempotency_key(&headers)?;
-    let started = host.start_workflow(&workflow, &args, key).await?;
+    let started = workflows.start_workflow(&workflow, &args, key).await?;
     let status = if started.existing {
         StatusCode::OK
     } else {
@@ -89,7 +85,10 @@ pub async fn start(
     let location = format!("/v1/executions/{}", started.id);
     let mut response = (
         status,
-        Json(json!({ "id": started.id, "existing": started.existing })),
+        Json(StartedInfo {
+            id: started.id,
+            existing: started.existing,
+        }),
     )
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -98,61 +97,71 @@ pub async fn start(
     Ok(response)
 }
 
-fn parse(text: &Option<String>) -> Value {
-    text.as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
+/// JSON text as stored (absent: `null`).
+pub(super) fn parse(text: Option<&str>) -> Value {
+    text.and_then(|t| serde_json::from_str(t).ok())
         .unwrap_or(Value::Null)
 }
 
-fn execution_json(execution: &Execution, steps: Vec<Value>) -> Value {
-    json!({
-        "id": execution.id,
-        "workflow": execution.workflow,
-        "component": execution.component,
-        "version": execution.component_version,
-        "status": execution.status,
-        "args": serde_json::from_str::<Value>(&execution.args).unwrap_or(Value::Null),
-        "result": parse(&execution.result),
-        "error": parse(&execution.error),
-        "wake_at": execution.wake_at,
-        "created_at": execution.created_at,
-        "updated_at": execution.updated_at,
-        "steps": steps,
-    })
+fn execution_info(execution: &Execution, steps: Vec<StepInfo>) -> ExecutionInfo {
+    ExecutionInfo {
+        id: execution.id.clone(),
+        workflow: execution.workflow.clone(),
+        component: execution.component.clone(),
+        version: execution.component_version.clone(),
+        status: execution.status,
+        args: parse(Some(&execution.args)),
+        result: parse(execution.result.as_deref()),
+        error: parse(execution.error.as_deref()),
+        wake_at: execution.wake_at,
+        created_at: execution.created_at,
+        updated_at: execution.updated_at,
+        steps,
+    }
 }
 
 /// One journal entry as the API shows it.
-fn step_json(entry: &JournalEntry) -> Value {
-    json!({
-        "seq": entry.seq,
-        "kind": entry.kind,
-        "name": entry.name,
-        "request": serde_json::from_str::<Value>(&entry.request).unwrap_or(Value::Null),
-        "attempts": entry.attempts,
-        "started_at": entry.started_at,
-        "finished_at": entry.finished_at,
-        "outcome": serde_json::from_str::<Value>(&entry.outcome).unwrap_or(Value::Null),
-    })
+fn step_info(entry: &JournalEntry) -> StepInfo {
+    StepInfo {
+        seq: entry.seq,
+        kind: entry.step.kind,
+        name: entry.step.name.clone(),
+        request: entry.step.request.clone(),
+        attempts: entry.attempts,
+        started_at: entry.started_at,
+        finished_at: entry.finished_at,
+        outcome: entry.outcome.to_json(),
+    }
+}
+
+fn no_execution(id: &str) -> Problem {
+    Problem::not_found(format!("no execution {id}"))
+}
+
+/// An execution with its steps.
+async fn execution_with_steps(
+    workflows: &WorkflowEngine,
+    execution: &Execution,
+) -> Result<ExecutionInfo, Problem> {
+    let steps = workflows
+        .journal(&execution.id, 0)
+        .await?
+        .iter()
+        .map(step_info)
+        .collect();
+    Ok(execution_info(execution, steps))
 }
 
 /// `GET /v1/executions/{id}`: status, result or error, and the journaled steps.
 pub async fn show(
-    State(host): State<Arc<Host>>,
+    State(workflows): State<Arc<WorkflowEngine>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    let execution = host
-        .store()
-        .get_execution(DEFAULT_TENANT, &id)
+) -> Result<Json<ExecutionInfo>, Problem> {
+    let execution = workflows
+        .execution(&id)
         .await?
-        .ok_or_else(|| Problem::not_found(format!("no execution {id}")))?;
-    let steps = host
-        .store()
-        .load_journal(&id)
-        .await?
-        .into_iter()
-        .map(|entry| step_json(&entry))
-        .collect();
-    Ok(Json(execution_json(&execution, steps)))
+        .ok_or_else(|| no_execution(&id))?;
+    Ok(Json(execution_with_steps(&workflows, &execution).await?))
 }
 
 /// Executions listed at most per page.
@@ -170,17 +179,11 @@ pub struct ListQuery {
 
 /// `GET /v1/executions?workflow=&status=&limit=&after=`: newest first, paged.
 pub async fn list(
-    State(host): State<Arc<Host>>,
+    State(workflows): State<Arc<WorkflowEngine>>,
     query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, Problem> {
-    let invalid = |detail: String| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query",
-            detail,
-        )
-    };
+) -> Result<Json<ExecutionList>, Problem> {
+    let invalid =
+        |detail: String| Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidQuery, detail);
     let axum::extract::Query(query) = query.map_err(|e| invalid(e.body_text()))?;
     let status = match query.status.as_deref() {
         None => None,
@@ -192,24 +195,22 @@ pub async fn list(
             ))
         })?),
     };
+    // The cursor is the last execution of the previous page; the page goes on after it.
     let before = match query.after.as_deref() {
-        None => None,
-        Some(cursor) => {
-            let (at, id) = cursor
-                .split_once(':')
-                .ok_or_else(|| invalid(format!("bad cursor {cursor:?}")))?;
-            Some((
-                at.parse::<i64>()
-                    .map_err(|_| invalid(format!("bad cursor {cursor:?}")))?,
-                id.to_string(),
-            ))
+        None | Some("") => None,
+        Some(after) => {
+            let last = workflows.execution(after).await?.ok_or_else(|| {
+                Problem::not_found(format!(
+                    "no execution {after} to page after; use the `next` of the previous page"
+                ))
+            })?;
+            Some((last.created_at, last.id))
         }
     };
     let limit = query.limit.unwrap_or(20).clamp(1, MAX_PAGE);
-    let executions = host
-        .store()
-        .list_executions(&ExecutionFilter {
-            tenant: DEFAULT_TENANT.to_string(),
+    let executions = workflows
+        .list(ExecutionFilter {
+            tenant: String::new(),
             workflow: query.workflow,
             status,
             limit,
@@ -217,55 +218,41 @@ pub async fn list(
         })
         .await?;
     let next = (executions.len() as i64 == limit)
-        .then(|| {
-            executions
-                .last()
-                .map(|e| format!("{}:{}", e.created_at, e.id))
-        })
+        .then(|| executions.last().map(|e| e.id.clone()))
         .flatten();
-    let listed: Vec<Value> = executions
+    let executions = executions
         .iter()
-        .map(|e| execution_json(e, Vec::new()))
+        .map(|e| execution_info(e, Vec::new()))
         .collect();
-    Ok(Json(json!({ "executions": listed, "next": next })))
+    Ok(Json(ExecutionList { executions, next }))
 }
 
-/// `POST /v1/executions/{id}/cancel`.
+/// `POST /v1/executions/{id}/cancel`: the cancelled execution, with its steps.
 pub async fn cancel(
-    State(host): State<Arc<Host>>,
+    State(workflows): State<Arc<WorkflowEngine>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, Problem> {
-    let now = crate::clock::now_ms();
-    let cancelled = host
-        .store()
-        .cancel_execution(DEFAULT_TENANT, &id, now)
-        .await?;
-    let execution = host
-        .store()
-        .get_execution(DEFAULT_TENANT, &id)
-        .await?
-        .ok_or_else(|| Problem::not_found(format!("no execution {id}")))?;
-    if !cancelled {
-        return Err(Problem::new(
+) -> Result<Json<ExecutionInfo>, Problem> {
+    match workflows.cancel(&id).await? {
+        Cancelled::Now(execution) => Ok(Json(execution_with_steps(&workflows, &execution).await?)),
+        Cancelled::AlreadyFinished(execution) => Err(Problem::new(
             StatusCode::CONFLICT,
-            "already-finished",
-            "Already finished",
+            ErrorKind::AlreadyFinished,
             format!(
                 "execution {id} is {} and cannot be cancelled",
                 execution.status.as_str()
             ),
-        ));
+        )),
+        Cancelled::NotFound => Err(no_execution(&id)),
     }
-    Ok(Json(execution_json(&execution, Vec::new())))
 }
 
 /// `POST /v1/executions/{id}/signals/{name}` with a JSON body (empty: `null`): kept for the
 /// execution's next `wait-signal(name)`; 202.
 pub async fn signal(
-    State(host): State<Arc<Host>>,
+    State(workflows): State<Arc<WorkflowEngine>>,
     Path((id, name)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Value>), Problem> {
+) -> Result<(StatusCode, Json<SignalInfo>), Problem> {
     let payload = super::json_body(body, limits::MAX_ARGS_BYTES)?;
     if name.is_empty() || name.len() > MAX_SIGNAL_NAME_LEN {
         return Err(Problem::invalid_args(format!(
@@ -276,32 +263,25 @@ pub async fn signal(
     if payload.len() > limits::MAX_STEP_PAYLOAD_BYTES {
         return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            "Body too large",
+            ErrorKind::TooLarge,
             format!(
                 "a signal's payload is journaled: at most {} bytes of JSON",
                 limits::MAX_STEP_PAYLOAD_BYTES
             ),
         ));
     }
-    let now = crate::clock::now_ms();
-    let sent = host
-        .store()
-        .send_signal(DEFAULT_TENANT, &id, &name, &payload, now)
-        .await?;
-    match sent {
-        SignalSent::Sent => {
-            host.workflow_wake.notify_one();
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(json!({ "execution": id, "signal": name })),
-            ))
-        }
-        SignalSent::NoSuchExecution => Err(Problem::not_found(format!("no execution {id}"))),
+    match workflows.signal(&id, &name, &payload).await? {
+        SignalSent::Sent => Ok((
+            StatusCode::ACCEPTED,
+            Json(SignalInfo {
+                execution: id,
+                signal: name,
+            }),
+        )),
+        SignalSent::NoSuchExecution => Err(no_execution(&id)),
         SignalSent::Finished => Err(Problem::new(
             StatusCode::CONFLICT,
-            "already-finished",
-            "Already finished",
+            ErrorKind::AlreadyFinished,
             format!("execution {id} has finished; nothing will receive the signal"),
         )),
     }
@@ -315,12 +295,14 @@ pub const EVENTS_POLL: std::time::Duration = std::time::Duration::from_millis(20
 
 /// Where an event stream stands.
 struct EventCursor {
-    host: Arc<Host>,
+    workflows: Arc<WorkflowEngine>,
     id: String,
     last_seq: i64,
     last_status: Option<ExecutionStatus>,
     queued: std::collections::VecDeque<Event>,
     finished: bool,
+    /// The stream's place among [`crate::workflow::engine::MAX_EVENT_STREAMS`].
+    _slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl EventCursor {
@@ -335,7 +317,7 @@ impl EventCursor {
                 return None;
             }
             // Wait, then look: a run ending in between is not missed.
-            let run_ended = self.host.run_waiters.wait(&self.id);
+            let run_ended = self.workflows.run_end(&self.id);
             if let Err(error) = self.look().await {
                 // A stream cannot answer a problem any more; say so and end it.
                 self.finished = true;
@@ -350,34 +332,31 @@ impl EventCursor {
         }
     }
 
-    /// Queue the steps journaled since the last look, then the status if it changed.
+    /// Queue the steps journaled since the last look (only those: the journal is read
+    /// from the last sequence seen), then the status if it changed.
     async fn look(&mut self) -> Result<(), crate::store::StoreError> {
-        let store = self.host.store();
         // Status first: a step journaled after this read is caught at the next look.
-        let Some(execution) = store.get_execution(DEFAULT_TENANT, &self.id).await? else {
+        let Some(execution) = self.workflows.execution(&self.id).await? else {
             self.finished = true;
             return Ok(());
         };
-        for entry in store.load_journal(&self.id).await? {
-            if entry.seq > self.last_seq {
-                self.last_seq = entry.seq;
-                self.queued.push_back(
-                    Event::default()
-                        .event("step")
-                        .data(step_json(&entry).to_string()),
-                );
-            }
+        for entry in self.workflows.journal(&self.id, self.last_seq).await? {
+            self.last_seq = self.last_seq.max(entry.seq);
+            let data = serde_json::to_string(&step_info(&entry)).unwrap_or_default();
+            self.queued
+                .push_back(Event::default().event("step").data(data));
         }
         if self.last_status != Some(execution.status) {
             self.last_status = Some(execution.status);
-            let data = json!({
-                "status": execution.status,
-                "result": parse(&execution.result),
-                "error": parse(&execution.error),
-                "wake_at": execution.wake_at,
-            });
+            let data = StatusEvent {
+                status: execution.status,
+                result: parse(execution.result.as_deref()),
+                error: parse(execution.error.as_deref()),
+                wake_at: execution.wake_at,
+            };
+            let data = serde_json::to_string(&data).unwrap_or_default();
             self.queued
-                .push_back(Event::default().event("status").data(data.to_string()));
+                .push_back(Event::default().event("status").data(data));
         }
         self.finished = execution.status.is_finished();
         Ok(())
@@ -386,26 +365,33 @@ impl EventCursor {
 
 /// `GET /v1/executions/{id}/events`: Server-Sent Events as the execution moves: `step`
 /// (a journal entry) and `status` (with the result or error once finished). A finished
-/// execution gets its history, then the stream closes.
+/// execution gets its history, then the stream closes. At most
+/// [`crate::workflow::engine::MAX_EVENT_STREAMS`] streams are open at once (503 `busy`).
 pub async fn events(
-    State(host): State<Arc<Host>>,
+    State(workflows): State<Arc<WorkflowEngine>>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>>, Problem> {
-    if host
-        .store()
-        .get_execution(DEFAULT_TENANT, &id)
-        .await?
-        .is_none()
-    {
-        return Err(Problem::not_found(format!("no execution {id}")));
+    if workflows.execution(&id).await?.is_none() {
+        return Err(no_execution(&id));
     }
+    let slot = workflows.event_stream_slot().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Busy,
+            format!(
+                "{} event streams are open, the most this host serves; retry later",
+                crate::workflow::engine::MAX_EVENT_STREAMS
+            ),
+        )
+    })?;
     let cursor = EventCursor {
-        host,
+        workflows,
         id,
         last_seq: 0,
         last_status: None,
         queued: std::collections::VecDeque::new(),
         finished: false,
+        _slot: slot,
     };
     let stream = futures::stream::unfold(cursor, |mut cursor| async move {
         cursor.next().await.map(|event| (Ok(event), cursor))

@@ -19,6 +19,18 @@
 //! | `result<T, E>` | `{"ok": T}` or `{"err": E}` (`null` for an absent payload) |
 
 use base64::Engine as _;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+
+/// base64 as `list<u8>` arguments may be written: the standard or the URL-safe alphabet,
+/// padded or not, trailing bits ignored; what [`super::schema`]'s pattern describes.
+const LENIENT_BASE64: GeneralPurposeConfig = GeneralPurposeConfig::new()
+    .with_decode_allow_trailing_bits(true)
+    .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+const BASE64_STANDARD: GeneralPurpose =
+    GeneralPurpose::new(&base64::alphabet::STANDARD, LENIENT_BASE64);
+const BASE64_URL_SAFE: GeneralPurpose =
+    GeneralPurpose::new(&base64::alphabet::URL_SAFE, LENIENT_BASE64);
 use serde_json::{Map, Value, json};
 use wasmtime::component::{Type, Val};
 
@@ -93,7 +105,7 @@ pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, ArgError> 
         Type::U32 => Val::U32(int(value, path, "u32")?),
         Type::S64 => Val::S64(int(value, path, "s64")?),
         Type::U64 => Val::U64(int(value, path, "u64")?),
-        Type::Float32 => Val::Float32(float(value, path)? as f32),
+        Type::Float32 => Val::Float32(float32(value, path)?),
         Type::Float64 => Val::Float64(float(value, path)?),
         Type::Char => {
             let Value::String(s) = value else {
@@ -131,14 +143,9 @@ pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, ArgError> 
                         .collect::<Result<_, _>>()?,
                 ),
                 Value::String(encoded) if matches!(element, Type::U8) => {
-                    let bytes = base64::engine::general_purpose::STANDARD
+                    let bytes = BASE64_STANDARD
                         .decode(encoded)
-                        .or_else(|_| {
-                            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded)
-                        })
-                        .or_else(|_| {
-                            base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded)
-                        })
+                        .or_else(|_| BASE64_URL_SAFE.decode(encoded))
                         .map_err(|e| ArgError {
                             path: path.into(),
                             message: format!("expected an array of bytes or a base64 string: {e}"),
@@ -328,9 +335,13 @@ pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, ArgError> 
                         ),
                     );
                 }
-                if !set.contains(name) {
-                    set.push(name.clone());
+                if set.contains(name) {
+                    return err(
+                        &format!("{path}[{i}]"),
+                        format!("flag \"{name}\" is given twice; each flag at most once"),
+                    );
                 }
+                set.push(name.clone());
             }
             Val::Flags(set)
         }
@@ -344,6 +355,18 @@ pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, ArgError> 
             );
         }
     })
+}
+
+/// What a function returned, as JSON: `Ok` with its answer, or `Err` with its own error
+/// when it returned the `err` case of a top-level `result` (a procedure's error; a
+/// workflow's failure). No result is `null`.
+pub fn returned(results: Vec<Val>) -> Result<Value, Value> {
+    match results.into_iter().next() {
+        None => Ok(Value::Null),
+        Some(Val::Result(Ok(payload))) => Ok(payload.as_deref().map_or(Value::Null, to_json)),
+        Some(Val::Result(Err(payload))) => Err(payload.as_deref().map_or(Value::Null, to_json)),
+        Some(other) => Ok(to_json(&other)),
+    }
 }
 
 /// A WIT value as JSON. Needs no type: nested options are told apart by the value itself.
@@ -411,6 +434,22 @@ fn float_to_json(f: f64) -> Value {
     }
 }
 
+/// An f32: a finite number beyond f32's range is refused, not turned into infinity.
+fn float32(value: &Value, path: &str) -> Result<f32, ArgError> {
+    let wide = float(value, path)?;
+    let narrow = wide as f32;
+    if wide.is_finite() && wide.abs() > f64::from(f32::MAX) {
+        return err(
+            path,
+            format!(
+                "{wide} is out of range for f32 (at most {:e} in magnitude)",
+                f32::MAX
+            ),
+        );
+    }
+    Ok(narrow)
+}
+
 fn float(value: &Value, path: &str) -> Result<f64, ArgError> {
     match value {
         Value::Number(n) => n.as_f64().ok_or_else(|| ArgError {
@@ -430,24 +469,54 @@ fn float(value: &Value, path: &str) -> Result<f64, ArgError> {
     }
 }
 
+/// 2^53: floats hold every integer below it exactly.
+const EXACT_FLOAT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// A decimal integer string as the schema's pattern has it: digits without leading zeros,
+/// `-` first when `signed`.
+fn decimal(text: &str, signed: bool) -> Option<i128> {
+    let digits = match text.strip_prefix('-') {
+        Some(rest) if signed => rest,
+        Some(_) => return None,
+        None => text,
+    };
+    let plain = !digits.is_empty()
+        && digits.len() <= 39
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if !plain {
+        return None;
+    }
+    text.parse::<i128>().ok()
+}
+
 /// An integer of WIT type `wit` with range `T::MIN..=T::MAX`.
 fn int<T>(value: &Value, path: &str, wit: &str) -> Result<T, ArgError>
 where
     T: TryFrom<i128> + Bounds,
 {
     let wide: i128 = match value {
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => i128::from(u),
-            (None, Some(i)) => i128::from(i),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => i128::from(u),
+            (None, Some(i), _) => i128::from(i),
+            // JSON Schema's `integer` is any number with a zero fraction: 100.0 is 100. Only
+            // below 2^53, where a float holds every integer exactly (a bigger one may be a
+            // rounded integer literal past the 64-bit range).
+            (None, None, Some(f)) if f.fract() == 0.0 && f.abs() < EXACT_FLOAT_INTEGERS => {
+                f as i128
+            }
             _ => return err(path, format!("expected an integer for {wit}, got {n}")),
         },
         // Decimal strings: JavaScript clients cannot hold every 64-bit integer as a number.
-        Value::String(s) if wit.ends_with("64") => match s.parse::<i128>() {
-            Ok(i) => i,
-            Err(_) => {
+        Value::String(s) if wit.ends_with("64") => match decimal(s, T::LOW < 0) {
+            Some(i) => i,
+            None => {
                 return err(
                     path,
-                    format!("expected an integer for {wit}, got the string \"{s}\""),
+                    format!(
+                        "expected an integer for {wit}, got the string \"{s}\" (decimal digits{}, no leading zeros)",
+                        if T::LOW < 0 { ", an optional '-'" } else { "" }
+                    ),
                 );
             }
         },
@@ -506,7 +575,8 @@ fn tagged<'a>(value: &'a Value, path: &str) -> Result<(&'a str, Option<&'a Value
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
+/// What kind of JSON value `value` is, for messages: "an array", "null", …
+pub fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

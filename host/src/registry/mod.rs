@@ -27,8 +27,8 @@ use crate::limits::CallLimits;
 use crate::manifest::{ComponentSection, Manifest, ManifestError};
 use crate::policy::Enforcement;
 use crate::runtime::Runtime;
+use crate::runtime::StoreState;
 use crate::runtime::engine::RuntimeError;
-use crate::runtime::state::StoreState;
 
 pub use reflect::Unexposed;
 pub use routes::{RouteMatch, Routes};
@@ -55,6 +55,8 @@ pub enum DeployError {
     UnsupportedImport(String),
     #[error("{0}")]
     Reflect(String),
+    #[error(transparent)]
+    TypeTooComplex(#[from] reflect::TypeTooComplex),
     #[error(
         "procedure {procedure} is already exported by component {owner}; remove or rename one of them"
     )]
@@ -149,6 +151,51 @@ pub fn check_component_bytes(wasm: &[u8]) -> Result<(), DeployError> {
     Ok(())
 }
 
+/// The packages whose interfaces this host provides to components (WASI 0.2 through
+/// wasmtime-wasi, and tsdev's own). Keep in step with `runtime::host_imports::linker` and
+/// its hooks; the linker still checks each import exactly once a component is compiled.
+pub const PROVIDED_PACKAGES: &[&str] = &[
+    "wasi:cli",
+    "wasi:clocks",
+    "wasi:filesystem",
+    "wasi:io",
+    "wasi:random",
+    "wasi:sockets",
+    "tsdev:host",
+    "tsdev:workflow",
+];
+
+/// Refuse a component that imports an interface of a package this host does not provide,
+/// from its import section alone, before anything is compiled.
+pub fn check_imports(wasm: &[u8]) -> Result<(), DeployError> {
+    use wasmparser::{Parser, Payload};
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(wasm) {
+        let payload = payload.map_err(|e| DeployError::Invalid(e.to_string()))?;
+        match payload {
+            // Every module and component, nested ones too, starts with a version and
+            // ends with an end: only the outermost component's imports are the host's.
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentImportSection(imports) if depth == 1 => {
+                for import in imports {
+                    let import = import.map_err(|e| DeployError::Invalid(e.to_string()))?;
+                    let name = import.name.name;
+                    let package = name.split('/').next().unwrap_or(name);
+                    if name.contains('/') && !PROVIDED_PACKAGES.contains(&package) {
+                        return Err(DeployError::UnsupportedImport(format!(
+                            "{name}: this host provides no {package} (it provides {})",
+                            PROVIDED_PACKAGES.join(", ")
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl Deployment {
     /// Validate, compile (or load from the cache), link and reflect a component.
     /// CPU-heavy: call from a blocking thread.
@@ -161,6 +208,8 @@ impl Deployment {
     ) -> Result<Deployment, DeployError> {
         check_name(name)?;
         check_component_bytes(wasm)?;
+        // Cheap checks first: a big component takes seconds to compile.
+        check_imports(wasm)?;
         let version = content_hash(wasm);
         let component = runtime.compile(wasm, &version).map_err(|e| match e {
             RuntimeError::Compile(m) | RuntimeError::Engine(m) | RuntimeError::Link(m) => {
@@ -171,7 +220,10 @@ impl Deployment {
             .link(&component)
             .map_err(|e| DeployError::UnsupportedImport(e.to_string()))?;
         let (found, unexposed) =
-            reflect::procedures(runtime.engine(), &component).map_err(DeployError::Reflect)?;
+            reflect::procedures(runtime.engine(), &component).map_err(|e| match e {
+                reflect::ReflectError::TypeTooComplex(e) => DeployError::TypeTooComplex(e),
+                reflect::ReflectError::Exports(m) => DeployError::Reflect(m),
+            })?;
         let mut descriptions = docs::descriptions(wasm);
         let manifest = Manifest::from_component(wasm)?.unwrap_or_default();
         manifest.check_names(|name| found.iter().any(|p| p.name == name))?;
@@ -232,6 +284,9 @@ impl ProcedureRef {
 #[derive(Default)]
 pub struct Registry {
     index: RwLock<Index>,
+    /// Counts changes, so that what is derived from the registry (the OpenAPI document)
+    /// is rebuilt once per change, not per request.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -280,6 +335,7 @@ impl Registry {
                 index.procedures.remove(&procedure.name);
             }
         }
+        self.changed();
         for (i, procedure) in deployment.procedures.iter().enumerate() {
             index.procedures.insert(
                 procedure.name.clone(),
@@ -302,7 +358,18 @@ impl Registry {
         for procedure in &old.procedures {
             index.procedures.remove(&procedure.name);
         }
+        self.changed();
         Some(old)
+    }
+
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A number that changes whenever a deployment is installed or removed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Deployment>> {

@@ -32,19 +32,31 @@ const TOOLCHAIN_INTERNAL_EXPORTS: &[(&str, &str, &str)] = &[(
     "componentize-py's pre-initialization hook, not part of the component's API",
 )];
 
+/// Why a component's exports cannot be read as procedures.
+#[derive(Debug, thiserror::Error)]
+pub enum ReflectError {
+    #[error(transparent)]
+    TypeTooComplex(#[from] TypeTooComplex),
+    #[error("{0}")]
+    Exports(String),
+}
+
 /// The procedures `component` exports.
 pub fn procedures(
     engine: &Engine,
     component: &Component,
-) -> Result<(Vec<FoundProcedure>, Vec<Unexposed>), String> {
+) -> Result<(Vec<FoundProcedure>, Vec<Unexposed>), ReflectError> {
     let mut found = Vec::new();
     let mut unexposed = Vec::new();
     for (export_name, item) in component.component_type().exports(engine) {
         match item.ty {
             ComponentItem::ComponentFunc(func) => {
+                check_type_size(export_name, &func)?;
                 let index = component
                     .get_export_index(None, export_name)
-                    .ok_or_else(|| format!("export {export_name} has no index"))?;
+                    .ok_or_else(|| {
+                        ReflectError::Exports(format!("export {export_name} has no index"))
+                    })?;
                 classify(
                     export_name.to_string(),
                     index,
@@ -55,14 +67,18 @@ pub fn procedures(
             }
             ComponentItem::ComponentInstance(instance) => {
                 let interface = interface_name(export_name);
-                let instance_index = component
-                    .get_export_index(None, export_name)
-                    .ok_or_else(|| format!("export {export_name} has no index"))?;
+                let instance_index =
+                    component
+                        .get_export_index(None, export_name)
+                        .ok_or_else(|| {
+                            ReflectError::Exports(format!("export {export_name} has no index"))
+                        })?;
                 for (func_name, item) in instance.exports(engine) {
                     let ComponentItem::ComponentFunc(func) = item.ty else {
                         continue;
                     };
                     let name = format!("{interface}.{func_name}");
+                    check_type_size(&name, &func)?;
                     if let Some((_, _, what)) = TOOLCHAIN_INTERNAL_EXPORTS
                         .iter()
                         .find(|(instance, func, _)| *instance == export_name && *func == func_name)
@@ -82,7 +98,9 @@ pub fn procedures(
                     }
                     let index = component
                         .get_export_index(Some(&instance_index), func_name)
-                        .ok_or_else(|| format!("export {name} has no index"))?;
+                        .ok_or_else(|| {
+                            ReflectError::Exports(format!("export {name} has no index"))
+                        })?;
                     classify(name, index, &func, &mut found, &mut unexposed);
                 }
             }
@@ -92,11 +110,11 @@ pub fn procedures(
     let mut seen = std::collections::HashSet::new();
     for procedure in &found {
         if !seen.insert(procedure.name.as_str()) {
-            return Err(format!(
+            return Err(ReflectError::Exports(format!(
                 "the component exports two procedures named {}; interfaces exported from \
                  different packages need different names",
                 procedure.name
-            ));
+            )));
         }
     }
     Ok((found, unexposed))
@@ -147,6 +165,59 @@ fn interface_name(export_name: &str) -> &str {
         .rsplit('/')
         .next()
         .unwrap_or(without_version)
+}
+
+/// Type nodes one function's parameters and result may have, written out in full (WIT
+/// types share parts, so a tiny component can describe a type that doubles at each level).
+/// Signatures, JSON Schemas and OpenAPI grow with this count.
+pub const MAX_TYPE_NODES: usize = 10_000;
+/// How deeply one type may nest (lists of records of options of …).
+pub const MAX_TYPE_DEPTH: usize = 64;
+
+/// A function whose types are over [`MAX_TYPE_NODES`] or [`MAX_TYPE_DEPTH`].
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the types of {function} are too large: over {MAX_TYPE_NODES} nodes written out, or nested over {MAX_TYPE_DEPTH} deep"
+)]
+pub struct TypeTooComplex {
+    pub function: String,
+}
+
+/// Count the nodes of `ty` written out, at `depth`, against `budget`; false as soon as
+/// the budget or the depth runs out. Stops early, so it costs at most the budget.
+fn within_budget(ty: &Type, depth: usize, budget: &mut usize) -> bool {
+    if depth > MAX_TYPE_DEPTH || *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    let mut child = |t: &Type| within_budget(t, depth + 1, budget);
+    match ty {
+        Type::List(l) => child(&l.ty()),
+        Type::Option(o) => child(&o.ty()),
+        Type::Record(r) => r.fields().all(|f| child(&f.ty)),
+        Type::Tuple(t) => t.types().all(|t| child(&t)),
+        Type::Variant(v) => v.cases().all(|c| c.ty.as_ref().is_none_or(&mut child)),
+        Type::Result(r) => {
+            r.ok().as_ref().is_none_or(&mut child) && r.err().as_ref().is_none_or(&mut child)
+        }
+        _ => true,
+    }
+}
+
+/// Refuse a function whose parameter and result types are too large to describe.
+pub fn check_type_size(function: &str, func: &ComponentFunc) -> Result<(), TypeTooComplex> {
+    let mut budget = MAX_TYPE_NODES;
+    let fits = func
+        .params()
+        .all(|(_, t)| within_budget(&t, 0, &mut budget))
+        && func.results().all(|t| within_budget(&t, 0, &mut budget));
+    if fits {
+        Ok(())
+    } else {
+        Err(TypeTooComplex {
+            function: function.to_string(),
+        })
+    }
 }
 
 /// The first part of `ty` that JSON cannot carry (resources, streams, futures, …).

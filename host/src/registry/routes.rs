@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wasmtime::component::Type;
 
 use super::{DeployError, Deployment, ProcedureRef};
-use crate::manifest::{Policy, Route, RouteMethod};
+use crate::policy::{Policy, Route, RouteMethod};
 
 /// Every REST route, per method.
 #[derive(Default)]

@@ -7,10 +7,60 @@ fn integer(min: i128, max: i128) -> Value {
     json!({ "type": "integer", "minimum": min, "maximum": max })
 }
 
-/// 64-bit integers: a number, or a decimal string for clients without 64-bit integers.
+/// 64-bit integers: a number, or a decimal string for clients without 64-bit integers. The
+/// string's pattern admits exactly the strings in range: digits without leading zeros, at
+/// most `max`, or `-` and at most `-min`.
 fn integer64(min: i128, max: i128) -> Value {
-    json!({ "anyOf": [integer(min, max), { "type": "string", "pattern": "^-?[0-9]+$" }] })
+    let positive = at_most(max.unsigned_abs());
+    let pattern = if min < 0 {
+        format!("^(?:{positive}|-(?:{}))$", at_most(min.unsigned_abs()))
+    } else {
+        format!("^(?:{positive})$")
+    };
+    json!({ "anyOf": [integer(min, max), { "type": "string", "pattern": pattern }] })
 }
+
+/// A regular expression (no anchors) for the decimal numbers 0 to `n`, without leading
+/// zeros: those with fewer digits than `n`, then those with as many, digit by digit.
+pub(crate) fn at_most(n: u128) -> String {
+    let digits: Vec<u32> = n
+        .to_string()
+        .chars()
+        .filter_map(|c| c.to_digit(10))
+        .collect();
+    let mut options = vec!["0".to_string()];
+    if digits.len() > 1 {
+        options.push(format!("[1-9][0-9]{{0,{}}}", digits.len() - 2));
+    }
+    let len = digits.len();
+    for (i, &d) in digits.iter().enumerate() {
+        // Same digits as `n` before position i, a smaller one at i, anything after.
+        let lowest = if i == 0 { 1 } else { 0 };
+        if d > lowest {
+            let prefix: String = digits[..i].iter().map(|d| d.to_string()).collect();
+            let rest = len - i - 1;
+            let range = if d - 1 == lowest {
+                lowest.to_string()
+            } else {
+                format!("[{lowest}-{}]", d - 1)
+            };
+            let tail = if rest == 0 {
+                String::new()
+            } else {
+                format!("[0-9]{{{rest}}}")
+            };
+            options.push(format!("{prefix}{range}{tail}"));
+        }
+    }
+    if n > 0 {
+        options.push(n.to_string());
+    }
+    options.join("|")
+}
+
+/// base64 as a `list<u8>` argument may be written (see `json::from_json`): one alphabet,
+/// standard or URL-safe, padding optional.
+const BASE64_PATTERN: &str = "^(?:(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}={0,2}|[A-Za-z0-9+/]{3}=?)?|(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}={0,2}|[A-Za-z0-9_-]{3}=?)?)$";
 
 /// The schema of JSON values [`super::json::from_json`] accepts for `ty` (and
 /// [`super::json::to_json`] produces).
@@ -25,7 +75,13 @@ pub fn schema(ty: &Type) -> Value {
         Type::U32 => integer(0, u32::MAX.into()),
         Type::S64 => integer64(i64::MIN.into(), i64::MAX.into()),
         Type::U64 => integer64(0, u64::MAX.into()),
-        Type::Float32 | Type::Float64 => json!({
+        Type::Float32 => json!({
+            "anyOf": [
+                { "type": "number", "minimum": -f32::MAX, "maximum": f32::MAX },
+                { "enum": ["NaN", "Infinity", "-Infinity"] },
+            ]
+        }),
+        Type::Float64 => json!({
             "anyOf": [{ "type": "number" }, { "enum": ["NaN", "Infinity", "-Infinity"] }]
         }),
         Type::Char => json!({ "type": "string", "minLength": 1, "maxLength": 1 }),
@@ -33,7 +89,7 @@ pub fn schema(ty: &Type) -> Value {
         Type::List(list) if matches!(list.ty(), Type::U8) => json!({
             "anyOf": [
                 { "type": "array", "items": schema(&Type::U8) },
-                { "type": "string", "contentEncoding": "base64" },
+                { "type": "string", "contentEncoding": "base64", "pattern": BASE64_PATTERN },
             ]
         }),
         Type::List(list) => json!({ "type": "array", "items": schema(&list.ty()) }),
@@ -197,4 +253,52 @@ pub fn example_args(params: &[(String, Type)]) -> Value {
             .map(|(name, ty)| (name.clone(), example(ty)))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_patterns_admit_exactly_the_numbers_in_range() {
+        for n in [
+            0u128,
+            7,
+            10,
+            99,
+            100,
+            255,
+            1000,
+            65535,
+            u64::MAX.into(),
+            1 << 63,
+        ] {
+            let pattern = regex::Regex::new(&format!("^(?:{})$", at_most(n))).expect("a regex");
+            let mut probes: Vec<u128> = (0..=300).collect();
+            probes.extend(n.saturating_sub(12)..=n.saturating_add(12));
+            for probe in [n / 10, n / 2, n.saturating_mul(10)] {
+                probes.push(probe);
+            }
+            for probe in probes {
+                assert_eq!(
+                    pattern.is_match(&probe.to_string()),
+                    probe <= n,
+                    "{probe} against at most {n}"
+                );
+            }
+            assert!(!pattern.is_match("007"), "no leading zeros");
+            assert!(!pattern.is_match(""), "not empty");
+        }
+    }
+
+    #[test]
+    fn base64_pattern_admits_what_the_decoder_takes() {
+        let pattern = regex::Regex::new(BASE64_PATTERN).expect("a regex");
+        for good in ["", "AQID", "AQI=", "AQI", "AQ==", "AQ", "-_-_", "+/+/"] {
+            assert!(pattern.is_match(good), "{good}");
+        }
+        for bad in ["A", "AQID=", "+_", "AQ===", "a b", "AQ=A"] {
+            assert!(!pattern.is_match(bad), "{bad}");
+        }
+    }
 }

@@ -1,18 +1,20 @@
 //! The one wasmtime [`Engine`] of a host, its epoch ticker, compilation and the on-disk
 //! cache of compiled components.
 
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::limits;
 
-use super::host_imports;
+use super::host_imports::{self, ImportsHook};
 use super::state::StoreState;
 
 /// Errors building the engine or compiling a component.
@@ -61,20 +63,37 @@ impl Drop for RuntimeInner {
 }
 
 impl Runtime {
-    /// A runtime whose compiled components are cached under `cache_dir` (none: no cache).
-    pub fn new(cache_dir: Option<PathBuf>) -> Result<Runtime, RuntimeError> {
+    /// A runtime for serving calls: instances from the pooling allocator, compiled
+    /// components cached under `cache_dir` (none: no cache), the imports of `hooks` added
+    /// to those every component gets.
+    pub fn new(cache_dir: Option<PathBuf>, hooks: &[ImportsHook]) -> Result<Runtime, RuntimeError> {
         let pagemap_scan = PoolingAllocationConfig::is_pagemap_scan_available();
-        let engine = Engine::new(&engine_config(pagemap_scan))
-            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let mut config = engine_config();
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config(
+            pagemap_scan,
+        )));
         tracing::debug!(pagemap_scan, "wasmtime engine ready (pooling allocator)");
-        let linker =
-            host_imports::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        Runtime::with_config(&config, cache_dir, hooks)
+    }
+
+    /// A runtime for checking components (`tsdev build`): the same engine settings and
+    /// imports, without the instance pool a server reserves.
+    pub fn for_checking(hooks: &[ImportsHook]) -> Result<Runtime, RuntimeError> {
+        Runtime::with_config(&engine_config(), None, hooks)
+    }
+
+    fn with_config(
+        config: &Config,
+        cache_dir: Option<PathBuf>,
+        hooks: &[ImportsHook],
+    ) -> Result<Runtime, RuntimeError> {
+        let engine = Engine::new(config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let linker = host_imports::linker(&engine, hooks)
+            .map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_epoch_ticker(engine.clone(), ticker_stop.clone())
             .map_err(|e| RuntimeError::Engine(format!("starting the epoch ticker thread: {e}")))?;
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let compatibility = format!("{:016x}", hasher.finish());
+        let compatibility = compatibility_key(&engine);
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| RuntimeError::Engine(format!("creating {}: {e}", dir.display())))?;
@@ -99,16 +118,18 @@ impl Runtime {
         &self.inner.slots
     }
 
-    /// Compile `wasm` (or load it from the cache when the same bytes were compiled by a
-    /// compatible engine before). CPU-heavy: call it from a blocking thread.
+    /// Compile `wasm`, or load it from the cache when the same bytes were compiled by a
+    /// compatible engine before. CPU-heavy: call it from a blocking thread. Nothing is
+    /// written to the cache here: [`Runtime::keep_compiled`] does that for what is kept.
     pub fn compile(&self, wasm: &[u8], content_hash: &str) -> Result<Component, RuntimeError> {
         let cached = self.cache_path(content_hash);
         if let Some(path) = &cached
             && path.exists()
         {
             // SAFETY: the file was written by `Component::serialize` of an engine with the
-            // same compatibility hash (it is part of the name), under the host's own data
+            // same compatibility key (it is part of the name), under the host's own data
             // directory. wasmtime still checks the header and refuses a mismatch.
+            #[allow(unsafe_code)]
             match unsafe { Component::deserialize_file(&self.inner.engine, path) } {
                 Ok(component) => return Ok(component),
                 Err(e) => {
@@ -116,14 +137,42 @@ impl Runtime {
                 }
             }
         }
-        let component = Component::new(&self.inner.engine, wasm)
-            .map_err(|e| RuntimeError::Compile(format!("{e:#}")))?;
-        if let Some(path) = &cached
-            && let Err(e) = write_cache(path, &component)
+        Component::new(&self.inner.engine, wasm)
+            .map_err(|e| RuntimeError::Compile(format!("{e:#}")))
+    }
+
+    /// Cache the compiled form of an accepted component, so the next start loads it
+    /// instead of compiling. CPU-light, but writes a file: call from a blocking thread.
+    pub fn keep_compiled(&self, component: &Component, content_hash: &str) {
+        if let Some(path) = self.cache_path(content_hash)
+            && !path.exists()
+            && let Err(e) = write_cache(&path, component)
         {
             tracing::warn!(path = %path.display(), "could not cache the compiled component: {e:#}");
         }
-        Ok(component)
+    }
+
+    /// Remove every cached compiled component but those of `keep` (content hashes) for
+    /// this engine; how many files went.
+    pub fn collect_compiled(&self, keep: &HashSet<String>) -> usize {
+        let Some(dir) = &self.inner.cache_dir else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let kept = name
+                .strip_suffix(&format!("-{}.cwasm", self.inner.compatibility))
+                .is_some_and(|hash| keep.contains(hash));
+            if !kept && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
     }
 
     /// Resolve every import of `component` against what the host provides.
@@ -149,13 +198,34 @@ fn write_cache(path: &Path, component: &Component) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn engine_config(pagemap_scan: bool) -> Config {
+/// What names compiled artifacts this engine can load: SHA-256 over wasmtime's own
+/// compatibility hash (its version and every setting that changes compiled code). Stable
+/// across Rust releases, unlike `DefaultHasher`.
+fn compatibility_key(engine: &Engine) -> String {
+    struct Sha256Hasher(Sha256);
+    impl Hasher for Sha256Hasher {
+        fn write(&mut self, bytes: &[u8]) {
+            self.0.update(bytes);
+        }
+        fn finish(&self) -> u64 {
+            0
+        }
+    }
+    let mut hasher = Sha256Hasher(Sha256::new());
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hex::encode(&hasher.0.finalize()[..16])
+}
+
+fn engine_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.consume_fuel(true);
     config.epoch_interruption(true);
     config.max_wasm_stack(limits::MAX_WASM_STACK_BYTES);
+    config
+}
 
+fn pool_config(pagemap_scan: bool) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(POOL_COMPONENT_INSTANCES)
         .total_core_instances(POOL_COMPONENT_INSTANCES * 8)
@@ -175,8 +245,7 @@ fn engine_config(pagemap_scan: bool) -> Config {
     if pagemap_scan {
         pool.pagemap_scan(Enabled::Yes);
     }
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    config
+    pool
 }
 
 /// Advance the engine's epoch every [`limits::EPOCH_TICK`] until the runtime is dropped.

@@ -2,6 +2,8 @@
 
 use wasmtime::Trap;
 
+use crate::error_kind::ErrorKind;
+
 /// Why a guest call did not produce a result.
 #[derive(Debug, thiserror::Error)]
 pub enum CallFailure {
@@ -19,56 +21,38 @@ pub enum CallFailure {
     ResultTooLarge { bytes: usize, limit: usize },
     #[error("the host could not run the call: {0}")]
     Host(String),
+    /// A host import refused what the guest asked of it (see [`ImportRefused`]).
+    #[error("{message}")]
+    Refused { kind: ErrorKind, message: String },
+    /// The call's [`super::CallExtension`] stopped it on purpose (a workflow run that
+    /// sleeps, for one); the extension knows what the error holds.
     #[error("{0}")]
-    Interrupted(WorkflowInterrupt),
+    Interrupted(wasmtime::Error),
 }
 
 impl CallFailure {
     /// The stable kind of this failure, as the HTTP API and workflow journals name it.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            CallFailure::OutOfFuel { .. } => "out-of-fuel",
-            CallFailure::Timeout { .. } => "timeout",
-            CallFailure::MemoryLimit { .. } => "memory-limit",
-            CallFailure::StackOverflow => "stack-overflow",
-            CallFailure::Trap { .. } => "trap",
-            CallFailure::ResultTooLarge { .. } => "result-too-large",
-            CallFailure::Interrupted(_) => "interrupted",
-            CallFailure::Host(_) => "internal",
+            CallFailure::OutOfFuel { .. } => ErrorKind::OutOfFuel,
+            CallFailure::Timeout { .. } => ErrorKind::Timeout,
+            CallFailure::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            CallFailure::StackOverflow => ErrorKind::StackOverflow,
+            CallFailure::Trap { .. } => ErrorKind::Trap,
+            CallFailure::ResultTooLarge { .. } => ErrorKind::ResultTooLarge,
+            CallFailure::Refused { kind, .. } => *kind,
+            CallFailure::Interrupted(_) | CallFailure::Host(_) => ErrorKind::Internal,
         }
     }
 }
 
-/// Why a host import stopped a workflow run on purpose. Raised as a trap from the import
-/// and told apart from guest failures by [`CallFailure::Interrupted`].
+/// The error a host import returns to fail the call with a kind of its own (a durable
+/// import called by a procedure, for one): the caller gets [`CallFailure::Refused`].
 #[derive(Debug, thiserror::Error)]
-pub enum WorkflowInterrupt {
-    /// The workflow sleeps until `wake_at` (ms since the epoch); run it again then.
-    #[error("suspended until {wake_at}")]
-    Suspend { wake_at: i64 },
-    /// The execution went past one of its documented limits; `kind` names which.
-    #[error("{message}")]
-    Limit { kind: &'static str, message: String },
-    /// The workflow waits for signal `name`, until `wake_at` when it has a timeout.
-    #[error("waiting for signal {name}")]
-    WaitSignal { name: String, wake_at: Option<i64> },
-    /// The replay asked for something other than what the journal holds.
-    #[error(
-        "non-determinism at step {seq}: the journal has {journaled}, the workflow asked for {asked}"
-    )]
-    NonDeterminism {
-        seq: i64,
-        journaled: String,
-        asked: String,
-    },
-    /// The journal could not be written (e.g. another host took the lease).
-    #[error("journal: {0}")]
-    Journal(String),
-    /// A durable import was called outside a workflow execution.
-    #[error(
-        "{0} is only available to workflows started with POST /v1/workflows/{{name}}/executions"
-    )]
-    NotAWorkflow(&'static str),
+#[error("{message}")]
+pub struct ImportRefused {
+    pub kind: ErrorKind,
+    pub message: String,
 }
 
 /// What the runtime knows about a call when it failed.
@@ -82,6 +66,12 @@ pub(crate) struct FailureFacts<'a> {
 }
 
 pub(crate) fn classify(facts: FailureFacts<'_>) -> CallFailure {
+    if let Some(refused) = facts.error.downcast_ref::<ImportRefused>() {
+        return CallFailure::Refused {
+            kind: refused.kind,
+            message: refused.message.clone(),
+        };
+    }
     // A refused grow explains whatever the guest did next (abort, unreachable, ...).
     if let Some(wanted) = facts.memory_refused {
         return CallFailure::MemoryLimit {

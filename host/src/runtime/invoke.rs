@@ -9,8 +9,10 @@ use wasmtime::{Store, UpdateDeadline};
 use crate::limits::{self, CallLimits};
 
 use super::engine::Runtime;
+use super::extension::CallExtension;
 use super::failure::{self, CallFailure, FailureFacts};
-use super::state::{CallLabel, StoreState};
+use super::output::CallLabel;
+use super::state::StoreState;
 
 /// How long past its deadline a call may take to notice it (the guest checks at each epoch
 /// tick; a host import may take longer) before the host abandons it.
@@ -41,7 +43,7 @@ impl Runtime {
         params: &[Val],
         call_limits: CallLimits,
         context: &CallContext,
-        workflow: Option<crate::workflow::Replay>,
+        extension: Option<Box<dyn CallExtension>>,
     ) -> Result<Vec<Val>, CallFailure> {
         let _slot = self
             .slots()
@@ -49,9 +51,9 @@ impl Runtime {
             .await
             .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
 
-        // A workflow run's deadline moves on by the time its durable calls take: the limit is
-        // for its own code (each step has limits of its own). Procedures have none.
-        let durable_time = workflow.as_ref().map(|r| r.durable_time.clone());
+        // The deadline moves on by the time the extension pauses it (a workflow run's
+        // durable calls, each with limits of its own).
+        let paused_time = extension.as_ref().and_then(|e| e.paused_time());
         let label = CallLabel {
             request_id: context.request_id.clone(),
             procedure: target.procedure.to_string(),
@@ -59,7 +61,7 @@ impl Runtime {
         };
         let mut store = Store::new(
             self.engine(),
-            StoreState::new(label, call_limits.memory_bytes, workflow),
+            StoreState::new(label, call_limits.memory_bytes, extension),
         );
         store.limiter(|state| &mut state.limiter);
         store
@@ -67,7 +69,7 @@ impl Runtime {
             .map_err(|e| CallFailure::Host(format!("{e:#}")))?;
         let started = Instant::now();
         let deadline = move || {
-            let paused = durable_time.as_ref().map_or(Duration::ZERO, |t| t.total());
+            let paused = paused_time.as_ref().map_or(Duration::ZERO, |t| t.total());
             started + call_limits.timeout() + paused
         };
         store.set_epoch_deadline(1);
@@ -110,11 +112,14 @@ impl Runtime {
             Ok(Ok(results)) => Ok(results),
             Ok(Err(error)) => {
                 let error: wasmtime::Error = error;
-                let error = match error.downcast::<super::failure::WorkflowInterrupt>() {
-                    Ok(interrupt) => return Err(CallFailure::Interrupted(interrupt)),
-                    Err(error) => error,
-                };
                 let state = store.data();
+                if state
+                    .extension
+                    .as_ref()
+                    .is_some_and(|e| e.is_interrupt(&error))
+                {
+                    return Err(CallFailure::Interrupted(error));
+                }
                 Err(failure::classify(FailureFacts {
                     error: &error,
                     fuel: call_limits.fuel,

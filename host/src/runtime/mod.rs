@@ -1,14 +1,17 @@
 //! The WebAssembly runtime: one engine, compile and pre-link components, and run one call
-//! in a fresh, limited instance.
+//! in a fresh, limited instance. It knows nothing of workflows: what a caller adds to a
+//! call comes through [`extension`].
 //!
 //! - [`engine`]: the wasmtime `Engine` (pooling allocator, fuel, epochs) and its ticker.
 //! - [`state`]: what each call's `Store` holds, including the memory limiter.
+//! - [`extension`]: the seam for imports, clocks and deadlines a caller adds to calls.
 //! - [`output`]: guest stdout/stderr into the host log.
 //! - [`host_imports`]: `tsdev:host` imports and the linker every component is checked against.
 //! - [`failure`]: how a failed call is classified (fuel, deadline, memory, trap, …).
 //! - [`invoke`]: instantiate + call + drop, under limits.
 
 pub mod engine;
+pub mod extension;
 pub mod failure;
 pub mod host_imports;
 pub mod invoke;
@@ -16,5 +19,8 @@ pub mod output;
 pub mod state;
 
 pub use engine::Runtime;
+pub use extension::{CallExtension, PausedTime};
 pub use failure::CallFailure;
+pub use host_imports::ImportsHook;
 pub use invoke::{CallContext, Target};
+pub use state::StoreState;

@@ -12,7 +12,31 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 
 use crate::limits;
 
-use super::state::CallLabel;
+/// Who is calling what, for log records.
+#[derive(Clone, Debug)]
+pub struct CallLabel {
+    pub request_id: String,
+    pub procedure: String,
+    /// Set for workflow steps (see `CallContext::idempotency_key`).
+    pub idempotency_key: Option<String>,
+}
+
+/// `text` with every control character escaped (`\n` as `\\n`, …), so that what a guest or
+/// a caller writes stays one field of one log record and cannot forge another.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
+}
 
 /// Bytes of stderr kept for error messages.
 const STDERR_TAIL_BYTES: usize = 4 << 10;
@@ -123,6 +147,7 @@ impl OutputState {
         if text.trim().is_empty() {
             return;
         }
+        let text = printable(text);
         let (request_id, procedure) = (&self.label.request_id, &self.label.procedure);
         match stream {
             Stream::Stdout => {
@@ -192,5 +217,20 @@ mod tests {
         let tail = output.stderr_tail();
         assert_eq!(tail.len(), STDERR_TAIL_BYTES);
         assert!(tail.ends_with("panicked at the end\n"));
+    }
+
+    #[test]
+    fn control_characters_cannot_start_a_log_line() {
+        let forged = "ada\n2026-11-21T00:00:00Z ERROR tsdev::store: forged\r\0";
+        let shown = printable(forged);
+        assert!(!shown.chars().any(char::is_control), "{shown}");
+        assert_eq!(
+            shown,
+            "ada\\n2026-11-21T00:00:00Z ERROR tsdev::store: forged\\r\\u{0}"
+        );
+        assert!(matches!(
+            printable("plain é"),
+            std::borrow::Cow::Borrowed("plain é")
+        ));
     }
 }

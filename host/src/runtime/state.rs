@@ -1,5 +1,6 @@
 //! What each call's `Store` holds: WASI with nothing granted, the memory limiter, the
-//! call's identity for logs, and its captured output.
+//! call's identity for logs, its captured output, and what its caller added (an
+//! [`CallExtension`]).
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -7,16 +8,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::limits;
 
-use super::output::GuestOutput;
-
-/// Who is calling what, for log records.
-#[derive(Clone, Debug)]
-pub struct CallLabel {
-    pub request_id: String,
-    pub procedure: String,
-    /// Set for workflow steps (see `CallContext::idempotency_key`).
-    pub idempotency_key: Option<String>,
-}
+use super::extension::CallExtension;
+use super::output::{CallLabel, GuestOutput};
 
 /// The data of one call's `Store`.
 pub struct StoreState {
@@ -25,17 +18,16 @@ pub struct StoreState {
     pub(crate) limiter: MemoryLimiter,
     pub(crate) label: CallLabel,
     pub(crate) output: GuestOutput,
-    /// Set when the call is a run of a durable workflow.
-    pub(crate) workflow: Option<crate::workflow::Replay>,
+    /// What the caller added to this call (a workflow run's replay state).
+    pub(crate) extension: Option<Box<dyn CallExtension>>,
 }
 
 impl StoreState {
-    /// The state of a procedure call, or of a workflow run when `workflow` is set (its
-    /// WASI clocks and randomness are then deterministic: [`crate::workflow::determinism`]).
+    /// The state of one call, with what `extension` adds to it.
     pub fn new(
         label: CallLabel,
         memory_bytes: u64,
-        workflow: Option<crate::workflow::Replay>,
+        extension: Option<Box<dyn CallExtension>>,
     ) -> StoreState {
         let output = GuestOutput::new(label.clone());
         // Nothing ambient: no args, no environment, no preopened directories, no network,
@@ -47,18 +39,8 @@ impl StoreState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        if let Some(replay) = &workflow {
-            use crate::workflow::determinism::{FrozenMonotonicClock, FrozenWallClock, ReplayRng};
-            let id = &replay.execution_id;
-            let created = std::time::Duration::from_millis(
-                u64::try_from(replay.created_at).unwrap_or_default(),
-            );
-            builder
-                .secure_random(ReplayRng::new(id, "secure", replay.position.clone()))
-                .insecure_random(ReplayRng::new(id, "insecure", replay.position.clone()))
-                .insecure_random_seed(crate::workflow::determinism::seed_of(id))
-                .wall_clock(FrozenWallClock(created))
-                .monotonic_clock(FrozenMonotonicClock);
+        if let Some(extension) = &extension {
+            extension.configure_wasi(&mut builder);
         }
         StoreState {
             wasi: builder.build(),
@@ -66,8 +48,20 @@ impl StoreState {
             limiter: MemoryLimiter::new(memory_bytes),
             label,
             output,
-            workflow,
+            extension,
         }
+    }
+
+    /// Who is calling what.
+    pub fn label(&self) -> &CallLabel {
+        &self.label
+    }
+
+    /// The call's extension, when it is a `T`.
+    pub fn extension_mut<T: CallExtension>(&mut self) -> Option<&mut T> {
+        self.extension
+            .as_mut()
+            .and_then(|e| e.as_any_mut().downcast_mut::<T>())
     }
 }
 

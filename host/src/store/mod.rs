@@ -6,11 +6,13 @@
 //! Every stored object belongs to a tenant; today every request uses [`DEFAULT_TENANT`].
 //!
 //! - components: deployed components and their versions;
-//! - [`workflow`]: durable workflow executions, their journals and leases.
+//! - [`workflow`]: durable workflow executions and their leases;
+//! - [`journal`]: the typed, versioned journal of each execution.
 //!
 //! Writes are answered only once committed; on SQLite the writes of concurrent callers
 //! are committed together (see `writes`).
 
+pub mod journal;
 mod sql;
 pub mod workflow;
 mod writes;
@@ -20,12 +22,12 @@ use std::sync::Arc;
 
 use crate::limits::CallLimits;
 
+pub use journal::{JournalEntry, Outcome, Step, StepKind};
 pub use sql::SqlStore;
 pub use workflow::{
-    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
-    NewExecution,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Lease, NewExecution,
 };
-pub use writes::{CHECKPOINT_INTERVAL, MAX_BATCH, WAL_MAX_PAGES};
+pub use writes::{CHECKPOINT_INTERVAL, MAX_BATCH, MAX_QUEUED_WRITES, WAL_MAX_PAGES};
 
 /// The tenant every object belongs to until tenants are configurable.
 pub const DEFAULT_TENANT: &str = "default";
@@ -41,10 +43,18 @@ pub enum StoreError {
     },
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    /// Only the scheme is named: the rest of a URL may hold a password.
+    #[error("unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored value out of range: {0}")]
     Corrupt(String),
+    #[error("journal entry {seq} of execution {execution_id}: {source}")]
+    JournalFormat {
+        execution_id: String,
+        seq: i64,
+        #[source]
+        source: journal::JournalFormatError,
+    },
     #[error("execution {execution_id} already has journal entry {seq}")]
     JournalConflict { execution_id: String, seq: i64 },
     #[error("execution {execution_id} is not leased to {owner}")]
@@ -78,22 +88,31 @@ pub trait Store: Send + Sync + 'static {
     /// in one transaction.
     async fn save_component(&self, component: &StoredComponent) -> Result<(), StoreError>;
 
-    /// Delete the component `name`; false when there was none.
+    /// Delete the component `name`; false when there was none. Versions that unfinished
+    /// executions are pinned to stay until those end (the next deploy or delete of the
+    /// name drops them).
     async fn delete_component(&self, tenant: &str, name: &str) -> Result<bool, StoreError>;
 
     /// The current version of every component of `tenant`, by name.
     async fn load_components(&self, tenant: &str) -> Result<Vec<StoredComponent>, StoreError>;
 
-    /// The bytes of one version of a component, current or kept for a pinned execution.
+    /// The bytes of one version of a component, current or kept for a pinned execution,
+    /// with the limits it was deployed with.
     async fn load_component_version(
         &self,
         tenant: &str,
         name: &str,
         version: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError>;
+    ) -> Result<Option<(Vec<u8>, CallLimits)>, StoreError>;
+
+    /// The content hashes of every stored version of every component, of all tenants.
+    async fn stored_versions(&self) -> Result<Vec<String>, StoreError>;
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Whether a write commits: one small write through the same path as every other.
+    async fn check_writes(&self, now: i64) -> Result<(), StoreError>;
 
     /// Record a new execution (pending, or running under its [`Lease`] when it has one), or
     /// find the one started before with the same idempotency key.
@@ -135,8 +154,12 @@ pub trait Store: Send + Sync + 'static {
     /// execution's next; a second entry with the same sequence is a [`StoreError::JournalConflict`].
     async fn append_journal(&self, entry: &JournalEntry, owner: &str) -> Result<(), StoreError>;
 
-    /// An execution's journal in sequence order.
-    async fn load_journal(&self, execution_id: &str) -> Result<Vec<JournalEntry>, StoreError>;
+    /// An execution's journal entries after sequence `after` (0: all), in sequence order.
+    async fn load_journal(
+        &self,
+        execution_id: &str,
+        after: i64,
+    ) -> Result<Vec<JournalEntry>, StoreError>;
 
     /// Keep signal `name` (a JSON `payload`) for an unfinished execution until a wait takes
     /// it, and wake the execution if it is waiting.

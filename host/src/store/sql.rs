@@ -5,9 +5,9 @@
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
 
+use super::journal::{JOURNAL_FORMAT, JournalEntry, Outcome, Step, StepKind};
 use super::workflow::{
-    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry,
-    NewExecution,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, NewExecution,
 };
 use super::writes::Writes;
 use super::{SignalSent, Store, StoreError, StoredComponent, db};
@@ -29,6 +29,11 @@ pub struct SqlStore {
     /// The few queries that differ between backends (row locking) look at this.
     sqlite: bool,
 }
+
+/// The versions of component `$2` of tenant `$1` that unfinished executions are pinned to:
+/// kept when the component is redeployed or deleted.
+const PINNED_VERSIONS: &str = "SELECT component_version FROM executions \
+    WHERE tenant = $1 AND component = $2 AND status NOT IN ('completed', 'failed', 'cancelled')";
 
 const EXECUTION_COLUMNS: &str = "id, tenant, workflow, component, component_version, args, \
     idempotency_key, status, result, error, wake_at, lease_owner, lease_expires_at, created_at, updated_at";
@@ -83,7 +88,9 @@ impl SqlStore {
         let sqlite = url.starts_with("sqlite:");
         let postgres = url.starts_with("postgres:") || url.starts_with("postgresql:");
         if !sqlite && !postgres {
-            return Err(StoreError::UnsupportedUrl(url.to_string()));
+            let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+            let scheme: String = scheme.chars().take(32).collect();
+            return Err(StoreError::UnsupportedUrl(scheme));
         }
         if postgres {
             let pool = AnyPoolOptions::new()
@@ -155,14 +162,18 @@ impl Store for SqlStore {
         self.writes.run_atomic(move |conn| {
             Box::pin(async move {
                 sqlx::query(
-                    "INSERT INTO component_versions (tenant, name, version, wasm, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, name, version) DO NOTHING",
+                    "INSERT INTO component_versions (tenant, name, version, wasm, created_at, fuel, memory_bytes, timeout_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, name, version) DO UPDATE SET \
+                     fuel = excluded.fuel, memory_bytes = excluded.memory_bytes, timeout_ms = excluded.timeout_ms",
                 )
                 .bind(&c.tenant)
                 .bind(&c.name)
                 .bind(&c.version)
                 .bind(&c.wasm)
                 .bind(c.deployed_at)
+                .bind(fuel)
+                .bind(memory_bytes)
+                .bind(timeout_ms)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("saving the component's bytes"))?;
@@ -184,12 +195,10 @@ impl Store for SqlStore {
                 .await
                 .map_err(db("saving the component"))?;
                 // Older versions go, unless an unfinished execution is pinned to them.
-                sqlx::query(
+                sqlx::query(&format!(
                     "DELETE FROM component_versions WHERE tenant = $1 AND name = $2 AND version <> $3 \
-                     AND version NOT IN (SELECT component_version FROM executions \
-                       WHERE tenant = $1 AND component = $2 \
-                       AND status NOT IN ('completed', 'failed', 'cancelled'))",
-                )
+                     AND version NOT IN ({PINNED_VERSIONS})"
+                ))
                 .bind(&c.tenant)
                 .bind(&c.name)
                 .bind(&c.version)
@@ -215,12 +224,15 @@ impl Store for SqlStore {
                             .await
                             .map_err(db("deleting the component"))?
                             .rows_affected();
-                    sqlx::query("DELETE FROM component_versions WHERE tenant = $1 AND name = $2")
-                        .bind(&tenant)
-                        .bind(&name)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db("deleting the component's versions"))?;
+                    sqlx::query(&format!(
+                        "DELETE FROM component_versions WHERE tenant = $1 AND name = $2 \
+                         AND version NOT IN ({PINNED_VERSIONS})"
+                    ))
+                    .bind(&tenant)
+                    .bind(&name)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("deleting the component's versions"))?;
                     Ok(deleted > 0)
                 })
             })
@@ -267,9 +279,10 @@ impl Store for SqlStore {
         tenant: &str,
         name: &str,
         version: &str,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
+    ) -> Result<Option<(Vec<u8>, CallLimits)>, StoreError> {
         let row = sqlx::query(
-            "SELECT wasm FROM component_versions WHERE tenant = $1 AND name = $2 AND version = $3",
+            "SELECT wasm, fuel, memory_bytes, timeout_ms FROM component_versions \
+             WHERE tenant = $1 AND name = $2 AND version = $3",
         )
         .bind(tenant)
         .bind(name)
@@ -277,11 +290,36 @@ impl Store for SqlStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db("loading a component version"))?;
-        row.map(|row| {
-            row.try_get("wasm")
+        let Some(row) = row else { return Ok(None) };
+        let read = db("reading a component version");
+        let wasm: Vec<u8> = row.try_get("wasm").map_err(read)?;
+        let get = |column: &str| {
+            row.try_get::<Option<i64>, _>(column)
                 .map_err(db("reading a component version"))
-        })
-        .transpose()
+        };
+        // Versions saved before their limits were kept ran with the defaults.
+        let defaults = CallLimits::default();
+        let limits = CallLimits {
+            fuel: get("fuel")?.map_or(Ok(defaults.fuel), |v| to_u64(v, "fuel"))?,
+            memory_bytes: get("memory_bytes")?
+                .map_or(Ok(defaults.memory_bytes), |v| to_u64(v, "memory bytes"))?,
+            timeout_ms: get("timeout_ms")?
+                .map_or(Ok(defaults.timeout_ms), |v| to_u64(v, "timeout ms"))?,
+        };
+        Ok(Some((wasm, limits)))
+    }
+
+    async fn stored_versions(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT version FROM component_versions")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db("listing component versions"))?;
+        rows.iter()
+            .map(|row| {
+                row.try_get::<String, _>("version")
+                    .map_err(db("reading a component version"))
+            })
+            .collect()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -290,6 +328,21 @@ impl Store for SqlStore {
             .await
             .map_err(db("pinging the database"))?;
         Ok(())
+    }
+
+    async fn check_writes(&self, now: i64) -> Result<(), StoreError> {
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("UPDATE write_checks SET checked_at = $1 WHERE id = 1")
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("checking that writes commit"))?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn create_execution(&self, e: &NewExecution) -> Result<Created, StoreError> {
@@ -512,19 +565,20 @@ impl Store for SqlStore {
                 // Insert only while the lease is held, in one statement, so a host that lost
                 // its lease cannot add to a journal another host now writes.
                 let inserted = sqlx::query(
-                    "INSERT INTO journal (execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM executions WHERE id = $1 AND lease_owner = $10",
+                    "INSERT INTO journal (execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at, format) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 FROM executions WHERE id = $1 AND lease_owner = $10",
                 )
                 .bind(&e.execution_id)
                 .bind(e.seq)
-                .bind(&e.kind)
-                .bind(&e.name)
-                .bind(&e.request)
-                .bind(&e.outcome)
+                .bind(e.step.kind.as_str())
+                .bind(&e.step.name)
+                .bind(e.step.request.to_string())
+                .bind(e.outcome.to_json().to_string())
                 .bind(e.attempts)
                 .bind(e.started_at)
                 .bind(e.finished_at)
                 .bind(&owner)
+                .bind(JOURNAL_FORMAT)
                 .execute(&mut *conn)
                 .await;
                 match inserted {
@@ -667,37 +721,59 @@ impl Store for SqlStore {
         .await
     }
 
-    async fn load_journal(&self, execution_id: &str) -> Result<Vec<JournalEntry>, StoreError> {
+    async fn load_journal(
+        &self,
+        execution_id: &str,
+        after: i64,
+    ) -> Result<Vec<JournalEntry>, StoreError> {
         let rows = sqlx::query(
-            "SELECT execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at \
-             FROM journal WHERE execution_id = $1 ORDER BY seq",
+            "SELECT execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at, format \
+             FROM journal WHERE execution_id = $1 AND seq > $2 ORDER BY seq",
         )
         .bind(execution_id)
+        .bind(after)
         .fetch_all(&self.pool)
         .await
         .map_err(db("loading a journal"))?;
-        rows.iter()
-            .map(|row| {
-                let read = |c: &str| {
-                    row.try_get::<String, _>(c)
-                        .map_err(db("reading a journal row"))
-                };
-                let read_i64 = |c: &str| {
-                    row.try_get::<i64, _>(c)
-                        .map_err(db("reading a journal row"))
-                };
-                Ok(JournalEntry {
-                    execution_id: read("execution_id")?,
-                    seq: read_i64("seq")?,
-                    kind: read("kind")?,
-                    name: read("name")?,
-                    request: read("request")?,
-                    outcome: read("outcome")?,
-                    attempts: read_i64("attempts")?,
-                    started_at: read_i64("started_at")?,
-                    finished_at: read_i64("finished_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(journal_entry_from_row).collect()
     }
+}
+
+fn journal_entry_from_row(row: &sqlx::any::AnyRow) -> Result<JournalEntry, StoreError> {
+    let read = |c: &str| {
+        row.try_get::<String, _>(c)
+            .map_err(db("reading a journal row"))
+    };
+    let read_i64 = |c: &str| {
+        row.try_get::<i64, _>(c)
+            .map_err(db("reading a journal row"))
+    };
+    let execution_id = read("execution_id")?;
+    let seq = read_i64("seq")?;
+    let format_error = |source| StoreError::JournalFormat {
+        execution_id: execution_id.clone(),
+        seq,
+        source,
+    };
+    let kind_text = read("kind")?;
+    let kind = StepKind::parse(&kind_text)
+        .ok_or_else(|| format_error(super::journal::JournalFormatError::UnknownKind(kind_text)))?;
+    let request = read("request")?;
+    let request = serde_json::from_str(&request)
+        .map_err(|e| StoreError::Corrupt(format!("journal request is not JSON: {e}")))?;
+    let outcome =
+        Outcome::decode(kind, read_i64("format")?, &read("outcome")?).map_err(format_error)?;
+    Ok(JournalEntry {
+        step: Step {
+            kind,
+            name: read("name")?,
+            request,
+        },
+        outcome,
+        attempts: read_i64("attempts")?,
+        started_at: read_i64("started_at")?,
+        finished_at: read_i64("finished_at")?,
+        execution_id,
+        seq,
+    })
 }

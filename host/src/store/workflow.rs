@@ -1,13 +1,13 @@
 //! What the store keeps of durable workflows: executions (pinned to the component version
 //! they started on), their journals, and the leases hosts claim due work with.
 //!
-//! Payloads (`args`, `result`, `error`, journal `request` and `outcome`) are JSON text; the
-//! workflow engine gives them meaning. Times are milliseconds since the Unix epoch.
+//! Payloads (`args`, `result`, `error`) are JSON text; the workflow engine gives them
+//! meaning. The journal's entries are typed: see [`super::journal`]. Times are milliseconds since the Unix epoch.
 
 use serde::{Deserialize, Serialize};
 
 /// Where an execution stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExecutionStatus {
     Pending,
@@ -124,24 +124,6 @@ pub struct ExecutionUpdate {
     pub error: Option<String>,
     pub wake_at: Option<i64>,
     pub now: i64,
-}
-
-/// One durable call of an execution, with the answer the workflow saw.
-#[derive(Clone, Debug, PartialEq)]
-pub struct JournalEntry {
-    pub execution_id: String,
-    /// 1, 2, 3, … in the order the workflow made its durable calls.
-    pub seq: i64,
-    /// What kind of durable call: `call`, `run`, `sleep`, `now`, `random`, `signal`, …
-    pub kind: String,
-    /// The step's name (a procedure name for calls).
-    pub name: String,
-    /// What was asked, compared on replay to detect non-determinism.
-    pub request: String,
-    pub outcome: String,
-    pub attempts: i64,
-    pub started_at: i64,
-    pub finished_at: i64,
 }
 
 /// Which executions to list; newest first.

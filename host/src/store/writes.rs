@@ -32,6 +32,9 @@ use super::{StoreError, db};
 
 /// Most writes committed in one SQLite transaction. Bounds how long the first of them waits.
 pub const MAX_BATCH: usize = 256;
+/// Writes that may wait for the SQLite writer at once. Past this, callers wait to queue:
+/// overload becomes backpressure on the requests that write, not unbounded memory.
+pub const MAX_QUEUED_WRITES: usize = 4 * MAX_BATCH;
 /// How often the WAL is checkpointed, without holding up writes.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
 /// WAL pages past which the writer finishes a checkpoint itself between two batches. Under
@@ -57,7 +60,7 @@ type Answer = Box<dyn FnOnce(Result<(), Arc<sqlx::Error>>) + Send>;
 
 /// Runs the store's writes (see the module docs).
 pub enum Writes {
-    GroupCommit(mpsc::UnboundedSender<Queued>),
+    GroupCommit(mpsc::Sender<Queued>),
     Pooled(AnyPool),
 }
 
@@ -65,7 +68,7 @@ impl Writes {
     /// Group commit over the one connection of `writer` (SQLite), with checkpoints on a
     /// connection of `readers`. Needs a Tokio runtime.
     pub fn group_commit(writer: AnyPool, readers: AnyPool) -> Writes {
-        let (queue, waiting) = mpsc::unbounded_channel();
+        let (queue, waiting) = mpsc::channel(MAX_QUEUED_WRITES);
         let wal_too_long = Arc::new(AtomicBool::new(false));
         let checkpoints = checkpoint_now_and_then(readers, wal_too_long.clone());
         tokio::spawn(async move {
@@ -138,6 +141,7 @@ impl Writes {
                 });
                 queue
                     .send(Queued { run, several })
+                    .await
                     .map_err(|_| StoreError::Commit("the writer has stopped".into()))?;
                 // Dropped unanswered: its batch could not start (logged by the writer).
                 answered
@@ -178,7 +182,7 @@ async fn in_savepoint<T>(
 /// until the connection fails.
 async fn commit_batches(
     pool: AnyPool,
-    mut waiting: mpsc::UnboundedReceiver<Queued>,
+    mut waiting: mpsc::Receiver<Queued>,
     wal_too_long: Arc<AtomicBool>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);

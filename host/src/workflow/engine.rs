@@ -1,22 +1,30 @@
-//! Starting executions, the scheduler that claims due ones, and one run of an execution.
+//! The workflow engine: it owns everything about workflows on this node (the scheduler
+//! and its lease renewals, run slots, the callers waiting for runs to end, the cache of
+//! pinned old versions) and every workflow operation: start, run, schedule, cancel,
+//! signal, read executions and their journals.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use wasmtime::component::Val;
 
-use super::Replay;
+use super::imports;
+use super::interrupt::WorkflowInterrupt;
+use super::replay::Replay;
+use super::waiters::{Finished, RunWaiter, RunWaiters};
 use crate::clock::now_ms;
+use crate::error_kind::ErrorKind;
 use crate::host::Host;
 use crate::registry::Deployment;
 use crate::registry::json::{self, ArgError};
-use crate::runtime::failure::WorkflowInterrupt;
-use crate::runtime::{CallContext, CallFailure, Target};
+use crate::runtime::{CallContext, CallFailure, ImportsHook, Target};
 use crate::store::{
-    Created, DEFAULT_TENANT, Execution, ExecutionStatus, ExecutionUpdate, Lease, NewExecution,
-    StoreError,
+    Created, DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
+    JournalEntry, Lease, NewExecution, SignalSent, StoreError,
 };
+
+/// The imports workflows need, for [`Host::open`]: every component is linked with them.
+pub const IMPORTS: &[ImportsHook] = &[imports::add_to_linker];
 
 /// How long a claimed execution stays this host's without renewal. A live host renews the
 /// leases of its runs every [`LEASE_RENEWAL`]; the runs of a host that died are taken up by
@@ -29,6 +37,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Workflow runs at once per host. Kept well under the instance slots, since each run's
 /// steps need slots of their own.
 pub const MAX_CONCURRENT_RUNS: usize = 32;
+/// Old component versions kept compiled for the executions pinned to them; the least
+/// recently used one is dropped past this (and compiled again when needed).
+pub const MAX_PINNED_VERSIONS: u64 = 16;
+/// Event streams (`GET /v1/executions/{id}/events`) open at once per host; past it a new
+/// stream is refused with 503 `busy`.
+pub const MAX_EVENT_STREAMS: usize = 256;
 
 /// Why an execution could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -51,27 +65,6 @@ pub enum StartError {
 pub struct Started {
     pub id: String,
     pub existing: bool,
-}
-
-/// Where a finished execution ended, as a caller waiting for it gets it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Finished {
-    /// Completed, failed or cancelled.
-    pub status: ExecutionStatus,
-    /// JSON text: the result of a completed execution.
-    pub result: Option<String>,
-    /// JSON text: the error of a failed execution.
-    pub error: Option<String>,
-}
-
-impl From<Execution> for Finished {
-    fn from(execution: Execution) -> Finished {
-        Finished {
-            status: execution.status,
-            result: execution.result,
-            error: execution.error,
-        }
-    }
 }
 
 /// How a run comes to an execution.
@@ -102,7 +95,7 @@ fn update(
     }
 }
 
-fn failed(kind: &str, message: impl Into<String>) -> ExecutionUpdate {
+fn failed(kind: ErrorKind, message: impl Into<String>) -> ExecutionUpdate {
     update(
         ExecutionStatus::Failed,
         None,
@@ -111,7 +104,43 @@ fn failed(kind: &str, message: impl Into<String>) -> ExecutionUpdate {
     )
 }
 
-impl Host {
+/// Workflows on one node, over its [`Host`].
+pub struct WorkflowEngine {
+    host: Arc<Host>,
+    /// This node's name as a lease owner of workflow executions.
+    node_id: String,
+    /// Wakes the scheduler before its next poll.
+    wake: tokio::sync::Notify,
+    /// Workflow runs at once.
+    slots: Arc<tokio::sync::Semaphore>,
+    /// Callers waiting for runs of particular executions to end.
+    waiters: RunWaiters,
+    /// Old component versions that executions are pinned to, by (component, version),
+    /// compiled on first use.
+    pinned: moka::sync::Cache<(String, String), Arc<Deployment>>,
+    /// Event streams open now.
+    event_streams: Arc<tokio::sync::Semaphore>,
+}
+
+impl WorkflowEngine {
+    /// The engine of `host`, whose runtime must have been made with [`IMPORTS`]. Nothing
+    /// runs until [`WorkflowEngine::spawn_scheduler`].
+    pub fn new(host: Arc<Host>) -> Arc<WorkflowEngine> {
+        Arc::new(WorkflowEngine {
+            host,
+            node_id: format!("host-{}", uuid::Uuid::new_v4()),
+            wake: tokio::sync::Notify::new(),
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_RUNS)),
+            waiters: RunWaiters::default(),
+            pinned: moka::sync::Cache::new(MAX_PINNED_VERSIONS),
+            event_streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
+        })
+    }
+
+    pub fn host(&self) -> &Arc<Host> {
+        &self.host
+    }
+
     /// Record a new execution of `workflow` with `args` and run it: at once when a run slot
     /// is free (created under this host's lease, no scheduler round trip), else when the
     /// scheduler claims it.
@@ -135,6 +164,7 @@ impl Host {
         idempotency_key: Option<String>,
     ) -> Result<Started, StartError> {
         let found = self
+            .host
             .registry()
             .procedure(workflow)
             .ok_or_else(|| StartError::NotFound(workflow.to_string()))?;
@@ -142,7 +172,7 @@ impl Host {
             return Err(StartError::NotAWorkflow(workflow.to_string()));
         }
         json::args_from_json(&found.procedure().params, args)?;
-        let slot = self.workflow_slots.clone().try_acquire_owned().ok();
+        let slot = self.slots.clone().try_acquire_owned().ok();
         let created_at = now_ms();
         let new = NewExecution {
             id: id.clone(),
@@ -158,14 +188,14 @@ impl Host {
                 until: lease_from(created_at),
             }),
         };
-        let created = self.store().create_execution(&new).await?;
+        let created = self.host.store().create_execution(&new).await?;
         match created {
             Created::New => {
                 match slot {
                     Some(slot) => {
                         self.spawn_run(started_here(new), Claim::StartedHere, slot);
                     }
-                    None => self.workflow_wake.notify_one(),
+                    None => self.wake.notify_one(),
                 }
                 Ok(Started {
                     id,
@@ -197,7 +227,7 @@ impl Host {
     ) -> Result<(String, Option<Finished>), StartError> {
         // Wait before starting, so that the end of a quick run is not missed.
         let id = uuid::Uuid::new_v4().to_string();
-        let first = self.run_waiters.wait(&id);
+        let first = self.waiters.wait(&id);
         let started = self
             .start_workflow_as(id, workflow, args, idempotency_key)
             .await?;
@@ -209,8 +239,9 @@ impl Host {
                 Some(waiter) => waiter,
                 None => {
                     // Wait, then look: an end in between is not missed.
-                    let waiter = self.run_waiters.wait(&started.id);
+                    let waiter = self.waiters.wait(&started.id);
                     let execution = self
+                        .host
                         .store()
                         .get_execution(DEFAULT_TENANT, &started.id)
                         .await?;
@@ -238,38 +269,46 @@ impl Host {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(LEASE_RENEWAL).await;
-                let Some(host) = renewer.upgrade() else {
+                let Some(engine) = renewer.upgrade() else {
                     return;
                 };
                 let until = lease_from(now_ms());
-                if let Err(e) = host.store().renew_leases(&host.node_id, until).await {
+                if let Err(e) = engine
+                    .host
+                    .store()
+                    .renew_leases(&engine.node_id, until)
+                    .await
+                {
                     tracing::warn!("renewing workflow leases: {e}");
                 }
             }
         });
-        let host = Arc::downgrade(self);
+        let engine = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
-                let Some(strong) = host.upgrade() else { return };
+                let Some(strong) = engine.upgrade() else {
+                    return;
+                };
                 strong.claim_and_run().await;
                 let wake = strong.clone();
                 drop(strong);
                 tokio::select! {
                     () = tokio::time::sleep(POLL_INTERVAL) => {}
-                    () = wake.workflow_wake.notified() => {}
+                    () = wake.wake.notified() => {}
                 }
             }
         });
     }
 
     async fn claim_and_run(self: &Arc<Self>) {
-        let free = self.workflow_slots.available_permits();
+        let free = self.slots.available_permits();
         if free == 0 {
             return;
         }
         let now = now_ms();
         let lease_until = lease_from(now);
         let claimed = match self
+            .host
             .store()
             .claim_due(&self.node_id, now, lease_until, free as i64)
             .await
@@ -281,7 +320,7 @@ impl Host {
             }
         };
         for execution in claimed {
-            let Ok(slot) = self.workflow_slots.clone().try_acquire_owned() else {
+            let Ok(slot) = self.slots.clone().try_acquire_owned() else {
                 break;
             };
             self.spawn_run(execution, Claim::Due, slot);
@@ -295,10 +334,10 @@ impl Host {
         claim: Claim,
         slot: tokio::sync::OwnedSemaphorePermit,
     ) {
-        let host = self.clone();
+        let engine = self.clone();
         tokio::spawn(async move {
             let id = execution.id.clone();
-            let finished = match host.clone().run(execution, claim).await {
+            let finished = match engine.run(execution, claim).await {
                 Ok(finished) => finished,
                 Err(e) => {
                     tracing::warn!(execution = %id, "workflow run: {e}");
@@ -306,22 +345,28 @@ impl Host {
                 }
             };
             drop(slot);
-            host.run_waiters.ended(&id, finished);
+            engine.waiters.ended(&id, finished);
         });
     }
 
     /// The deployment an execution is pinned to: the current one, or its old version
-    /// loaded from the store (compiled once, then kept).
+    /// loaded from the store with the limits it was deployed with (compiled once, then
+    /// kept among the last [`MAX_PINNED_VERSIONS`]).
     async fn pinned_deployment(&self, execution: &Execution) -> Result<Arc<Deployment>, String> {
-        if let Some(current) = self.registry().get(&execution.component)
+        if let Some(current) = self.host.registry().get(&execution.component)
             && current.version == execution.component_version
         {
             return Ok(current);
         }
-        if let Some(old) = self.pinned_versions().get(&execution.component_version) {
+        let key = (
+            execution.component.clone(),
+            execution.component_version.clone(),
+        );
+        if let Some(old) = self.pinned.get(&key) {
             return Ok(old);
         }
-        let wasm = self
+        let (wasm, limits) = self
+            .host
             .store()
             .load_component_version(
                 DEFAULT_TENANT,
@@ -336,36 +381,26 @@ impl Host {
                     execution.component_version, execution.component
                 )
             })?;
-        let runtime = self.runtime().clone();
-        let name = execution.component.clone();
-        let deployment = tokio::task::spawn_blocking(move || {
-            Deployment::prepare(
-                &runtime,
-                &name,
-                &wasm,
-                crate::limits::CallLimits::default(),
-                0,
-            )
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
+        let (deployment, _) = self
+            .host
+            .prepare(execution.component.clone(), wasm, limits, 0)
+            .await
+            .map_err(|e| e.to_string())?;
         let deployment = Arc::new(deployment);
-        self.pinned_versions()
-            .insert(execution.component_version.clone(), deployment.clone());
+        self.pinned.insert(key, deployment.clone());
         Ok(deployment)
     }
 
     /// Run `execution` once: replay its journal, go on from there, and record where it
     /// ended; where it finished, if it did.
     async fn run(
-        self: Arc<Self>,
+        self: &Arc<Self>,
         execution: Execution,
         claim: Claim,
     ) -> Result<Option<Finished>, StoreError> {
         let id = execution.id.clone();
         let owner = self.node_id.clone();
-        let store = self.store_arc();
+        let store = self.host.store();
         let end = match self.replay_and_go_on(&execution, claim).await? {
             Some(end) => end,
             None => return Ok(None),
@@ -388,10 +423,12 @@ impl Host {
     ) -> Result<Option<ExecutionUpdate>, StoreError> {
         let id = execution.id.clone();
         let owner = self.node_id.clone();
-        let store = self.store_arc();
+        let store = self.host.store();
         let deployment = match self.pinned_deployment(execution).await {
             Ok(deployment) => deployment,
-            Err(message) => return Ok(Some(failed("component-unavailable", message))),
+            Err(message) => {
+                return Ok(Some(failed(ErrorKind::ComponentUnavailable, message)));
+            }
         };
         let Some(procedure) = deployment
             .procedures
@@ -402,17 +439,17 @@ impl Host {
                 "version {} of {} has no {}",
                 deployment.version, deployment.name, execution.workflow
             );
-            return Ok(Some(failed("not-found", message)));
+            return Ok(Some(failed(ErrorKind::NotFound, message)));
         };
         let args: Value = serde_json::from_str(&execution.args).unwrap_or(Value::Null);
         let params = match json::args_from_json(&procedure.params, &args) {
             Ok(params) => params,
-            Err(e) => return Ok(Some(failed("invalid-args", e.to_string()))),
+            Err(e) => return Ok(Some(failed(ErrorKind::InvalidArgs, e.to_string()))),
         };
         let journal = match claim {
             Claim::StartedHere => Vec::new(),
             Claim::Due => {
-                let journal = store.load_journal(&id).await?;
+                let journal = store.load_journal(&id, 0).await?;
                 if execution.status != ExecutionStatus::Running {
                     let running = update(ExecutionStatus::Running, None, None, None);
                     store.update_execution(&id, &owner, &running).await?;
@@ -421,7 +458,7 @@ impl Host {
             }
         };
         let replay = Replay {
-            host: self.clone(),
+            host: self.host.clone(),
             execution_id: id.clone(),
             owner: owner.clone(),
             journal,
@@ -441,63 +478,136 @@ impl Host {
             idempotency_key: None,
         };
         let outcome = self
+            .host
             .runtime()
-            .invoke(target, &params, procedure.limits(), &context, Some(replay))
+            .invoke(
+                target,
+                &params,
+                procedure.limits(),
+                &context,
+                Some(Box::new(replay)),
+            )
             .await;
         let end = match outcome {
-            Ok(results) => match results.into_iter().next() {
-                None => update(ExecutionStatus::Completed, Some(Value::Null), None, None),
-                Some(Val::Result(Ok(payload))) => update(
-                    ExecutionStatus::Completed,
-                    Some(payload.as_deref().map_or(Value::Null, json::to_json)),
+            Ok(results) => match json::returned(results) {
+                Ok(result) => update(ExecutionStatus::Completed, Some(result), None, None),
+                Err(error) => update(
+                    ExecutionStatus::Failed,
                     None,
-                    None,
-                ),
-                Some(Val::Result(Err(payload))) => {
-                    let error = payload.as_deref().map_or(Value::Null, json::to_json);
-                    update(
-                        ExecutionStatus::Failed,
-                        None,
-                        Some(json!({ "kind": "workflow-error", "error": error })),
-                        None,
-                    )
-                }
-                Some(value) => update(
-                    ExecutionStatus::Completed,
-                    Some(json::to_json(&value)),
-                    None,
+                    Some(json!({ "kind": ErrorKind::WorkflowError, "error": error })),
                     None,
                 ),
             },
-            Err(CallFailure::Interrupted(WorkflowInterrupt::Suspend { wake_at })) => {
-                update(ExecutionStatus::Sleeping, None, None, Some(wake_at))
-            }
-            Err(CallFailure::Interrupted(WorkflowInterrupt::WaitSignal { name, wake_at })) => {
-                store
-                    .update_execution(
-                        &id,
-                        &owner,
-                        &update(ExecutionStatus::Waiting, None, None, wake_at),
-                    )
-                    .await?;
-                // A signal sent while this run was still going has found it not yet waiting.
-                store.wake_if_signalled(&id, &name, now_ms()).await?;
-                return Ok(None);
-            }
-            Err(CallFailure::Interrupted(WorkflowInterrupt::Journal(message))) => {
-                // Most likely the lease went to another host; it carries on from the journal.
-                tracing::warn!(execution = %id, "stopping a run that cannot journal: {message}");
-                return Ok(None);
-            }
-            Err(CallFailure::Interrupted(WorkflowInterrupt::Limit { kind, message })) => {
-                failed(kind, message)
-            }
-            Err(CallFailure::Interrupted(interrupt @ WorkflowInterrupt::NonDeterminism { .. })) => {
-                failed("non-determinism", interrupt.to_string())
+            Err(CallFailure::Interrupted(error)) => {
+                let Ok(interrupt) = error.downcast::<WorkflowInterrupt>() else {
+                    return Ok(Some(failed(
+                        ErrorKind::Internal,
+                        "the run stopped unexpectedly",
+                    )));
+                };
+                match interrupt {
+                    WorkflowInterrupt::Suspend { wake_at } => {
+                        update(ExecutionStatus::Sleeping, None, None, Some(wake_at))
+                    }
+                    WorkflowInterrupt::WaitSignal { name, wake_at } => {
+                        store
+                            .update_execution(
+                                &id,
+                                &owner,
+                                &update(ExecutionStatus::Waiting, None, None, wake_at),
+                            )
+                            .await?;
+                        // A signal sent while this run was still going found it not yet
+                        // waiting.
+                        store.wake_if_signalled(&id, &name, now_ms()).await?;
+                        return Ok(None);
+                    }
+                    WorkflowInterrupt::Journal(message) => {
+                        // Most likely the lease went to another host; it carries on from
+                        // the journal.
+                        tracing::warn!(execution = %id, "stopping a run that cannot journal: {message}");
+                        return Ok(None);
+                    }
+                    WorkflowInterrupt::Limit { kind, message } => failed(kind, message),
+                    interrupt @ WorkflowInterrupt::NonDeterminism { .. } => {
+                        failed(ErrorKind::NonDeterminism, interrupt.to_string())
+                    }
+                }
             }
             Err(failure) => failed(failure.kind(), failure.to_string()),
         };
         Ok(Some(end))
+    }
+}
+
+/// What [`WorkflowEngine::cancel`] did.
+#[derive(Debug)]
+pub enum Cancelled {
+    /// Cancelled now; the execution as it stands.
+    Now(Box<Execution>),
+    /// It had finished before; as it ended.
+    AlreadyFinished(Box<Execution>),
+    NotFound,
+}
+
+/// The operations on executions that callers (the HTTP API) use.
+impl WorkflowEngine {
+    /// An execution of the default tenant.
+    pub async fn execution(&self, id: &str) -> Result<Option<Execution>, StoreError> {
+        self.host.store().get_execution(DEFAULT_TENANT, id).await
+    }
+
+    /// An execution's journal entries after sequence `after` (0: all).
+    pub async fn journal(&self, id: &str, after: i64) -> Result<Vec<JournalEntry>, StoreError> {
+        self.host.store().load_journal(id, after).await
+    }
+
+    /// Executions of the default tenant, newest first.
+    pub async fn list(&self, mut filter: ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
+        filter.tenant = DEFAULT_TENANT.to_string();
+        self.host.store().list_executions(&filter).await
+    }
+
+    /// Cancel an unfinished execution, whoever runs it: its run finds its lease gone and
+    /// stops at its next durable call.
+    pub async fn cancel(&self, id: &str) -> Result<Cancelled, StoreError> {
+        let store = self.host.store();
+        let cancelled = store.cancel_execution(DEFAULT_TENANT, id, now_ms()).await?;
+        Ok(match store.get_execution(DEFAULT_TENANT, id).await? {
+            None => Cancelled::NotFound,
+            Some(execution) if cancelled => Cancelled::Now(Box::new(execution)),
+            Some(execution) => Cancelled::AlreadyFinished(Box::new(execution)),
+        })
+    }
+
+    /// Send signal `name` with a JSON `payload` to an execution, and wake the scheduler.
+    pub async fn signal(
+        &self,
+        id: &str,
+        name: &str,
+        payload: &str,
+    ) -> Result<SignalSent, StoreError> {
+        let sent = self
+            .host
+            .store()
+            .send_signal(DEFAULT_TENANT, id, name, payload, now_ms())
+            .await?;
+        if sent == SignalSent::Sent {
+            self.wake.notify_one();
+        }
+        Ok(sent)
+    }
+
+    /// Wait for the end of a run of `id` on this node. Take the waiter before looking at
+    /// the execution, so that an end in between is not missed.
+    pub fn run_end(&self, id: &str) -> RunWaiter {
+        self.waiters.wait(id)
+    }
+
+    /// A place for one more event stream, while it is held; None when
+    /// [`MAX_EVENT_STREAMS`] are open.
+    pub fn event_stream_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.event_streams.clone().try_acquire_owned().ok()
     }
 }
 

@@ -1,16 +1,24 @@
 //! Durable workflows: functions of components that import `tsdev:workflow/durable`, run by
-//! replay. See docs/design/workflows.md.
+//! replay over a typed journal. The [`WorkflowEngine`] owns them on a node; the runtime
+//! below knows nothing of them (a run adds its imports and clocks through
+//! [`crate::runtime::CallExtension`]). See docs/design/workflows.md.
 //!
-//! - [`replay`]: one run's journal and the durable host imports.
-//! - [`engine`]: starting executions, the scheduler that claims due ones, one run.
-//! - [`retry`]: which step failures are retried, and how long to wait in between.
+//! - [`engine`]: the engine: starting executions, the scheduler that claims due ones, one
+//!   run, and the operations on executions (cancel, signal, read).
+//! - [`replay`]: one run's journal and what the durable imports do.
+//! - [`imports`]: the `tsdev:workflow/durable` bindings.
+//! - [`interrupt`]: how a durable import stops a run (sleep, wait, limits).
+//! - [`retry`]: retry policies and the wait before each next attempt.
 //! - [`determinism`]: WASI clocks and randomness that cannot make a replay diverge.
 //! - [`waiters`]: callers waiting for the run of one execution to end.
 
 pub mod determinism;
 pub mod engine;
+pub mod imports;
+pub mod interrupt;
 pub mod replay;
 pub mod retry;
 pub mod waiters;
 
-pub use replay::Replay;
+pub use engine::{IMPORTS, WorkflowEngine};
+pub use waiters::Finished;

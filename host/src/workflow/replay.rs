@@ -1,164 +1,139 @@
-//! One run of a workflow: its journal, where the replay stands in it, and the `durable`
-//! host imports that answer from the journal or, on new ground, act and journal.
+//! One run of a workflow: its journal, where the replay stands in it, and what the
+//! `durable` imports do, answering from the journal or, on new ground, acting and
+//! journaling. A [`Replay`] is the run's [`CallExtension`]: it also makes the instance's
+//! clocks and randomness deterministic and stops the run's deadline during durable calls.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::any::Any;
+use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
+use wasmtime_wasi::WasiCtxBuilder;
 
+use super::determinism::{
+    FrozenMonotonicClock, FrozenWallClock, JournalPosition, ReplayRng, seed_of,
+};
+use super::interrupt::WorkflowInterrupt;
+use super::retry::StepOptions;
 use crate::clock::now_ms;
+use crate::error_kind::ErrorKind;
 use crate::host::{CallError, Host};
 use crate::limits;
-use crate::runtime::CallContext;
-use crate::runtime::failure::WorkflowInterrupt;
-use crate::store::JournalEntry;
-use crate::workflow::determinism::JournalPosition;
-use crate::workflow::retry::{StepOptions, is_transient};
+use crate::runtime::{CallContext, CallExtension, PausedTime};
+use crate::store::journal::{CallOutcome, SignalOutcome, StepFailure};
+use crate::store::{JournalEntry, Outcome, Step, StepKind};
 
 /// The workflow side of one run's `StoreState`.
 pub struct Replay {
-    pub host: Arc<Host>,
-    pub execution_id: String,
+    pub(super) host: Arc<Host>,
+    pub(super) execution_id: String,
     /// This host's lease owner id: the store refuses journal writes from anyone else.
-    pub owner: String,
-    pub journal: Vec<JournalEntry>,
+    pub(super) owner: String,
+    pub(super) journal: Vec<JournalEntry>,
     /// Index of the next journal entry to replay; `cursor + 1` is the next sequence.
-    pub cursor: usize,
+    pub(super) cursor: usize,
     /// The cursor as the instance's deterministic WASI randomness sees it.
-    pub position: JournalPosition,
+    pub(super) position: JournalPosition,
     /// When the execution was created: the instance's WASI wall clock stands there.
-    pub created_at: i64,
+    pub(super) created_at: i64,
     /// Time spent in durable calls, which the run's own deadline does not count.
-    pub durable_time: DurableTime,
+    pub(super) durable_time: PausedTime,
 }
 
-/// Time a run spent in durable calls: its steps (each under its own limits), retries,
-/// journal commits. A workflow's wall-clock limit is for its own code, so a run's deadline
-/// moves on by this much, and stands still while a durable call is under way. Shared with
-/// the run's deadline checks.
-#[derive(Clone, Debug, Default)]
-pub struct DurableTime(Arc<Mutex<DurableClock>>);
-
-#[derive(Debug, Default)]
-struct DurableClock {
-    /// Durable calls that have ended.
-    ended: Duration,
-    /// When the durable call under way began.
-    since: Option<Instant>,
-}
-
-impl DurableTime {
-    /// Run `work`, a durable call, counting its time.
-    pub async fn timed<T>(&self, work: impl Future<Output = T>) -> T {
-        self.clock().since = Some(Instant::now());
-        let output = work.await;
-        let mut clock = self.clock();
-        if let Some(since) = clock.since.take() {
-            clock.ended += since.elapsed();
-        }
-        output
+impl CallExtension for Replay {
+    fn configure_wasi(&self, wasi: &mut WasiCtxBuilder) {
+        let id = &self.execution_id;
+        let created =
+            std::time::Duration::from_millis(u64::try_from(self.created_at).unwrap_or_default());
+        wasi.secure_random(ReplayRng::new(id, "secure", self.position.clone()))
+            .insecure_random(ReplayRng::new(id, "insecure", self.position.clone()))
+            .insecure_random_seed(seed_of(id))
+            .wall_clock(FrozenWallClock(created))
+            .monotonic_clock(FrozenMonotonicClock);
     }
 
-    /// Time in durable calls so far, the one under way included.
-    pub fn total(&self) -> Duration {
-        let clock = self.clock();
-        clock.ended + clock.since.map_or(Duration::ZERO, |since| since.elapsed())
+    fn paused_time(&self) -> Option<PausedTime> {
+        Some(self.durable_time.clone())
     }
 
-    fn clock(&self) -> std::sync::MutexGuard<'_, DurableClock> {
-        // Two plain fields: consistent whatever a panicking holder did.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn is_interrupt(&self, error: &wasmtime::Error) -> bool {
+        error.is::<WorkflowInterrupt>()
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
     }
 }
 
-/// What a durable call asked for, and the answer it got.
-#[derive(Clone)]
-pub struct Step {
-    pub kind: &'static str,
-    pub name: String,
-    pub request: Value,
+fn failure(kind: ErrorKind, message: String) -> CallOutcome {
+    CallOutcome::Failed {
+        err: StepFailure {
+            kind,
+            message,
+            error: None,
+        },
+        retry_at: None,
+    }
 }
 
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or(Value::Null)
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 impl Replay {
     /// The journaled outcome of `step` when the replay has not reached new ground yet;
     /// a journal entry that differs from `step` is non-determinism.
-    pub fn replayed(&mut self, step: &Step) -> Result<Option<Value>, WorkflowInterrupt> {
+    fn replayed(&mut self, step: &Step) -> Result<Option<Outcome>, WorkflowInterrupt> {
         let Some(entry) = self.journal.get(self.cursor) else {
             return Ok(None);
         };
-        let same = entry.kind == step.kind
-            && entry.name == step.name
-            && parse(&entry.request) == step.request;
-        if !same {
+        if entry.step != *step {
+            let show = |s: &Step| format!("{} {} {}", s.kind.as_str(), s.name, s.request);
             return Err(WorkflowInterrupt::NonDeterminism {
                 seq: entry.seq,
-                journaled: format!("{} {} {}", entry.kind, entry.name, entry.request),
-                asked: format!("{} {} {}", step.kind, step.name, step.request),
+                journaled: show(&entry.step),
+                asked: show(step),
             });
         }
         self.cursor += 1;
         self.position.advance();
-        Ok(Some(parse(&entry.outcome)))
+        Ok(Some(entry.outcome.clone()))
     }
 
-    /// Journal `step` with `outcome` as the next entry; committed before the guest sees it.
-    pub async fn record(
-        &mut self,
-        step: Step,
-        outcome: Value,
-        started_at: i64,
-    ) -> Result<Value, WorkflowInterrupt> {
-        self.record_attempt(step, outcome, started_at, 1).await
-    }
-
-    /// [`Self::record`] for attempt number `attempt` of a step.
-    async fn record_attempt(
-        &mut self,
-        step: Step,
-        outcome: Value,
-        started_at: i64,
-        attempt: u32,
-    ) -> Result<Value, WorkflowInterrupt> {
-        let seq = self.cursor as i64 + 1;
+    /// Refuse a step at sequence `seq` before it runs, when the journal is full or its
+    /// request is over the payload limit: nothing is done that cannot be journaled.
+    fn check_room(&self, seq: usize, step: &Step) -> Result<(), WorkflowInterrupt> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         if seq > limits::MAX_JOURNAL_ENTRIES {
             return Err(WorkflowInterrupt::Limit {
-                kind: "journal-limit",
+                kind: ErrorKind::JournalLimit,
                 message: format!(
-                    "the execution has {} journal entries, the most one may have; step {} ({} {}) was not made",
+                    "the execution has {} journal entries, the most one may have; step {seq} ({} {}) was not made",
                     limits::MAX_JOURNAL_ENTRIES,
-                    seq,
-                    step.kind,
+                    step.kind.as_str(),
                     step.name
                 ),
             });
         }
-        let (request_text, outcome_text) = (step.request.to_string(), outcome.to_string());
-        let largest = request_text.len().max(outcome_text.len());
-        if largest > limits::MAX_STEP_PAYLOAD_BYTES {
-            return Err(WorkflowInterrupt::Limit {
-                kind: "payload-too-large",
-                message: format!(
-                    "step {seq} ({} {}) has {} bytes of JSON, over the limit of {} per step",
-                    step.kind,
-                    step.name,
-                    largest,
-                    limits::MAX_STEP_PAYLOAD_BYTES
-                ),
-            });
-        }
+        check_payload(seq, step, step.request.to_string().len())
+    }
+
+    /// Journal `step` with `outcome` as the next entry; committed before the guest sees it.
+    async fn record(
+        &mut self,
+        step: Step,
+        outcome: Outcome,
+        started_at: i64,
+        attempt: u32,
+    ) -> Result<Outcome, WorkflowInterrupt> {
+        let seq = self.cursor + 1;
+        self.check_room(seq, &step)?;
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        check_payload(seq, &step, outcome.to_json().to_string().len())?;
         let entry = JournalEntry {
             execution_id: self.execution_id.clone(),
             seq,
-            kind: step.kind.to_string(),
-            name: step.name,
-            request: request_text,
-            outcome: outcome_text,
+            step,
+            outcome,
             attempts: i64::from(attempt),
             started_at,
             finished_at: now_ms(),
@@ -168,44 +143,45 @@ impl Replay {
             .append_journal(&entry, &self.owner)
             .await
             .map_err(|e| WorkflowInterrupt::Journal(e.to_string()))?;
+        let outcome = entry.outcome.clone();
         self.journal.push(entry);
         self.cursor += 1;
         self.position.advance();
         Ok(outcome)
     }
 
-    /// `durable.call`: a procedure call as a step. The outcome is `{"ok": result}` or
-    /// `{"err": {"kind", "message", "error"}}`.
+    /// `durable.call`: a procedure call as a step.
     ///
     /// Every attempt is a journal entry. An attempt that failed transiently and will be
     /// retried also holds `retry_at`: the replay waits for that time as for a durable sleep
     /// (suspending the run), then makes the next attempt.
-    pub async fn call(
+    pub(super) async fn call(
         &mut self,
         procedure: String,
         args_json: String,
         options: StepOptions,
-    ) -> Result<Value, WorkflowInterrupt> {
+    ) -> Result<CallOutcome, WorkflowInterrupt> {
         let args: Value = match serde_json::from_str(&args_json) {
             Ok(args) => args,
             // Nothing was called, so there is nothing to journal: the same bad input fails
             // the same way on every replay.
             Err(e) => {
-                return Ok(
-                    json!({ "err": { "kind": "invalid-args", "message": format!("the arguments are not valid JSON: {e}") } }),
-                );
+                return Ok(failure(
+                    ErrorKind::InvalidArgs,
+                    format!("the arguments are not valid JSON: {e}"),
+                ));
             }
         };
         // A named step records which procedure it calls, so a change of procedure is still
         // caught as non-determinism.
         let step = match options.name {
             Some(name) if name != procedure => Step {
-                kind: "call",
+                kind: StepKind::Call,
                 name,
-                request: json!({ "procedure": procedure, "args": args }),
+                request: serde_json::json!({ "procedure": procedure, "args": args }),
             },
             _ => Step {
-                kind: "call",
+                kind: StepKind::Call,
                 name: procedure.clone(),
                 request: args.clone(),
             },
@@ -218,27 +194,39 @@ impl Replay {
         loop {
             attempt += 1;
             if let Some(outcome) = self.replayed(&step)? {
-                let Some(retry_at) = outcome.get("retry_at").and_then(Value::as_i64) else {
-                    return Ok(outcome);
-                };
-                // The last journaled attempt waits for its retry; later ones ran already.
-                if self.cursor == self.journal.len() && now_ms() < retry_at {
-                    return Err(WorkflowInterrupt::Suspend { wake_at: retry_at });
+                match call_outcome(outcome)? {
+                    CallOutcome::Failed {
+                        retry_at: Some(retry_at),
+                        ..
+                    } => {
+                        // The last journaled attempt waits for its retry; later ones ran.
+                        if self.cursor == self.journal.len() && now_ms() < retry_at {
+                            return Err(WorkflowInterrupt::Suspend { wake_at: retry_at });
+                        }
+                        continue;
+                    }
+                    done => return Ok(done),
                 }
-                continue;
             }
+            self.check_room(self.cursor + 1, &step)?;
             let started_at = now_ms();
             let mut outcome =
                 step_outcome(&self.host, &procedure, &args, idempotency_key.clone()).await;
-            let transient = outcome["err"]["kind"].as_str().is_some_and(is_transient);
+            let transient =
+                matches!(&outcome, CallOutcome::Failed { err, .. } if err.kind.is_transient());
             if !transient || attempt >= policy.max_attempts {
-                return self
-                    .record_attempt(step, outcome, started_at, attempt)
-                    .await;
+                let recorded = self
+                    .record(step, Outcome::Call(outcome), started_at, attempt)
+                    .await?;
+                return call_outcome(recorded);
             }
-            let retry_at = now_ms().saturating_add(policy.wait_after(attempt).as_millis() as i64);
-            outcome["retry_at"] = json!(retry_at);
-            self.record_attempt(step.clone(), outcome, started_at, attempt)
+            let wait =
+                millis(u64::try_from(policy.wait_after(attempt).as_millis()).unwrap_or(u64::MAX));
+            let retry_at = now_ms().saturating_add(wait);
+            if let CallOutcome::Failed { retry_at: at, .. } = &mut outcome {
+                *at = Some(retry_at);
+            }
+            self.record(step.clone(), Outcome::Call(outcome), started_at, attempt)
                 .await?;
             if now_ms() < retry_at {
                 return Err(WorkflowInterrupt::Suspend { wake_at: retry_at });
@@ -247,25 +235,27 @@ impl Replay {
     }
 
     /// `durable.call-all`: steps run concurrently, journaled in the order asked. A replay
-    /// answers the journaled ones; the rest (new ground) run together.
-    pub async fn call_all(
+    /// answers the journaled ones; the rest (new ground) run together, once every one of
+    /// them is known to fit the journal.
+    pub(super) async fn call_all(
         &mut self,
         calls: Vec<(String, String)>,
-    ) -> Result<Vec<Value>, WorkflowInterrupt> {
-        let mut outcomes: Vec<Option<Value>> = vec![None; calls.len()];
+    ) -> Result<Vec<CallOutcome>, WorkflowInterrupt> {
+        let mut outcomes: Vec<Option<CallOutcome>> = vec![None; calls.len()];
         let mut new_ground = Vec::new();
         for (i, (procedure, args_json)) in calls.into_iter().enumerate() {
             let args: Value = match serde_json::from_str(&args_json) {
                 Ok(args) => args,
                 Err(e) => {
-                    outcomes[i] = Some(
-                        json!({ "err": { "kind": "invalid-args", "message": format!("the arguments are not valid JSON: {e}") } }),
-                    );
+                    outcomes[i] = Some(failure(
+                        ErrorKind::InvalidArgs,
+                        format!("the arguments are not valid JSON: {e}"),
+                    ));
                     continue;
                 }
             };
             let step = Step {
-                kind: "call",
+                kind: StepKind::Call,
                 name: procedure,
                 request: args,
             };
@@ -273,13 +263,16 @@ impl Replay {
             if !new_ground.is_empty() {
                 new_ground.push((i, step));
             } else if let Some(outcome) = self.replayed(&step)? {
-                outcomes[i] = Some(outcome);
+                outcomes[i] = Some(call_outcome(outcome)?);
             } else {
                 new_ground.push((i, step));
             }
         }
-        let started_at = now_ms();
         let first_seq = self.cursor + 1;
+        for (k, (_, step)) in new_ground.iter().enumerate() {
+            self.check_room(first_seq + k, step)?;
+        }
+        let started_at = now_ms();
         let runs = new_ground.iter().enumerate().map(|(k, (_, step))| {
             let host = self.host.clone();
             let key = format!("{}:{}", self.execution_id, first_seq + k);
@@ -288,59 +281,68 @@ impl Replay {
         });
         let results = futures::future::join_all(runs).await;
         for ((i, step), outcome) in new_ground.into_iter().zip(results) {
-            outcomes[i] = Some(self.record(step, outcome, started_at).await?);
+            let recorded = self
+                .record(step, Outcome::Call(outcome), started_at, 1)
+                .await?;
+            outcomes[i] = Some(call_outcome(recorded)?);
         }
         Ok(outcomes
             .into_iter()
-            .map(Option::unwrap_or_default)
+            .map(|o| o.unwrap_or_else(|| failure(ErrorKind::Internal, "no outcome".into())))
             .collect())
+    }
+
+    fn inline_step(name: String) -> Step {
+        Step {
+            kind: StepKind::Inline,
+            name,
+            request: Value::Null,
+        }
     }
 
     /// `durable.inline-begin`: the journaled result of inline step `name`, when the replay
     /// is at it; None on new ground (the guest runs the step and calls `inline_end`).
-    pub fn inline_begin(&mut self, name: String) -> Result<Option<String>, WorkflowInterrupt> {
-        let step = Step {
-            kind: "inline",
-            name,
-            request: Value::Null,
-        };
-        Ok(self
-            .replayed(&step)?
-            .map(|outcome| outcome["result"].to_string()))
+    pub(super) fn inline_begin(
+        &mut self,
+        name: String,
+    ) -> Result<Option<String>, WorkflowInterrupt> {
+        match self.replayed(&Replay::inline_step(name))? {
+            None => Ok(None),
+            Some(Outcome::Inline { result }) => Ok(Some(result.to_string())),
+            Some(other) => Err(mismatch(self.cursor, &other)),
+        }
     }
 
     /// `durable.inline-end`: journal inline step `name`'s result. Called during a replay
     /// (the guest ran the step although the journal had it), the journal's result stands.
-    pub async fn inline_end(
+    pub(super) async fn inline_end(
         &mut self,
         name: String,
         result: Value,
     ) -> Result<(), WorkflowInterrupt> {
-        let step = Step {
-            kind: "inline",
-            name,
-            request: Value::Null,
-        };
+        let step = Replay::inline_step(name);
         if self.replayed(&step)?.is_none() {
             let now = now_ms();
-            self.record(step, json!({ "result": result }), now).await?;
+            self.record(step, Outcome::Inline { result }, now, 1)
+                .await?;
         }
         Ok(())
     }
 
     /// `durable.sleep`: journal the wake time, then suspend until it has come.
-    pub async fn sleep(&mut self, ms: u64) -> Result<(), WorkflowInterrupt> {
+    pub(super) async fn sleep(&mut self, ms: u64) -> Result<(), WorkflowInterrupt> {
         let step = Step {
-            kind: "sleep",
+            kind: StepKind::Sleep,
             name: "sleep".into(),
-            request: json!({ "ms": ms }),
+            request: serde_json::json!({ "ms": ms }),
         };
         let wake_at = match self.replayed(&step)? {
-            Some(outcome) => outcome["wake_at"].as_i64().unwrap_or(0),
+            Some(Outcome::Sleep { wake_at }) => wake_at,
+            Some(other) => return Err(mismatch(self.cursor, &other)),
             None => {
                 let now = now_ms();
-                let wake_at = now.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX));
-                self.record(step, json!({ "wake_at": wake_at }), now)
+                let wake_at = now.saturating_add(millis(ms));
+                self.record(step, Outcome::Sleep { wake_at }, now, 1)
                     .await?;
                 wake_at
             }
@@ -355,51 +357,50 @@ impl Replay {
     /// `durable.wait-signal`: the JSON payload of the next signal `name` sent to this
     /// execution, or None after `timeout_ms`. Two entries: `signal-wait` journals the
     /// deadline when the wait begins (so a restart keeps it), `signal` what it received.
-    pub async fn wait_signal(
+    pub(super) async fn wait_signal(
         &mut self,
         name: String,
         timeout_ms: Option<u64>,
     ) -> Result<Option<String>, WorkflowInterrupt> {
         let begin = Step {
-            kind: "signal-wait",
+            kind: StepKind::SignalWait,
             name: name.clone(),
-            request: json!({ "timeout_ms": timeout_ms }),
+            request: serde_json::json!({ "timeout_ms": timeout_ms }),
         };
         let deadline = match self.replayed(&begin)? {
-            Some(outcome) => outcome["deadline"].as_i64(),
+            Some(Outcome::SignalWait { deadline }) => deadline,
+            Some(other) => return Err(mismatch(self.cursor, &other)),
             None => {
                 let now = now_ms();
-                let deadline =
-                    timeout_ms.map(|ms| now.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)));
-                self.record(begin, json!({ "deadline": deadline }), now)
+                let deadline = timeout_ms.map(|ms| now.saturating_add(millis(ms)));
+                self.record(begin, Outcome::SignalWait { deadline }, now, 1)
                     .await?;
                 deadline
             }
         };
         let receive = Step {
-            kind: "signal",
+            kind: StepKind::Signal,
             name: name.clone(),
             request: Value::Null,
         };
         let outcome = match self.replayed(&receive)? {
-            Some(outcome) => outcome,
+            Some(Outcome::Signal(outcome)) => outcome,
+            Some(other) => return Err(mismatch(self.cursor, &other)),
             None => {
                 let now = now_ms();
-                let seq = self.cursor as i64 + 1;
+                let seq = i64::try_from(self.cursor + 1).unwrap_or(i64::MAX);
                 let claimed = self
                     .host
                     .store()
                     .claim_signal(&self.execution_id, &name, seq)
                     .await
                     .map_err(|e| WorkflowInterrupt::Journal(e.to_string()))?;
-                match claimed {
-                    Some(payload) => {
-                        self.record(receive, json!({ "payload": parse(&payload) }), now)
-                            .await?
-                    }
+                let outcome = match claimed {
+                    Some(payload) => SignalOutcome::Received {
+                        payload: serde_json::from_str(&payload).unwrap_or(Value::Null),
+                    },
                     None if deadline.is_some_and(|d| now >= d) => {
-                        self.record(receive, json!({ "timeout": true }), now)
-                            .await?
+                        SignalOutcome::TimedOut { timeout: true }
                     }
                     None => {
                         return Err(WorkflowInterrupt::WaitSignal {
@@ -407,62 +408,109 @@ impl Replay {
                             wake_at: deadline,
                         });
                     }
-                }
+                };
+                self.record(receive, Outcome::Signal(outcome.clone()), now, 1)
+                    .await?;
+                outcome
             }
         };
-        Ok(outcome.get("payload").map(Value::to_string))
+        Ok(match outcome {
+            SignalOutcome::Received { payload } => Some(payload.to_string()),
+            SignalOutcome::TimedOut { .. } => None,
+        })
     }
 
     /// `durable.now`: the time, journaled.
-    pub async fn now(&mut self) -> Result<u64, WorkflowInterrupt> {
+    pub(super) async fn now(&mut self) -> Result<u64, WorkflowInterrupt> {
         let step = Step {
-            kind: "now",
+            kind: StepKind::Now,
             name: "now".into(),
             request: Value::Null,
         };
-        let outcome = match self.replayed(&step)? {
-            Some(outcome) => outcome,
+        match self.replayed(&step)? {
+            Some(Outcome::Now { ms }) => Ok(ms),
+            Some(other) => Err(mismatch(self.cursor, &other)),
             None => {
                 let now = now_ms();
-                self.record(step, json!({ "ms": now }), now).await?
+                let ms = u64::try_from(now).unwrap_or_default();
+                self.record(step, Outcome::Now { ms }, now, 1).await?;
+                Ok(ms)
             }
-        };
-        Ok(outcome["ms"].as_u64().unwrap_or(0))
+        }
     }
 }
 
-/// Call `procedure` as a step whose idempotency key is `key`: `{"ok": result}` or the
-/// failure as [`step_error`] gives it.
-async fn step_outcome(host: &Host, procedure: &str, args: &Value, key: String) -> Value {
+/// Refuse a step whose request or outcome is `bytes` of JSON over the payload limit.
+fn check_payload(seq: i64, step: &Step, bytes: usize) -> Result<(), WorkflowInterrupt> {
+    if bytes > limits::MAX_STEP_PAYLOAD_BYTES {
+        return Err(WorkflowInterrupt::Limit {
+            kind: ErrorKind::PayloadTooLarge,
+            message: format!(
+                "step {seq} ({} {}) has {bytes} bytes of JSON, over the limit of {} per step",
+                step.kind.as_str(),
+                step.name,
+                limits::MAX_STEP_PAYLOAD_BYTES
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A journaled outcome of the wrong kind for its step: the steps were compared, so only a
+/// corrupt journal gets here.
+fn mismatch(cursor: usize, outcome: &Outcome) -> WorkflowInterrupt {
+    WorkflowInterrupt::NonDeterminism {
+        seq: i64::try_from(cursor).unwrap_or(i64::MAX),
+        journaled: format!("a {} outcome", outcome.kind().as_str()),
+        asked: "another kind of step".into(),
+    }
+}
+
+fn call_outcome(outcome: Outcome) -> Result<CallOutcome, WorkflowInterrupt> {
+    match outcome {
+        Outcome::Call(call) => Ok(call),
+        other => Err(mismatch(0, &other)),
+    }
+}
+
+/// Call `procedure` as a step whose idempotency key is `key`.
+async fn step_outcome(host: &Host, procedure: &str, args: &Value, key: String) -> CallOutcome {
     let context = CallContext {
         request_id: key.clone(),
         idempotency_key: Some(key),
     };
     match host.call(procedure, args, &context).await {
-        Ok(output) => {
-            json!({ "ok": serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null) })
-        }
-        Err(error) => step_error(&error),
+        Ok(output) => CallOutcome::Ok {
+            ok: serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null),
+        },
+        Err(error) => CallOutcome::Failed {
+            err: step_failure(&error),
+            retry_at: None,
+        },
     }
 }
 
-/// A failed call as a step outcome. A procedure's own error `unavailable` (the string, or a
-/// variant case of that name) is kind `unavailable`: transient, so retried.
-fn step_error(error: &CallError) -> Value {
+/// A failed call as a step failure. A procedure's own error `unavailable` (the string, or
+/// a variant case of that name) is kind `unavailable`: transient, so retried.
+fn step_failure(error: &CallError) -> StepFailure {
     let (kind, error_value) = match error {
-        CallError::NotFound(_) => ("not-found", None),
-        CallError::InvalidArgs(_) => ("invalid-args", None),
+        CallError::NotFound(_) => (ErrorKind::NotFound, None),
+        CallError::InvalidArgs(_) => (ErrorKind::InvalidArgs, None),
         CallError::ProcedureError(value) => {
             let unavailable =
                 value.as_str() == Some("unavailable") || value.get("unavailable").is_some();
             let kind = if unavailable {
-                "unavailable"
+                ErrorKind::Unavailable
             } else {
-                "procedure-error"
+                ErrorKind::ProcedureError
             };
             (kind, Some(value.clone()))
         }
         CallError::Failure(failure) => (failure.kind(), None),
     };
-    json!({ "err": { "kind": kind, "message": error.to_string(), "error": error_value } })
+    StepFailure {
+        kind,
+        message: error.to_string(),
+        error: error_value,
+    }
 }

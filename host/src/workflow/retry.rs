@@ -1,5 +1,5 @@
-//! Retries of workflow steps: which failures are transient, the policy a step runs with,
-//! and the wait before each next attempt.
+//! Retries of workflow steps: the policy a step runs with and the wait before each next
+//! attempt. Which failures are retried: [`crate::error_kind::ErrorKind::is_transient`].
 
 use std::time::Duration;
 
@@ -15,13 +15,6 @@ pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
 pub const MAX_ATTEMPTS: u32 = 100;
 /// The longest wait a policy may ask for; longer ones are cut to this.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Failures worth another attempt: the procedure trapped, timed out or said it is
-/// `unavailable`, or the host failed. Invalid arguments, a missing procedure, running out
-/// of fuel or memory, and a procedure's own error would fail the same way again.
-pub fn is_transient(kind: &str) -> bool {
-    matches!(kind, "trap" | "timeout" | "unavailable" | "internal")
-}
 
 /// How a step is retried.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -106,7 +99,8 @@ mod tests {
     #[test]
     fn only_transient_failures_are_retried() {
         for kind in ["trap", "timeout", "unavailable", "internal"] {
-            assert!(is_transient(kind), "{kind}");
+            let kind = crate::error_kind::ErrorKind::parse(kind).expect("a kind");
+            assert!(kind.is_transient(), "{kind}");
         }
         for kind in [
             "invalid-args",
@@ -116,7 +110,8 @@ mod tests {
             "procedure-error",
             "stack-overflow",
         ] {
-            assert!(!is_transient(kind), "{kind}");
+            let kind = crate::error_kind::ErrorKind::parse(kind).expect("a kind");
+            assert!(!kind.is_transient(), "{kind}");
         }
     }
 }

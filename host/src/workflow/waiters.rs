@@ -8,7 +8,28 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::oneshot;
 
-use super::engine::Finished;
+use crate::store::{Execution, ExecutionStatus};
+
+/// Where a finished execution ended, as a caller waiting for it gets it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finished {
+    /// Completed, failed or cancelled.
+    pub status: ExecutionStatus,
+    /// JSON text: the result of a completed execution.
+    pub result: Option<String>,
+    /// JSON text: the error of a failed execution.
+    pub error: Option<String>,
+}
+
+impl From<Execution> for Finished {
+    fn from(execution: Execution) -> Finished {
+        Finished {
+            status: execution.status,
+            result: execution.result,
+            error: execution.error,
+        }
+    }
+}
 
 type Senders = HashMap<String, Vec<oneshot::Sender<Option<Finished>>>>;
 
@@ -81,7 +102,6 @@ impl Drop for RunWaiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::ExecutionStatus;
 
     fn completed() -> Finished {
         Finished {

@@ -161,6 +161,25 @@ async fn tsdev_dev_redeploys_an_edited_crate() {
     wait_for("is live");
     let route = format!("{url}/devloop/hello/Ada");
     assert_eq!(get_text(&route).await, (200, json!("Hello, Ada!")));
+    // Left alone, the loop stays idle: no rebuild without an edit (it once rebuilt about
+    // four times a second, taking the build's own reads of the crate for changes).
+    let quiet = |seconds: u64| -> Vec<String> {
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let mut printed = Vec::new();
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            if let Ok(line) = lines.recv_timeout(left) {
+                printed.push(line);
+            }
+        }
+        printed
+    };
+    let idle = quiet(5);
+    assert!(
+        !idle
+            .iter()
+            .any(|l| l.contains("rebuilding") || l.contains("is live")),
+        "an idle dev loop rebuilt: {idle:?}"
+    );
 
     let lib = app.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).expect("reading lib.rs");
@@ -169,6 +188,12 @@ async fn tsdev_dev_redeploys_an_edited_crate() {
     wait_for("change detected");
     wait_for("is live");
     assert_eq!(get_text(&route).await, (200, json!("Howdy, Ada!")));
+    // One save, one rebuild: nothing more follows it.
+    let after = quiet(5);
+    assert!(
+        !after.iter().any(|l| l.contains("rebuilding")),
+        "one save gave more than one rebuild: {after:?}"
+    );
 
     // A broken edit is reported and the last good version keeps serving.
     std::fs::write(&lib, "this is not Rust").expect("breaking lib.rs");

@@ -107,11 +107,15 @@ async fn alternative_inputs_are_accepted_and_answered_canonically() {
         .await,
         json!({ "name": "Bo", "age": 3, "email": null, "tags": [] })
     );
-    // Duplicate flags collapse.
+    // A flag given twice is refused: the schema says uniqueItems.
+    let (status, problem) = host
+        .rpc("kinds.echo-permissions", json!({ "v": ["write", "write"] }))
+        .await;
     assert_eq!(
-        echo(&host, "echo-permissions", json!(["write", "write"])).await,
-        json!(["write"])
+        (status, problem["kind"].as_str()),
+        (400, Some("invalid-args"))
     );
+    assert_eq!(problem["path"], "v[1]");
 }
 
 #[tokio::test]

@@ -180,7 +180,7 @@ async fn starts_are_idempotent_by_key_and_checked() {
     let (status, body) = start(&host, "greeter.hello", json!({ "name": "x" }), None).await;
     assert_eq!(
         (status, body["kind"].as_str()),
-        (400, Some("not-a-workflow")),
+        (404, Some("not-a-workflow")),
         "{body}"
     );
     let (status, body) = start(&host, "flows.nope", json!({}), None).await;
@@ -936,6 +936,84 @@ async fn journal_length_and_step_payloads_are_limited() {
     let huge = json!("x".repeat(2 << 20));
     let (status, problem) = signal(&host, &waiting, "approve", huge).await;
     assert_eq!((status, problem["kind"].as_str()), (413, Some("too-large")));
+}
+
+#[tokio::test]
+async fn an_execution_pinned_to_an_old_version_keeps_that_versions_limits() {
+    let host = TestHost::start();
+    let (status, body) = host
+        .deploy_with("flows", guests::FLOWS, "&fuel=123456789")
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, body) = start(
+        &host,
+        "flows.nap-then-spin",
+        json!({ "sleep-ms": 1500 }),
+        None,
+    )
+    .await;
+    let id = body["id"].as_str().expect("id").to_string();
+    wait_for(&host, &id, |s| s == "sleeping").await;
+    // A new version with the default limits; then a restart, so that the old version is
+    // loaded from the store, not from memory.
+    let wasm = std::fs::read(guests::FLOWS).expect("flows");
+    let v2 = runtime_tests::with_manifest(&wasm, "[component]\ndescription = \"v2\"\n");
+    assert_eq!(host.upload("name=flows", v2).await.0, 201);
+    let host = host.restart();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["error"]["kind"], "out-of-fuel", "{execution}");
+    let message = execution["error"]["message"].as_str().unwrap_or("");
+    assert!(message.contains("123456789"), "{message}");
+}
+
+#[tokio::test]
+async fn deleting_a_component_keeps_the_version_its_executions_run_on() {
+    let host = workflow_host().await;
+    let args = json!({ "first": "ada", "second": "bob", "sleep-ms": 1000 });
+    let (_, body) = start(&host, "flows.greet-twice", args, None).await;
+    let id = body["id"].as_str().expect("id").to_string();
+    wait_for(&host, &id, |s| s == "sleeping").await;
+    let response = host
+        .client
+        .delete(format!("{}/v1/components/flows", host.url))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status().as_u16(), 204);
+    assert_eq!(host.get("/v1/components/flows").await.0, 404);
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    assert_eq!(execution["result"], "Hello, ada! | Hello, bob!");
+}
+
+#[tokio::test]
+async fn parallel_steps_that_would_not_fit_the_journal_are_not_run() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, body) = host
+        .deploy_with("flows", guests::FLOWS, "&timeout_ms=120000")
+        .await;
+    assert_eq!(status, 201, "{body}");
+    // 9,998 inline steps, then five parallel calls: entries 9,999 to 10,003, over the
+    // limit of 10,000. None of the five may run, since none could all be journaled.
+    let names: Vec<String> = (1..=5).map(|i| format!("past-limit-{i}")).collect();
+    let args = json!({ "fill": 9_998, "names": names });
+    let (_, body) = start(&host, "flows.fill-then-fan-out", args, None).await;
+    let id = body["id"].as_str().expect("id").to_string();
+    let execution = wait_for(&host, &id, finished).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(execution["error"]["kind"], "journal-limit");
+    let (_, page) = host.get(&format!("/v1/executions/{id}")).await;
+    assert_eq!(page["steps"].as_array().map(Vec::len), Some(9_998));
+    let log = host.log();
+    assert!(
+        !log.contains("greeting past-limit"),
+        "a step past the limit ran: {}",
+        log.lines()
+            .filter(|l| l.contains("past-limit"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[tokio::test]

@@ -114,6 +114,19 @@ impl Guest for Flows {
             .collect()
     }
 
+    fn nap_then_spin(sleep_ms: u64) -> u64 {
+        workflow::sleep(Duration::from_millis(sleep_ms));
+        let mut turns = 0u64;
+        loop {
+            turns = std::hint::black_box(turns.wrapping_add(1));
+        }
+    }
+
+    fn fill_then_fan_out(fill: u32, names: Vec<String>) -> Vec<String> {
+        Flows::many(fill, 1);
+        Flows::fan_out(names)
+    }
+
     fn many(count: u32, size: u32) -> u32 {
         for i in 0..count {
             let _: String = workflow::run(&format!("step-{i}"), || "x".repeat(size as usize));

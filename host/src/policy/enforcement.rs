@@ -1,6 +1,5 @@
-//! The exposure policies the host enforces on HTTP calls of a procedure, built from its
-//! manifest [`Policy`](crate::manifest::Policy): a response cache (moka, with the
-//! procedure's TTL) and a rate limit (governor). Both live in the deployment, so a
+//! Enforcing a procedure's [`Policy`] on HTTP calls: a response cache (moka, with the
+//! procedure's TTL) and a rate limiter (governor). Both live in the deployment, so a
 //! redeploy starts with an empty cache and a fresh limit.
 
 use std::time::Duration;
@@ -11,7 +10,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota};
 use serde_json::Value;
 
-use crate::manifest::{Policy, RateLimit};
+use super::{Policy, RateLimit};
 
 /// Bytes of cached answers one procedure may hold; the least used go first past it.
 pub const MAX_CACHE_BYTES_PER_PROCEDURE: u64 = 32 << 20;

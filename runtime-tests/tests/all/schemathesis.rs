@@ -1,0 +1,46 @@
+//! The API keeps the contract its OpenAPI document states: schemathesis (from PyPI) drives
+//! every operation of `/openapi.json`, procedures and the host's own endpoints alike, with
+//! valid and invalid data, and checks every answer against the document: no undocumented
+//! status or 5xx, no answer that breaks its schema, no valid request refused, no invalid
+//! one accepted.
+
+use std::path::Path;
+use std::process::Command;
+
+use runtime_tests::{TestHost, guests, python_venv};
+
+const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+#[tokio::test]
+async fn schemathesis_finds_no_contract_violation() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("types", guests::TYPES).await.0, 201);
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    host.deploy_built("runtime-tests/guests/catalog").await;
+    assert_eq!(host.deploy("flows", guests::FLOWS).await.0, 201);
+
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let bin = python_venv(scratch, "schemathesis", SCHEMATHESIS);
+    let config = Path::new(guests::ROOT).join("runtime-tests/schemathesis.toml");
+    let report = tempfile::tempdir().expect("a report directory");
+    let output = Command::new(bin.join("st"))
+        .arg("--config-file")
+        .arg(&config)
+        .args(["run", &format!("{}/openapi.json", host.url)])
+        .arg("--report-dir")
+        .arg(report.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("running schemathesis");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found contract violations:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // It ran: the summary counts the test cases, all passed.
+    assert!(
+        stdout.contains("generated,") && stdout.contains("passed"),
+        "{stdout}"
+    );
+}
