@@ -37,6 +37,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::error_kind::ErrorKind;
 use crate::host::Host;
 use crate::limits;
+use crate::runtime::output;
 use crate::workflow::WorkflowEngine;
 
 pub use problem::Problem;
@@ -121,7 +122,21 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, InvalidOrigin> {
 
 /// The router of the whole API.
 pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin> {
+    // Outermost last: the request id is set before the request's span is made, so every
+    // record of the request (an internal error, a guest's log line) carries it.
     let router = routes(state)
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<axum::body::Body>| {
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %output::printable(request.uri().path()),
+                        request_id = %request_id::of(request.headers()),
+                    )
+                },
+            ),
+        )
         .layer(axum::middleware::from_fn(request_id::request_ids))
         .layer(CompressionLayer::new());
     Ok(match cors_layer(&config.cors_origins)? {

@@ -178,3 +178,54 @@ async fn ready_answers_503_while_writes_do_not_commit() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn event_streams_are_capped_per_host() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    assert_eq!(host.deploy("flows", guests::FLOWS).await.0, 201);
+    // An execution that waits for a signal that never comes: its stream stays open.
+    let response = host
+        .client
+        .post(format!(
+            "{}/v1/workflows/flows.approval/executions",
+            host.url
+        ))
+        .body("{}")
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(response.status().as_u16(), 201);
+    let started: serde_json::Value = response.json().await.expect("JSON");
+    let url = format!(
+        "{}/v1/executions/{}/events",
+        host.url,
+        started["id"].as_str().expect("an id")
+    );
+    // MAX_EVENT_STREAMS is 256: that many stay open, one more is refused.
+    let mut open = Vec::new();
+    for _ in 0..256 {
+        let stream = host.client.get(&url).send().await.expect("a stream");
+        assert_eq!(stream.status().as_u16(), 200);
+        open.push(stream);
+    }
+    let refused = host.client.get(&url).send().await.expect("an answer");
+    assert_eq!(refused.status().as_u16(), 503);
+    let problem: serde_json::Value = refused.json().await.expect("a problem");
+    assert_eq!(problem["kind"], "busy");
+    // A stream that closes gives its place back (once the host notices the closed
+    // connection: at the latest at the stream's next keep-alive, every 15 s).
+    drop(open.pop());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let again = host.client.get(&url).send().await.expect("an answer");
+        if again.status().as_u16() == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the place never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
