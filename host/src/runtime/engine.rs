@@ -260,3 +260,25 @@ fn spawn_epoch_ticker(engine: Engine, stop: Arc<AtomicBool>) -> std::io::Result<
         })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_artifacts_are_named_by_a_stable_digest() {
+        let a = Runtime::for_checking(&[]).expect("a runtime");
+        let b = Runtime::for_checking(&[]).expect("another runtime");
+        // SHA-256 (128 bits shown), not a `DefaultHasher` value that may change with Rust.
+        assert_eq!(a.inner.compatibility.len(), 32);
+        assert!(a.inner.compatibility.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(a.inner.compatibility, b.inner.compatibility);
+        let dir = tempfile::tempdir().expect("a directory");
+        let cached = Runtime::new(Some(dir.path().to_path_buf()), &[]).expect("a runtime");
+        let path = cached.cache_path("abc").expect("a cache path");
+        assert_eq!(
+            path.file_name().and_then(|n| n.to_str()),
+            Some(format!("abc-{}.cwasm", cached.inner.compatibility).as_str())
+        );
+    }
+}

@@ -143,12 +143,17 @@ async fn tsdev_dev_redeploys_an_edited_crate() {
             }
         }
     });
+    let seen = std::cell::RefCell::new(Vec::new());
     let wait_for = |what: &str| -> String {
         let deadline = Instant::now() + Duration::from_secs(300);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match lines.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return line,
-                Ok(_) => {}
+                Ok(line) => {
+                    seen.borrow_mut().push(line.clone());
+                    if line.contains(what) {
+                        return line;
+                    }
+                }
                 Err(_) => break,
             }
         }
@@ -161,6 +166,13 @@ async fn tsdev_dev_redeploys_an_edited_crate() {
     wait_for("is live");
     let route = format!("{url}/devloop/hello/Ada");
     assert_eq!(get_text(&route).await, (200, json!("Hello, Ada!")));
+    // The build is checked once, by the deploy: `tsdev build`'s own check (which prints
+    // "built … as NAME") does not run before it.
+    assert!(
+        !seen.borrow().iter().any(|l| l.starts_with("built ")),
+        "{:?}",
+        seen.borrow()
+    );
     // Left alone, the loop stays idle: no rebuild without an edit (it once rebuilt about
     // four times a second, taking the build's own reads of the crate for changes).
     let quiet = |seconds: u64| -> Vec<String> {
