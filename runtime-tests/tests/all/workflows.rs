@@ -895,15 +895,21 @@ async fn events_stream_while_an_execution_runs_and_replay_its_history_after() {
     );
 }
 
-#[tokio::test]
-async fn journal_length_and_step_payloads_are_limited() {
-    // 10,000 journal writes in one run take seconds on a busy machine: give the run time.
+/// `hello` and `flows`, the workflows with two minutes to run: 10,000 journal writes in
+/// one run take seconds on a busy machine.
+async fn long_run_host() -> TestHost {
     let host = TestHost::start();
     assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
     let (status, body) = host
         .deploy_with("flows", guests::FLOWS, "&timeout_ms=120000")
         .await;
     assert_eq!(status, 201, "{body}");
+    host
+}
+
+#[tokio::test]
+async fn journal_length_and_step_payloads_are_limited() {
+    let host = long_run_host().await;
     let big = json!({ "count": 1, "size": 2 << 20 });
     let (_, body) = start(&host, "flows.many", big, None).await;
     let execution = wait_for(&host, body["id"].as_str().expect("id"), finished).await;
@@ -988,12 +994,7 @@ async fn deleting_a_component_keeps_the_version_its_executions_run_on() {
 
 #[tokio::test]
 async fn parallel_steps_that_would_not_fit_the_journal_are_not_run() {
-    let host = TestHost::start();
-    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
-    let (status, body) = host
-        .deploy_with("flows", guests::FLOWS, "&timeout_ms=120000")
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let host = long_run_host().await;
     // 9,998 inline steps, then five parallel calls: entries 9,999 to 10,003, over the
     // limit of 10,000. None of the five may run, since none could all be journaled.
     let names: Vec<String> = (1..=5).map(|i| format!("past-limit-{i}")).collect();
