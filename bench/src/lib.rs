@@ -8,9 +8,13 @@ use serde_json::{Value, json};
 /// Latency summary of one measured series.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
+    /// Samples.
     pub count: usize,
+    /// Their mean.
     pub mean: Duration,
+    /// Their median.
     pub p50: Duration,
+    /// Their 99th percentile.
     pub p99: Duration,
 }
 
@@ -42,6 +46,7 @@ pub fn hello_native(args: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&answer).unwrap_or_default()
 }
 
+/// `d` in microseconds.
 pub fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
@@ -49,6 +54,7 @@ pub fn micros(d: Duration) -> f64 {
 /// A child server, killed when dropped.
 pub struct Server {
     child: std::process::Child,
+    /// Where it listens.
     pub url: String,
 }
 

@@ -15,10 +15,15 @@ use crate::store::{ExecutionStatus, StepKind};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProblemBody {
     #[serde(rename = "type")]
+    /// The problem's URI: `https://tsdev.dev/problems/{kind}`.
     pub type_uri: String,
+    /// A short title for people, the same for every problem of a kind.
     pub title: String,
+    /// The HTTP status.
     pub status: u16,
+    /// The stable, machine-readable kind.
     pub kind: ErrorKind,
+    /// What happened, for people.
     pub detail: String,
     /// Members a kind adds (`error`, `path`, `retry_after`, …).
     #[serde(flatten)]
@@ -28,30 +33,39 @@ pub struct ProblemBody {
 /// A rate limit as the API shows it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RateLimitInfo {
+    /// Calls allowed per window.
     pub requests: u32,
+    /// The window, in milliseconds.
     pub per_ms: u64,
 }
 
 /// One procedure of a deployed component.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProcedureInfo {
+    /// The procedure's name (`component-interface.function`).
     pub name: String,
     /// The WIT signature, e.g. `func(name: string) -> record { … }`.
     pub signature: String,
+    /// Whether callers without a key may call it over HTTP.
     pub public: bool,
     /// Started as a durable execution rather than called.
     pub workflow: bool,
+    /// Fuel, memory and time each call gets.
     pub limits: CallLimits,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its description, from the WIT doc comments or the manifest.
     pub description: Option<String>,
     /// `METHOD /path/{param}` from the manifest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// OpenAPI tags from the manifest.
     pub tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// How long answers are cached, if they are.
     pub cache_ttl_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its rate limit, if it has one.
     pub rate_limit: Option<RateLimitInfo>,
     /// JSON Schema of the arguments object (with `GET /v1/components/{name}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,85 +78,123 @@ pub struct ProcedureInfo {
 /// An exported function that is not a procedure, and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct UnexposedInfo {
+    /// The function's name.
     pub name: String,
+    /// Why it is not a procedure.
     pub reason: String,
 }
 
 /// A deployed component: `POST /v1/components`, `GET /v1/components[/{name}]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ComponentInfo {
+    /// The component's name.
     pub name: String,
     /// Hex SHA-256 of the component's bytes.
     pub version: String,
     /// The version its manifest states, if any.
     pub component_version: Option<String>,
+    /// Its description, from the manifest.
     pub description: Option<String>,
+    /// Size of the uploaded component.
     pub size_bytes: u64,
     /// Milliseconds since the Unix epoch.
     pub deployed_at: i64,
+    /// The limits its procedures get unless their manifest entries say otherwise.
     pub limits: CallLimits,
     /// Its functions are workflows.
     pub workflows: bool,
+    /// Its procedures.
     pub procedures: Vec<ProcedureInfo>,
+    /// Exported functions that are not procedures, and why.
     pub unexposed: Vec<UnexposedInfo>,
 }
 
 /// `GET /v1/components`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ComponentList {
+    /// Every deployed component of the tenant, by name.
     pub components: Vec<ComponentInfo>,
 }
 
 /// One procedure in the catalogue of `GET /procedures`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CatalogueEntry {
+    /// The procedure's name.
     pub name: String,
+    /// Its REST route (`GET /items/{id}`), if the manifest gives one.
     pub route: Option<String>,
+    /// Whether callers without a key may call it.
     pub public: bool,
+    /// Whether it is a workflow.
     pub workflow: bool,
+    /// The component exporting it.
     pub component: String,
+    /// The component's version (content hash).
     pub version: String,
+    /// Its WIT signature.
     pub signature: String,
+    /// Its description.
     pub description: Option<String>,
+    /// JSON Schema of its arguments object.
     pub params_schema: Value,
+    /// JSON Schema of its result.
     pub result_schema: Value,
 }
 
 /// `GET /procedures`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Catalogue {
+    /// Every procedure the caller may see.
     pub procedures: Vec<CatalogueEntry>,
 }
 
 /// One journal entry of an execution.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StepInfo {
+    /// The step's place in the journal, from 1.
     pub seq: i64,
+    /// What kind of durable call it was.
     pub kind: StepKind,
+    /// The procedure called, the sleep's or signal's name.
     pub name: String,
+    /// The step's arguments (JSON).
     pub request: Value,
+    /// Attempts made (more than 1 after retries).
     pub attempts: i64,
+    /// When it started, ms since the Unix epoch.
     pub started_at: i64,
+    /// When it was journaled, ms since the Unix epoch.
     pub finished_at: i64,
+    /// What it answered (JSON), as journaled.
     pub outcome: Value,
 }
 
 /// A workflow execution: `GET /v1/executions/{id}` (with its steps), lists (without).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ExecutionInfo {
+    /// The execution's id.
     pub id: String,
+    /// The workflow it runs.
     pub workflow: String,
+    /// The component the workflow belongs to.
     pub component: String,
     /// The component version it is pinned to.
     pub version: String,
+    /// Where it stands.
     pub status: ExecutionStatus,
+    /// Its arguments.
     pub args: Value,
+    /// Its result, once completed (else null).
     pub result: Value,
+    /// Its error, once failed (else null).
     pub error: Value,
     /// When a sleeping or waiting execution is due again, ms since the epoch.
     pub wake_at: Option<i64>,
+    /// When it was started, ms since the Unix epoch.
     pub created_at: i64,
+    /// When it last changed, ms since the Unix epoch.
     pub updated_at: i64,
+    /// Its journaled steps (empty in lists).
     pub steps: Vec<StepInfo>,
 }
 
@@ -150,7 +202,9 @@ pub struct ExecutionInfo {
 /// is the `after` of the next page, absent on the last.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ExecutionList {
+    /// Executions, newest first.
     pub executions: Vec<ExecutionInfo>,
+    /// Pass as `after` for the next page; absent on the last.
     pub next: Option<String>,
 }
 
@@ -158,37 +212,161 @@ pub struct ExecutionList {
 /// idempotency key names.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StartedInfo {
+    /// The execution's id.
     pub id: String,
+    /// Whether it had been started before with the same idempotency key.
     pub existing: bool,
 }
 
 /// `POST /rpc/{workflow}` answered 202: the execution goes on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RunningInfo {
+    /// The execution's id.
     pub id: String,
+    /// Where it stands.
     pub status: ExecutionStatus,
 }
 
 /// `POST /v1/executions/{id}/signals/{name}` answered 202.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SignalInfo {
+    /// The execution's id.
     pub execution: String,
+    /// The signal's name.
     pub signal: String,
 }
 
 /// The data of a `status` event of `GET /v1/executions/{id}/events`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct StatusEvent {
+    /// Where it stands.
     pub status: ExecutionStatus,
+    /// Its result, once completed.
     pub result: Value,
+    /// Its error, once failed.
     pub error: Value,
+    /// When it wakes, while it sleeps or waits with a deadline.
     pub wake_at: Option<i64>,
 }
 
 /// `GET /health` and `GET /ready`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HealthInfo {
+    /// `ok` or `ready`.
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Components deployed, once the registry is loaded.
     pub components: Option<usize>,
+}
+
+/// `POST /v1/tenants`: a tenant to create.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// 1 to 63 lowercase letters, digits and `-`, starting with a letter.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,62}$"))]
+    pub name: String,
+}
+
+/// A tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantInfo {
+    /// Its name.
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Components deployed now.
+    pub components: u64,
+}
+
+/// `GET /v1/tenants`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantList {
+    /// Every tenant, by name.
+    pub tenants: Vec<TenantInfo>,
+}
+
+/// `POST /v1/tenants/{tenant}/keys`: a key to create.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// A name for people (1 to 128 characters).
+    #[schemars(length(min = 1, max = 128))]
+    pub name: String,
+    /// What it may do; a key cannot give a scope the key creating it lacks (only an admin
+    /// key gives `admin`).
+    #[schemars(length(min = 1))]
+    pub scopes: Vec<crate::access::Scope>,
+    /// When it stops working (ms since the Unix epoch, in the future); never when absent.
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// A key, without its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyInfo {
+    /// Public id: safe to log, used to revoke it.
+    pub id: String,
+    /// The tenant it acts in.
+    pub tenant: String,
+    /// Its name.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<crate::access::Scope>,
+    /// When it was made, ms since the Unix epoch.
+    pub created_at: i64,
+    /// When it stops working, if ever.
+    pub expires_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// `POST /v1/tenants/{tenant}/keys` answers 201 with this: the only answer that ever holds
+/// the key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CreatedKey {
+    /// The key: `Authorization: Bearer KEY`. Shown once.
+    pub key: String,
+    #[serde(flatten)]
+    /// The key's description.
+    pub info: KeyInfo,
+}
+
+/// `GET /v1/tenants/{tenant}/keys`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KeyList {
+    /// The tenant's keys, oldest first, revoked ones included.
+    pub keys: Vec<KeyInfo>,
+}
+
+/// One audit log entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditInfo {
+    /// Position in the log; pass as `before` to page.
+    pub seq: i64,
+    /// Milliseconds since the Unix epoch.
+    pub at: i64,
+    /// The tenant the action concerned.
+    pub tenant: String,
+    /// The key that asked (its id), if one did.
+    pub key_id: Option<String>,
+    /// `component.deploy`, `key.create`, …
+    pub action: String,
+    /// What the action was on (the request path).
+    pub target: String,
+    /// The request's id (`X-Request-Id`).
+    pub request_id: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// `ok`, or the problem kind answered.
+    pub outcome: String,
+}
+
+/// `GET /v1/audit`: newest first; `next` continues the list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditList {
+    /// Entries, newest first.
+    pub entries: Vec<AuditInfo>,
+    /// Pass as `before` for the next page; absent on the last.
+    pub next: Option<i64>,
 }

@@ -10,7 +10,7 @@ macro_rules! error_kinds {
         /// format: never rename one.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         pub enum ErrorKind {
-            $(#[serde(rename = $name)] $variant,)*
+            $(#[doc = $title] #[serde(rename = $name)] $variant,)*
         }
 
         impl ErrorKind {
@@ -63,6 +63,12 @@ error_kinds! {
     MethodNotAllowed = "method-not-allowed", "Method not allowed";
     UnsupportedMediaType = "unsupported-media-type", "Unsupported media type";
     InvalidRequestId = "invalid-request-id", "Invalid request id";
+    CrossOrigin = "cross-origin", "Cross-origin request refused";
+    // Tenants and keys.
+    Unauthenticated = "unauthenticated", "Unauthenticated";
+    Forbidden = "forbidden", "Forbidden";
+    AlreadyExists = "already-exists", "Already exists";
+    UnknownHost = "unknown-host", "Unknown host name";
     PrivateProcedure = "private-procedure", "Private procedure";
     RateLimited = "rate-limited", "Too many requests";
     Busy = "busy", "The host is busy";

@@ -2,8 +2,9 @@
 //! the store. It knows nothing of HTTP, nor of workflows (the workflow engine sits above it
 //! and adds its imports through [`crate::runtime::ImportsHook`]s).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
@@ -14,7 +15,7 @@ use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Runtime, Target};
-use crate::store::{self, DEFAULT_TENANT, Store, StoreError, StoredComponent};
+use crate::store::{self, Store, StoreError, StoredComponent};
 
 /// Where the host keeps its state.
 #[derive(Clone)]
@@ -38,7 +39,7 @@ impl std::fmt::Debug for HostConfig {
 }
 
 /// `url` without its password (`postgres://user:***@host/db`), for logs and errors.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -84,10 +85,11 @@ pub struct CallOutput {
     pub body: Vec<u8>,
 }
 
-/// Runtime, registry and store of one host process.
+/// Runtime, registries and store of one host process.
 pub struct Host {
     runtime: Runtime,
-    registry: Registry,
+    /// What each tenant has deployed. A tenant with nothing deployed has no entry.
+    registries: RwLock<HashMap<String, Arc<Registry>>>,
     store: Arc<dyn Store>,
     /// Deploys and removals run one at a time, so the conflict check and the swap agree.
     deploy_lock: tokio::sync::Mutex<()>,
@@ -98,7 +100,7 @@ pub struct Host {
 }
 
 /// How long a write check answers `/ready` before the next one is made.
-pub const READY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const READY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Host {
     /// Open the store, then compile and register every stored component, with `imports`
@@ -115,41 +117,77 @@ impl Host {
         let runtime = Runtime::new(Some(config.data_dir.join("compiled")), imports)?;
         let host = Arc::new(Host {
             runtime,
-            registry: Registry::default(),
+            registries: RwLock::default(),
             store,
             deploy_lock: tokio::sync::Mutex::new(()),
             compile_slots: tokio::sync::Semaphore::new(limits::MAX_CONCURRENT_COMPILES),
             ready: tokio::sync::Mutex::new(None),
         });
-        for stored in host.store.load_components(DEFAULT_TENANT).await? {
-            let name = stored.name.clone();
-            match host
-                .prepare(stored.name, stored.wasm, stored.limits, stored.deployed_at)
-                .await
-            {
-                Ok((deployment, _)) => {
-                    let deployment = Arc::new(deployment);
-                    match host.registry.install(deployment.clone()) {
-                        Ok(_) => host.keep_compiled(&deployment).await,
-                        Err(e) => tracing::error!(component = %name, "not loaded: {e}"),
+        let mut loaded = 0;
+        for tenant in host.store.list_tenants().await? {
+            for stored in host.store.load_components(&tenant.name).await? {
+                let name = stored.name.clone();
+                match host
+                    .prepare(stored.name, stored.wasm, stored.limits, stored.deployed_at)
+                    .await
+                {
+                    Ok((deployment, _)) => {
+                        let deployment = Arc::new(deployment);
+                        match host.registry_or_new(&tenant.name).install(deployment.clone()) {
+                            Ok(_) => {
+                                host.keep_compiled(&deployment).await;
+                                loaded += 1;
+                            }
+                            Err(e) => tracing::error!(tenant = %tenant.name, component = %name, "not loaded: {e}"),
+                        }
                     }
+                    Err(e) => tracing::error!(tenant = %tenant.name, component = %name, "not loaded: {e}"),
                 }
-                Err(e) => tracing::error!(component = %name, "not loaded: {e}"),
             }
         }
         host.collect_compiled().await;
-        tracing::info!(components = host.registry.list().len(), "registry loaded");
+        tracing::info!(components = loaded, "registry loaded");
         Ok(host)
     }
 
-    pub fn registry(&self) -> &Registry {
-        &self.registry
+    /// What `tenant` has deployed (empty for a tenant with nothing deployed, or none).
+    pub fn registry(&self, tenant: &str) -> Arc<Registry> {
+        let registries = self
+            .registries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match registries.get(tenant) {
+            Some(registry) => registry.clone(),
+            None => Arc::new(Registry::default()),
+        }
     }
 
+    /// Every tenant's registry, by tenant name.
+    pub fn registries(&self) -> Vec<(String, Arc<Registry>)> {
+        let registries = self
+            .registries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut all: Vec<_> = registries.iter().map(|(t, r)| (t.clone(), r.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// `tenant`'s registry, made when it has none yet.
+    fn registry_or_new(&self, tenant: &str) -> Arc<Registry> {
+        let mut registries = self
+            .registries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        registries.entry(tenant.to_string()).or_default().clone()
+    }
+
+    /// The WebAssembly runtime every call runs on.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
     }
 
+    /// The durable store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
@@ -226,9 +264,10 @@ impl Host {
         }
     }
 
-    /// Deploy `wasm` as the component `name`, replacing its previous version.
+    /// Deploy `wasm` as the component `name` of `tenant`, replacing its previous version.
     pub async fn deploy(
         &self,
+        tenant: &str,
         name: &str,
         wasm: Vec<u8>,
         limits: CallLimits,
@@ -242,10 +281,11 @@ impl Host {
             .await?;
         let deployment = Arc::new(deployment);
         let guard = self.deploy_lock.lock().await;
-        self.registry.check_conflicts(&deployment)?;
+        let registry = self.registry_or_new(tenant);
+        registry.check_conflicts(&deployment)?;
         self.store
             .save_component(&StoredComponent {
-                tenant: DEFAULT_TENANT.to_string(),
+                tenant: tenant.to_string(),
                 name: name.to_string(),
                 version: deployment.version.clone(),
                 wasm,
@@ -253,34 +293,49 @@ impl Host {
                 deployed_at,
             })
             .await?;
-        self.registry.install(deployment.clone())?;
+        registry.install(deployment.clone())?;
         drop(guard);
-        tracing::info!(component = name, version = %deployment.version, procedures = deployment.procedures.len(), "deployed");
+        tracing::info!(tenant, component = name, version = %deployment.version, procedures = deployment.procedures.len(), "deployed");
         self.keep_compiled(&deployment).await;
         self.collect_compiled().await;
         Ok(deployment)
     }
 
-    /// Remove the component `name`; false when there was none. Versions that unfinished
-    /// workflow executions are pinned to stay stored until those executions end.
-    pub async fn undeploy(&self, name: &str) -> Result<bool, StoreError> {
+    /// Remove the component `name` of `tenant`; false when there was none. Versions that
+    /// unfinished workflow executions are pinned to stay stored until those executions end.
+    pub async fn undeploy(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
         let guard = self.deploy_lock.lock().await;
-        let deleted = self.store.delete_component(DEFAULT_TENANT, name).await?;
-        let removed = self.registry.remove(name).is_some();
+        let deleted = self.store.delete_component(tenant, name).await?;
+        let removed = self.registry(tenant).remove(name).is_some();
         drop(guard);
         self.collect_compiled().await;
         Ok(deleted || removed)
     }
 
-    /// Call `procedure` with a JSON arguments object.
+    /// Delete `tenant` and everything it owns (see `TenantStore::delete_tenant`); false
+    /// when there was none.
+    pub async fn delete_tenant(&self, tenant: &str) -> Result<bool, StoreError> {
+        let guard = self.deploy_lock.lock().await;
+        let deleted = self.store.delete_tenant(tenant, now_ms()).await?;
+        self.registries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(tenant);
+        drop(guard);
+        self.collect_compiled().await;
+        Ok(deleted)
+    }
+
+    /// Call `procedure` of `tenant` with a JSON arguments object.
     pub async fn call(
         &self,
+        tenant: &str,
         procedure: &str,
         args: &Value,
         context: &CallContext,
     ) -> Result<CallOutput, CallError> {
         let found = self
-            .registry
+            .registry(tenant)
             .procedure(procedure)
             .ok_or_else(|| CallError::NotFound(procedure.to_string()))?;
         self.call_found(&found, args, context).await

@@ -4,6 +4,7 @@
 //! Modules, lowest first; each depends only on those above it (docs/design/architecture.md):
 //!
 //! - [`limits`], [`clock`], [`error_kind`]: documented limits, the clock, failure kinds.
+//! - [`access`]: API keys, scopes and tenant names.
 //! - [`manifest`], [`sections`]: `tsdev.toml` and the custom sections `tsdev build` embeds.
 //! - [`policy`]: response caches and rate limits the host enforces on HTTP calls.
 //! - [`store`]: durable state on SQLite or PostgreSQL through sqlx; the typed journal.
@@ -18,25 +19,29 @@
 //! - `cli` (feature `cli`, on by default): the `tsdev` command line, one file per command.
 //! - [`telemetry`]: the host's own log.
 
+#![warn(missing_docs)]
+
+pub mod access;
 pub mod api;
 #[cfg(feature = "cli")]
 pub mod cli;
-pub mod clients;
-pub mod clock;
-pub mod error_kind;
-pub mod host;
-pub mod http;
+mod clients;
+mod clock;
+mod error_kind;
+mod host;
+mod http;
 pub mod limits;
-pub mod manifest;
-pub mod policy;
-pub mod registry;
+mod manifest;
+mod policy;
+mod registry;
 pub mod runtime;
-pub mod sections;
+mod sections;
 pub mod store;
-pub mod telemetry;
+mod telemetry;
 pub mod workflow;
 
 pub use error_kind::ErrorKind;
 pub use host::{Host, HostConfig};
-pub use http::{AppState, HttpConfig, app};
+pub use http::{AppState, AuthMode, HttpConfig, app};
 pub use workflow::WorkflowEngine;
+

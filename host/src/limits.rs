@@ -77,8 +77,11 @@ pub const MAX_LOG_MESSAGE_BYTES: usize = 8 << 10;
     Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
 )]
 pub struct CallLimits {
+    /// Fuel units per call.
     pub fuel: u64,
+    /// Linear memory per call, in bytes.
     pub memory_bytes: u64,
+    /// Wall-clock time per call, in milliseconds.
     pub timeout_ms: u64,
 }
 
@@ -96,8 +99,11 @@ impl Default for CallLimits {
 #[derive(Debug, thiserror::Error)]
 #[error("{what} = {requested} is outside what this host allows: 1 to the maximum of {maximum}")]
 pub struct LimitTooHigh {
+    /// Which limit.
     pub what: &'static str,
+    /// What was asked.
     pub requested: u64,
+    /// The most allowed.
     pub maximum: u64,
 }
 
@@ -135,6 +141,7 @@ impl CallLimits {
         })
     }
 
+    /// The wall-clock limit as a duration.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }

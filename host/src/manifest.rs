@@ -33,13 +33,13 @@ use crate::limits::CallLimits;
 use crate::policy::{Policy, parse_duration, parse_rate_limit, parse_route};
 
 /// The custom section that carries the manifest's TOML text.
-pub const SECTION: &str = "tsdev-manifest";
+pub(crate) const SECTION: &str = "tsdev-manifest";
 
 /// The manifest's file name in a guest crate.
-pub const FILE_NAME: &str = "tsdev.toml";
+pub(crate) const FILE_NAME: &str = "tsdev.toml";
 
 /// Longest cache TTL a procedure may ask for.
-pub const MAX_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const MAX_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// A manifest that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +57,7 @@ pub enum ManifestError {
 /// `tsdev.toml`, parsed. Field names are kebab-case in the file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     #[serde(default)]
     pub component: ComponentSection,
     /// Per procedure, by its registry name (`interface.function`).
@@ -77,7 +77,7 @@ pub struct ComponentSection {
 /// `[procedures."interface.function"]`, as written.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ProcedureSection {
+pub(crate) struct ProcedureSection {
     pub route: Option<String>,
     pub description: Option<String>,
     #[serde(default)]
@@ -92,7 +92,7 @@ pub struct ProcedureSection {
 
 impl Manifest {
     /// Parse a manifest's TOML text.
-    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+    pub(crate) fn parse(text: &str) -> Result<Manifest, ManifestError> {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| ManifestError::Syntax(e.to_string()))?;
         // Check what can be checked without the component, so `tsdev build` fails early.
@@ -103,7 +103,7 @@ impl Manifest {
     }
 
     /// The manifest embedded in `wasm`, if any.
-    pub fn from_component(wasm: &[u8]) -> Result<Option<Manifest>, ManifestError> {
+    pub(crate) fn from_component(wasm: &[u8]) -> Result<Option<Manifest>, ManifestError> {
         match crate::sections::top_level_custom_section(wasm, SECTION) {
             None => Ok(None),
             Some(data) => {
@@ -114,7 +114,7 @@ impl Manifest {
     }
 
     /// The policy of procedure `name`, over the deployment's `limits`.
-    pub fn policy(&self, name: &str, limits: CallLimits) -> Result<Policy, ManifestError> {
+    pub(crate) fn policy(&self, name: &str, limits: CallLimits) -> Result<Policy, ManifestError> {
         match self.procedures.get(name) {
             Some(section) => section.policy(name, limits),
             None => Ok(Policy::default_for(limits)),
@@ -122,7 +122,7 @@ impl Manifest {
     }
 
     /// Refuse a manifest that configures procedures the component does not export.
-    pub fn check_names(&self, mut exported: impl FnMut(&str) -> bool) -> Result<(), ManifestError> {
+    pub(crate) fn check_names(&self, mut exported: impl FnMut(&str) -> bool) -> Result<(), ManifestError> {
         match self.procedures.keys().find(|name| !exported(name)) {
             Some(unknown) => Err(ManifestError::UnknownProcedure(unknown.clone())),
             None => Ok(()),

@@ -7,11 +7,11 @@ use std::path::Path;
 use wasmparser::{BinaryReader, Parser, Payload};
 
 /// The section wit-parser (and so wasm-tools) keeps WIT doc comments in.
-pub const PACKAGE_DOCS: &str = "package-docs";
+pub(crate) const PACKAGE_DOCS: &str = "package-docs";
 
 /// Why sections could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum SectionError {
+pub(crate) enum SectionError {
     #[error("the file is not a WebAssembly component: {0}")]
     Malformed(String),
     #[error("reading the WIT in {path}: {message}")]
@@ -20,7 +20,7 @@ pub enum SectionError {
 
 /// The data of the first top-level custom section called `name` (not one inside a nested
 /// module or component).
-pub fn top_level_custom_section<'a>(wasm: &'a [u8], name: &str) -> Option<&'a [u8]> {
+pub(crate) fn top_level_custom_section<'a>(wasm: &'a [u8], name: &str) -> Option<&'a [u8]> {
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(wasm) {
         let Ok(payload) = payload else { return None };
@@ -38,7 +38,7 @@ pub fn top_level_custom_section<'a>(wasm: &'a [u8], name: &str) -> Option<&'a [u
 
 /// `wasm` with its top-level custom sections called like one of `sections` replaced by
 /// `sections` (appended at the end). Running it twice gives the same bytes.
-pub fn replace_custom_sections(
+pub(crate) fn replace_custom_sections(
     wasm: &[u8],
     sections: &[(&str, Vec<u8>)],
 ) -> Result<Vec<u8>, SectionError> {
@@ -76,7 +76,7 @@ pub fn replace_custom_sections(
 
 /// The doc comments of the WIT package in `wit_dir` (its `deps/` resolved), in the
 /// `package-docs` format.
-pub fn wit_docs(wit_dir: &Path) -> Result<Vec<u8>, SectionError> {
+pub(crate) fn wit_docs(wit_dir: &Path) -> Result<Vec<u8>, SectionError> {
     let error = |message: String| SectionError::Wit {
         path: wit_dir.display().to_string(),
         message,

@@ -88,6 +88,7 @@ fn build_deploy_and_call_through_the_cli() {
             }
         }
     };
+    // Keys are required: without one the deploy is refused...
     let out = tsdev(&[
         "deploy",
         wasm.to_str().expect("utf-8 path"),
@@ -95,6 +96,21 @@ fn build_deploy_and_call_through_the_cli() {
         "hello",
         "--url",
         &url,
+        "--data",
+        "/nonexistent",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("unauthenticated"), "{}", text(&out.stderr));
+    // ...and on loopback the CLI takes the admin key the host made in its data directory.
+    let out = tsdev(&[
+        "deploy",
+        wasm.to_str().expect("utf-8 path"),
+        "--name",
+        "hello",
+        "--url",
+        &url,
+        "--data",
+        data.path().to_str().expect("utf-8 path"),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("deployed hello version "));

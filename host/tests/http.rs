@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::Value;
 use tower::ServiceExt;
-use tsdev::{AppState, Host, HostConfig, HttpConfig, WorkflowEngine};
+use tsdev::{AppState, AuthMode, Host, HostConfig, HttpConfig, WorkflowEngine};
 
 /// Everything logged in this test binary, for the span test.
 fn captured_log() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -37,6 +37,14 @@ fn captured_log() -> &'static Arc<Mutex<Vec<u8>>> {
         let _ = tracing::subscriber::set_global_default(subscriber);
         log
     })
+}
+
+/// The API as `tsdev dev` serves it: no keys, everything tenant `default`.
+fn keys_off() -> HttpConfig {
+    HttpConfig {
+        auth: AuthMode::Off,
+        ..HttpConfig::default()
+    }
 }
 
 struct App {
@@ -84,7 +92,7 @@ fn is_problem(headers: &axum::http::HeaderMap) -> bool {
 
 #[tokio::test]
 async fn errors_are_problems_with_the_request_id() {
-    let app = app(HttpConfig::default()).await;
+    let app = app(keys_off()).await;
     let request = Request::get("/rpc-nothing-here")
         .header("x-request-id", "trace-1")
         .body(Body::empty())
@@ -109,7 +117,7 @@ async fn errors_are_problems_with_the_request_id() {
 
 #[tokio::test]
 async fn a_wrong_method_is_a_405_problem_with_allow() {
-    let app = app(HttpConfig::default()).await;
+    let app = app(keys_off()).await;
     let request = Request::get("/rpc/greeter.hello")
         .body(Body::empty())
         .expect("a request");
@@ -122,7 +130,7 @@ async fn a_wrong_method_is_a_405_problem_with_allow() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413_too_large() {
-    let app = app(HttpConfig::default()).await;
+    let app = app(keys_off()).await;
     let big = vec![b' '; tsdev::limits::MAX_ARGS_BYTES + 1];
     let request = Request::post("/rpc/greeter.hello")
         .body(Body::from(big))
@@ -145,6 +153,7 @@ async fn bodies_over_the_limit_are_413_too_large() {
 async fn cors_answers_only_the_origins_allowed() {
     let app = app(HttpConfig {
         cors_origins: vec!["https://app.example".into()],
+        ..keys_off()
     })
     .await;
     let preflight = |origin: &str| {
@@ -167,7 +176,7 @@ async fn cors_answers_only_the_origins_allowed() {
 
 #[tokio::test]
 async fn what_a_handler_logs_carries_the_request_id() {
-    let app = app(HttpConfig::default()).await;
+    let app = app(keys_off()).await;
     // An empty component: deployed, with nothing to call. The host logs the deploy.
     let wasm = wat::parse_str("(component)").expect("valid WAT");
     let request = Request::post("/v1/components?name=empty")
@@ -192,4 +201,102 @@ async fn what_a_handler_logs_carries_the_request_id() {
         })
         .unwrap_or_else(|| panic!("no deploy line in:\n{log}"));
     assert!(line.contains("request_id=deploy-7"), "{line}");
+}
+
+/// A page on another site cannot deploy to a host on localhost: not with an `Origin`, not
+/// under a rebound host name, not with a body a form can send; the host's own page can.
+#[tokio::test]
+async fn pages_on_other_sites_cannot_deploy_or_call() {
+    let app = app(HttpConfig {
+        loopback_only: true,
+        ..keys_off()
+    })
+    .await;
+    let wasm = wat::parse_str("(component)").expect("valid WAT");
+    let upload = |name: &str, headers: &[(&str, &str)]| {
+        let mut request = Request::post(format!("/v1/components?name={name}"));
+        for (header, value) in headers {
+            request = request.header(*header, *value);
+        }
+        request.body(Body::from(wasm.clone())).expect("a request")
+    };
+    let listed = |app: &App| {
+        let request = Request::get("/v1/components")
+            .header(header::HOST, "127.0.0.1:3000")
+            .body(Body::empty())
+            .expect("a request");
+        let router = app.router.clone();
+        async move {
+            let response = router.oneshot(request).await.expect("an answer");
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("a body");
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+
+    let refused = [
+        (
+            "evil-origin",
+            vec![
+                ("host", "127.0.0.1:3000"),
+                ("origin", "http://evil.example"),
+                ("content-type", "application/wasm"),
+            ],
+            StatusCode::FORBIDDEN,
+            "cross-origin",
+        ),
+        (
+            "rebound",
+            vec![
+                ("host", "evil.example:3000"),
+                ("origin", "http://evil.example:3000"),
+                ("content-type", "application/wasm"),
+            ],
+            StatusCode::FORBIDDEN,
+            "unknown-host",
+        ),
+        (
+            "no-type",
+            vec![("host", "127.0.0.1:3000")],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+        (
+            "form",
+            vec![("host", "127.0.0.1:3000"), ("content-type", "text/plain")],
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+        ),
+    ];
+    for (name, headers, status, kind) in refused {
+        let (got, answer_headers, problem) = send(&app, upload(name, &headers)).await;
+        assert_eq!((got, problem["kind"].as_str()), (status, Some(kind)), "{name}: {problem}");
+        assert!(is_problem(&answer_headers));
+        assert!(!listed(&app).await.contains(name), "{name} was deployed");
+    }
+
+    // The host's own page (same origin) and a client without Origin (curl, the CLI) deploy.
+    let own = [
+        ("host", "127.0.0.1:3000"),
+        ("origin", "http://127.0.0.1:3000"),
+        ("content-type", "application/wasm"),
+    ];
+    let (status, _, body) = send(&app, upload("from-docs", &own)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let curl = [("host", "localhost:3000"), ("content-type", "application/wasm")];
+    let (status, _, body) = send(&app, upload("from-curl", &curl)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // A form posting to /rpc is refused before any procedure is looked up.
+    let request = Request::post("/rpc/greeter.hello")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from("name=Ada"))
+        .expect("a request");
+    let (status, _, problem) = send(&app, request).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        problem["detail"].as_str().unwrap_or("").contains("--json"),
+        "{problem}"
+    );
 }

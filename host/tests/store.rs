@@ -6,8 +6,9 @@
 use sqlx::Connection;
 use tsdev::limits::CallLimits;
 use tsdev::store::journal::CallOutcome;
+use tsdev::access::Scope;
 use tsdev::store::{
-    self, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
+    self, AuditEntry, AuditFilter, StoredKey, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
     NewExecution, Outcome, SignalSent, Step, StepKind, Store, StoreError, StoredComponent,
 };
 
@@ -625,6 +626,186 @@ async fn exercise_concurrent_writes(store: &dyn Store) {
             .iter()
             .all(|e| e.lease_owner.as_deref() == Some("host-b"))
     );
+}
+
+fn key(id: &str, tenant: Option<&str>, hash: &str, expires_at: Option<i64>) -> StoredKey {
+    StoredKey {
+        id: id.into(),
+        tenant: tenant.map(str::to_string),
+        name: format!("key {id}"),
+        hash: hash.into(),
+        scopes: vec![Scope::Deploy, Scope::Read],
+        created_at: 10,
+        expires_at,
+        revoked_at: None,
+    }
+}
+
+/// Tenants, keys and the audit log; deleting a tenant takes its objects and nobody else's.
+async fn exercise_tenants(store: &dyn Store) {
+    let names = |tenants: Vec<store::Tenant>| tenants.into_iter().map(|t| t.name).collect::<Vec<_>>();
+    assert_eq!(names(store.list_tenants().await.expect("list")), ["default"]);
+    assert!(store.create_tenant("acme", 5).await.expect("create"));
+    assert!(!store.create_tenant("acme", 6).await.expect("again"), "exists");
+    assert!(store.create_tenant("beta", 7).await.expect("create"));
+    assert_eq!(
+        names(store.list_tenants().await.expect("list")),
+        ["acme", "beta", "default"]
+    );
+    assert_eq!(store.get_tenant("acme").await.expect("get").map(|t| t.created_at), Some(5));
+
+    // Keys: found by hash, live until expired or revoked, listed per tenant.
+    store.create_key(&key("k1", Some("acme"), "h1", None)).await.expect("key");
+    store.create_key(&key("k2", Some("acme"), "h2", Some(100))).await.expect("key");
+    store.create_key(&key("k3", Some("beta"), "h3", None)).await.expect("key");
+    store.create_key(&key("a1", None, "ha", None)).await.expect("admin key");
+    assert!(
+        store.create_key(&key("k4", Some("acme"), "h1", None)).await.is_err(),
+        "a hash is unique"
+    );
+    let k1 = store.key_by_hash("h1").await.expect("lookup").expect("found");
+    assert_eq!((k1.id.as_str(), k1.scopes.as_slice()), ("k1", &[Scope::Deploy, Scope::Read][..]));
+    assert!(k1.is_live(50));
+    let k2 = store.key_by_hash("h2").await.expect("lookup").expect("found");
+    assert!(k2.is_live(99) && !k2.is_live(100), "expires at 100");
+    assert_eq!(store.key_by_hash("nope").await.expect("lookup"), None);
+    let ids = |keys: Vec<StoredKey>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.list_keys(Some("acme")).await.expect("list")), ["k1", "k2"]);
+    assert_eq!(ids(store.list_keys(None).await.expect("admin keys")), ["a1"]);
+    assert!(
+        !store.revoke_key(Some("beta"), "k1", 60).await.expect("revoke"),
+        "another tenant's key is not revoked"
+    );
+    assert!(!store.revoke_key(None, "k1", 60).await.expect("revoke"), "nor as an admin key");
+    assert!(store.revoke_key(Some("acme"), "k1", 60).await.expect("revoke"));
+    assert!(!store.revoke_key(Some("acme"), "k1", 61).await.expect("revoke"), "once");
+    let k1 = store.key_by_hash("h1").await.expect("lookup").expect("found");
+    assert_eq!(k1.revoked_at, Some(60));
+    assert!(!k1.is_live(61));
+
+    // The audit log: appended, newest first, filtered, paged.
+    for (i, (tenant, action)) in [
+        ("acme", "component.deploy"),
+        ("acme", "key.create"),
+        ("beta", "component.deploy"),
+        ("acme", "component.deploy"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .append_audit(&AuditEntry {
+                seq: 0,
+                at: 1_000 + i as i64,
+                tenant: tenant.into(),
+                key_id: Some("k1".into()),
+                action: action.into(),
+                target: format!("/v1/components/c{i}"),
+                request_id: format!("r{i}"),
+                status: 201,
+                outcome: "ok".into(),
+            })
+            .await
+            .expect("append");
+    }
+    let all = |filter: AuditFilter| async move {
+        store
+            .list_audit(&AuditFilter { limit: 10, ..filter })
+            .await
+            .expect("audit")
+            .into_iter()
+            .map(|e| e.request_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(all(AuditFilter::default()).await, ["r3", "r2", "r1", "r0"]);
+    let acme = || AuditFilter {
+        tenant: Some("acme".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(all(acme()).await, ["r3", "r1", "r0"]);
+    assert_eq!(
+        all(AuditFilter {
+            action: Some("component.deploy".into()),
+            ..acme()
+        })
+        .await,
+        ["r3", "r0"]
+    );
+    assert_eq!(
+        all(AuditFilter {
+            since: Some(1_001),
+            until: Some(1_003),
+            ..AuditFilter::default()
+        })
+        .await,
+        ["r2", "r1"]
+    );
+    let first_page = store
+        .list_audit(&AuditFilter { limit: 2, ..AuditFilter::default() })
+        .await
+        .expect("page");
+    let before = first_page.last().map(|e| e.seq);
+    assert_eq!(
+        all(AuditFilter {
+            before_seq: before,
+            ..AuditFilter::default()
+        })
+        .await,
+        ["r1", "r0"]
+    );
+
+    // Deleting a tenant: its components, versions and keys go, its unfinished executions
+    // are cancelled; another tenant's stay; the audit log stays whole.
+    for tenant in ["acme", "beta"] {
+        store
+            .save_component(&StoredComponent {
+                tenant: tenant.into(),
+                ..component("shop", "v1", b"wasm", 1)
+            })
+            .await
+            .expect("save");
+        store
+            .create_execution(&NewExecution {
+                id: format!("{tenant}-run"),
+                tenant: tenant.into(),
+                workflow: "shop.flow".into(),
+                component: "shop".into(),
+                component_version: "v1".into(),
+                args: "{}".into(),
+                idempotency_key: None,
+                created_at: 1,
+                lease: None,
+            })
+            .await
+            .expect("execution");
+    }
+    assert!(store.delete_tenant("acme", 70).await.expect("delete"));
+    assert!(!store.delete_tenant("acme", 71).await.expect("again"));
+    assert_eq!(store.get_tenant("acme").await.expect("get"), None);
+    assert!(store.load_components("acme").await.expect("load").is_empty());
+    assert_eq!(store.load_component_version("acme", "shop", "v1").await.expect("load"), None);
+    assert_eq!(store.key_by_hash("h2").await.expect("lookup"), None);
+    let run = store.get_execution("acme", "acme-run").await.expect("get").expect("kept");
+    assert_eq!(run.status, ExecutionStatus::Cancelled);
+    assert_eq!(store.load_components("beta").await.expect("load").len(), 1);
+    assert!(store.key_by_hash("h3").await.expect("lookup").is_some());
+    let beta_run = store.get_execution("beta", "beta-run").await.expect("get").expect("kept");
+    assert_eq!(beta_run.status, ExecutionStatus::Pending);
+    assert_eq!(all(AuditFilter::default()).await.len(), 4);
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_its_tenant_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_tenants(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_its_tenant_contract() {
+    let database = PostgresDatabase::create().await;
+    exercise_tenants(database.open().await.as_ref()).await;
+    database.drop_it().await;
 }
 
 #[tokio::test]

@@ -83,13 +83,21 @@ pub fn with_manifest(wasm: &[u8], toml: &str) -> Vec<u8> {
 }
 
 /// A running `tsdev serve` on 127.0.0.1 and a free port, with its own data directory.
-/// Killed when dropped.
+/// Killed when dropped. Keys are required, as by default; [`TestHost::client`] sends the
+/// admin key the host made (tenant `default`, every scope).
 pub struct TestHost {
     child: Child,
+    /// Where it listens (`http://127.0.0.1:PORT`).
     pub url: String,
+    /// Its data directory.
     pub data: PathBuf,
     _data_dir: Option<tempfile::TempDir>,
+    /// A client sending the admin key.
     pub client: reqwest::Client,
+    /// A client sending no key.
+    pub anonymous: reqwest::Client,
+    /// The admin key (`DATA/admin.key`), unless keys are off.
+    pub admin_key: Option<String>,
 }
 
 impl TestHost {
@@ -139,18 +147,33 @@ impl TestHost {
         };
         // Keep draining stdout so the host never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
+        let admin_key = if extra.contains(&"--insecure-no-auth") {
+            None
+        } else {
+            let key = std::fs::read_to_string(data.join("admin.key"))
+                .expect("a host with keys required keeps its admin key in DATA/admin.key");
+            Some(key.trim().to_string())
+        };
         TestHost {
             child,
             url,
             data: data.to_path_buf(),
             _data_dir: None,
-            client: reqwest::Client::builder()
-                // Compiling a big component (an 18 MB Python one) takes tens of seconds on a
-                // loaded 2-core machine.
-                .timeout(Duration::from_secs(300))
-                .build()
-                .expect("building an HTTP client"),
+            client: client(admin_key.as_deref()),
+            anonymous: client(None),
+            admin_key,
         }
+    }
+
+    /// A `tsdev` command that talks to this host with its admin key.
+    pub fn cli(&self) -> Command {
+        let mut command = Command::new(tsdev_bin());
+        command.env("TSDEV_URL", &self.url);
+        match &self.admin_key {
+            Some(key) => command.env("TSDEV_API_KEY", key),
+            None => command.env_remove("TSDEV_API_KEY"),
+        };
+        command
     }
 
     /// Kill the host (SIGKILL, as a crash) and start a new one on the same data directory.
@@ -330,4 +353,22 @@ pub fn npm_package(scratch: &Path, package: &str, version: &str) -> PathBuf {
             .arg(format!("{package}@{version}")));
     }
     dir
+}
+
+/// An HTTP client for a test host, sending `key` if given.
+pub fn client(key: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().expect("a key is a header value"),
+        );
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        // Compiling a big component (an 18 MB Python one) takes tens of seconds on a loaded
+        // 2-core machine.
+        .timeout(Duration::from_secs(300))
+        .build()
+        .expect("building an HTTP client")
 }

@@ -19,8 +19,12 @@
 //! - Running out of fuel, memory or time fails the call with `out-of-fuel`,
 //!   `memory-limit` or `timeout`; nothing of the instance survives the call.
 
+#![warn(missing_docs)]
+
 pub use wit_bindgen;
 
+// Generated from the WIT, which documents it.
+#[allow(missing_docs)]
 mod bindings {
     wit_bindgen::generate!({
         path: "../wit/host",
@@ -28,6 +32,7 @@ mod bindings {
     });
 }
 
+#[allow(missing_docs)]
 mod workflow_bindings {
     wit_bindgen::generate!({
         path: "../wit/workflow",
@@ -54,11 +59,12 @@ pub mod workflow {
         durable::call(procedure, args_json)
     }
 
-    /// Sleep durably: the workflow is unloaded and resumed when the time has come.
     /// Why a typed step failed: the step itself, or its JSON in or out.
     #[derive(Debug)]
     pub enum TypedStepError {
+        /// The step failed.
         Step(StepError),
+        /// Its arguments did not serialise, or its result did not read as the type asked.
         Json(serde_json::Error),
     }
 
@@ -127,6 +133,7 @@ pub mod workflow {
         durable::wait_signal(name, timeout_ms)
     }
 
+    /// Sleep durably: the workflow is unloaded and resumed when the time has come.
     pub fn sleep(duration: std::time::Duration) {
         durable::sleep(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX));
     }
@@ -163,22 +170,27 @@ pub mod log {
         crate::bindings::tsdev::host::log::log(level, message);
     }
 
+    /// A `trace` record.
     pub fn trace(message: &str) {
         log(Level::Trace, message);
     }
 
+    /// A `debug` record.
     pub fn debug(message: &str) {
         log(Level::Debug, message);
     }
 
+    /// An `info` record.
     pub fn info(message: &str) {
         log(Level::Info, message);
     }
 
+    /// A `warn` record.
     pub fn warn(message: &str) {
         log(Level::Warn, message);
     }
 
+    /// An `error` record.
     pub fn error(message: &str) {
         log(Level::Error, message);
     }

@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use bench::{hello_native, micros, summarize};
 use serde_json::json;
-use tsdev::host::{Host, HostConfig};
+use tsdev::{Host, HostConfig};
 use tsdev::limits::CallLimits;
+use tsdev::store::DEFAULT_TENANT;
 use tsdev::runtime::CallContext;
 use tsdev::runtime::StoreState;
-use tsdev::runtime::output::CallLabel;
+use tsdev::runtime::CallLabel;
 use wasmtime::component::Component;
 
 wasmtime::component::bindgen!({
@@ -40,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
         tsdev::workflow::IMPORTS,
     )
     .await?;
-    host.deploy("hello", wasm.clone(), CallLimits::default())
+    host.deploy(DEFAULT_TENANT, "hello", wasm.clone(), CallLimits::default())
         .await?;
     let args = json!({ "name": "bench" });
     let args_bytes = serde_json::to_vec(&args)?;
@@ -52,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
     // tsdev, end to end in process.
     let tsdev_call = || async {
         let args: serde_json::Value = serde_json::from_slice(&args_bytes).expect("valid JSON");
-        host.call("greeter.hello", &args, &context)
+        host.call(DEFAULT_TENANT, "greeter.hello", &args, &context)
             .await
             .expect("call succeeds")
     };

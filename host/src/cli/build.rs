@@ -16,12 +16,12 @@ use crate::runtime::Runtime;
 use crate::sections;
 
 /// The target every guest is built for.
-pub const TARGET: &str = "wasm32-wasip2";
+pub(super) const TARGET: &str = "wasm32-wasip2";
 
 /// Build the crate at PATH for wasm32-wasip2 (release), embed its tsdev.toml and WIT doc
 /// comments, check the output is a component this host accepts, and list its procedures.
 #[derive(Args)]
-pub struct BuildCommand {
+pub(super) struct BuildCommand {
     /// The crate's directory (with Cargo.toml).
     #[arg(default_value = ".")]
     path: PathBuf,
@@ -32,7 +32,7 @@ pub struct BuildCommand {
 }
 
 /// What a build produced.
-pub struct Built {
+pub(super) struct Built {
     /// The component name: the manifest's, else the crate's name with '_' as '-'.
     pub name: String,
     pub wasm: PathBuf,
@@ -40,11 +40,11 @@ pub struct Built {
 
 impl BuildCommand {
     /// A build of `path` for a host that deploys it next, so checks it itself.
-    pub fn for_deploy(path: PathBuf) -> BuildCommand {
+    pub(super) fn for_deploy(path: PathBuf) -> BuildCommand {
         BuildCommand { path, check: false }
     }
 
-    pub async fn run(self) -> anyhow::Result<Built> {
+    pub(super) async fn run(self) -> anyhow::Result<Built> {
         let manifest = self.path.join("Cargo.toml");
         if !manifest.exists() {
             bail!(

@@ -3,27 +3,30 @@
 use anyhow::Context;
 use clap::Args;
 
-use super::{DEFAULT_URL, answer_error};
+use super::answer_error;
+use super::client::HostArgs;
 
 /// Call PROCEDURE with a JSON object of arguments and print the JSON result.
 #[derive(Args)]
-pub struct CallCommand {
+pub(super) struct CallCommand {
     /// e.g. `greeter.hello`.
     procedure: String,
     /// Arguments as one JSON object keyed by parameter name.
     #[arg(default_value = "{}")]
     args: String,
     /// The host.
-    #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
-    url: String,
+    #[command(flatten)]
+    host: HostArgs,
 }
 
 impl CallCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
         let args: serde_json::Value =
             serde_json::from_str(&self.args).context("the arguments are not valid JSON")?;
-        let url = format!("{}/rpc/{}", self.url.trim_end_matches('/'), self.procedure);
-        let response = reqwest::Client::new()
+        let url = self.host.at(&format!("/rpc/{}", self.procedure));
+        let response = self
+            .host
+            .client()?
             .post(&url)
             .json(&args)
             .send()

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::{DEFAULT_URL, answer_error};
+use super::answer_error;
+use super::client::HostArgs;
 
 /// Upload FILE to a host as the component NAME (a new version if NAME exists).
 #[derive(Args)]
-pub struct DeployCommand {
+pub(super) struct DeployCommand {
     /// The component (.wasm).
     file: PathBuf,
     /// Component name: lowercase letters, digits and '-'. Default: the name in the
@@ -17,25 +18,26 @@ pub struct DeployCommand {
     #[arg(long)]
     name: Option<String>,
     /// The host.
-    #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
-    url: String,
+    #[command(flatten)]
+    host: HostArgs,
 }
 
 impl DeployCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
         let wasm = std::fs::read(&self.file)
             .with_context(|| format!("reading {}", self.file.display()))?;
         let name = match self.name {
             Some(name) => name,
             None => super::default_component_name(&self.file, &wasm)?,
         };
-        let url = format!("{}/v1/components", self.url.trim_end_matches('/'));
+        let url = self.host.at("/v1/components");
+        let client = self.host.client()?;
         let progress = super::spinner(format!(
             "uploading {} ({} KiB) and compiling on the host",
             name,
             wasm.len() / 1024
         ));
-        let response = reqwest::Client::new()
+        let response = client
             .post(&url)
             .query(&[("name", &name)])
             .header("content-type", "application/wasm")

@@ -16,12 +16,12 @@ use crate::workflow::WorkflowEngine;
 
 /// How long the crate must be quiet after a change before it is rebuilt (editors write
 /// several files, and some write one file twice).
-pub const DEBOUNCE: Duration = Duration::from_millis(300);
+pub(super) const DEBOUNCE: Duration = Duration::from_millis(300);
 
 /// Serve a host, build and deploy the crate at PATH, then watch it: every change to its
 /// sources, WIT, Cargo.toml or tsdev.toml is rebuilt and redeployed.
 #[derive(Args)]
-pub struct DevCommand {
+pub(super) struct DevCommand {
     /// The crate's directory (with Cargo.toml).
     #[arg(default_value = ".")]
     path: PathBuf,
@@ -47,8 +47,15 @@ fn is_source(crate_dir: &Path, changed: &Path) -> bool {
 }
 
 impl DevCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
         crate::telemetry::init();
+        if !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "tsdev dev serves without API keys: it listens on loopback addresses only, \
+                 not {} (use tsdev serve to serve others)",
+                self.listen
+            );
+        }
         let crate_dir = std::fs::canonicalize(&self.path)
             .with_context(|| format!("finding {}", self.path.display()))?;
         let data = self.data.unwrap_or_else(|| crate_dir.join(".tsdev"));
@@ -69,7 +76,12 @@ impl DevCommand {
         let addr = listener.local_addr()?;
         let app = crate::http::app(
             AppState::new(workflows),
-            &crate::http::HttpConfig::default(),
+            &crate::http::HttpConfig {
+                loopback_only: addr.ip().is_loopback(),
+                // A development loop on this machine: no keys.
+                auth: crate::http::AuthMode::Off,
+                ..crate::http::HttpConfig::default()
+            },
         )?;
         let mut server = tokio::spawn(async move {
             axum::serve(listener, app)

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{DEFAULT_URL, answer_error};
+use super::answer_error;
+use super::client::HostArgs;
 
 /// Generate documents from a running host's procedures.
 #[derive(Args)]
-pub struct GenerateCommand {
+pub(super) struct GenerateCommand {
     #[command(subcommand)]
     what: Generate,
 }
@@ -18,9 +19,8 @@ pub struct GenerateCommand {
 enum Generate {
     /// The OpenAPI 3.1 document of every procedure (as served at /openapi.json).
     Openapi {
-        /// The host.
-        #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
-        url: String,
+        #[command(flatten)]
+        host: HostArgs,
         /// Write to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -30,9 +30,8 @@ enum Generate {
         /// The client's language.
         #[arg(long, value_enum)]
         lang: ClientLanguage,
-        /// The host.
-        #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
-        url: String,
+        #[command(flatten)]
+        host: HostArgs,
         /// Write to this file instead of stdout.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -47,12 +46,15 @@ enum ClientLanguage {
 
 /// `GET {url}{path}` read as a `T`, or the host's problem as an error.
 async fn fetch_json<T: serde::de::DeserializeOwned>(
-    url: &str,
+    host: &HostArgs,
     path: &str,
     what: &str,
 ) -> anyhow::Result<T> {
-    let url = format!("{}{path}", url.trim_end_matches('/'));
-    let response = reqwest::get(&url)
+    let url = host.at(path);
+    let response = host
+        .client()?
+        .get(&url)
+        .send()
         .await
         .with_context(|| format!("asking {url}"))?;
     if !response.status().is_success() {
@@ -78,23 +80,23 @@ fn write_output(output: Option<PathBuf>, text: String) -> anyhow::Result<()> {
 }
 
 impl GenerateCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
         match self.what {
-            Generate::Openapi { url, output } => {
+            Generate::Openapi { host, output } => {
                 let document: serde_json::Value =
-                    fetch_json(&url, "/openapi.json", "the OpenAPI document").await?;
+                    fetch_json(&host, "/openapi.json", "the OpenAPI document").await?;
                 write_output(output, serde_json::to_string_pretty(&document)? + "\n")
             }
             Generate::Client {
                 lang: ClientLanguage::Typescript,
-                url,
+                host,
                 output,
             } => {
                 let catalogue: crate::api::Catalogue =
-                    fetch_json(&url, "/procedures", "the procedures").await?;
+                    fetch_json(&host, "/procedures", "the procedures").await?;
                 write_output(
                     output,
-                    crate::clients::typescript::generate(&catalogue, &url),
+                    crate::clients::typescript::generate(&catalogue, &host.url),
                 )
             }
         }

@@ -10,7 +10,7 @@ use crate::registry::check_name;
 /// Create a component crate NAME (in ./NAME, or --path): WIT, Rust code, tsdev.toml, a
 /// README and a test. It builds and deploys unchanged.
 #[derive(Args)]
-pub struct InitCommand {
+pub(super) struct InitCommand {
     /// The component's name: lowercase words of letters and digits joined by '-'.
     name: String,
     /// What the component holds.
@@ -124,7 +124,7 @@ fn check_init_name(name: &str) -> anyhow::Result<()> {
 }
 
 impl InitCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
         check_init_name(&self.name)?;
         let dir = self.path.unwrap_or_else(|| PathBuf::from(&self.name));
         let occupied = std::fs::read_dir(&dir).is_ok_and(|mut entries| entries.next().is_some());

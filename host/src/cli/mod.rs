@@ -1,14 +1,19 @@
 //! The `tsdev` command line, one file per command.
 
-pub mod build;
-pub mod call;
-pub mod deploy;
-pub mod dev;
-pub mod generate;
-pub mod init;
-pub mod procedures;
-pub mod serve;
-pub mod workflow;
+mod bootstrap;
+mod build;
+mod call;
+mod client;
+mod deploy;
+mod dev;
+mod generate;
+mod init;
+mod key;
+mod login;
+mod procedures;
+mod serve;
+mod tenant;
+mod workflow;
 
 use std::process::ExitCode;
 
@@ -23,6 +28,7 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:3000";
     version,
     about = "Host procedures and durable workflows as WebAssembly components"
 )]
+/// The command line.
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,6 +45,9 @@ enum Command {
     Procedures(procedures::ProceduresCommand),
     Generate(generate::GenerateCommand),
     Workflow(workflow::WorkflowCommand),
+    Tenant(tenant::TenantCommand),
+    Key(key::KeyCommand),
+    Login(login::LoginCommand),
 }
 
 /// Parse the command line, run the command, print any error with its causes.
@@ -65,6 +74,9 @@ pub fn main() -> ExitCode {
             Command::Procedures(c) => c.run().await,
             Command::Generate(c) => c.run().await,
             Command::Workflow(c) => c.run().await,
+            Command::Tenant(c) => c.run().await,
+            Command::Key(c) => c.run().await,
+            Command::Login(c) => c.run().await,
         }
     });
     match outcome {

@@ -3,20 +3,25 @@
 use anyhow::Context;
 use clap::Args;
 
-use super::{DEFAULT_URL, answer_error};
+use super::answer_error;
+use super::client::HostArgs;
 
 /// List every procedure of a host with its component and WIT signature.
 #[derive(Args)]
-pub struct ProceduresCommand {
+pub(super) struct ProceduresCommand {
     /// The host.
-    #[arg(long, default_value = DEFAULT_URL, env = "TSDEV_URL")]
-    url: String,
+    #[command(flatten)]
+    host: HostArgs,
 }
 
 impl ProceduresCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
-        let url = format!("{}/procedures", self.url.trim_end_matches('/'));
-        let response = reqwest::get(&url)
+    pub(super) async fn run(self) -> anyhow::Result<()> {
+        let url = self.host.at("/procedures");
+        let response = self
+            .host
+            .client()?
+            .get(&url)
+            .send()
             .await
             .with_context(|| format!("asking {url}"))?;
         if !response.status().is_success() {

@@ -10,14 +10,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::host::{Host, HostConfig};
-use crate::http::AppState;
+use crate::http::{AppState, AuthMode};
+use crate::store::DEFAULT_TENANT;
 use crate::limits::CallLimits;
 use crate::registry::Deployment;
 use crate::workflow::WorkflowEngine;
 
 /// Run the host: HTTP API on `--listen`, state under `--data`.
 #[derive(Args)]
-pub struct ServeCommand {
+pub(super) struct ServeCommand {
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
@@ -34,11 +35,35 @@ pub struct ServeCommand {
     /// Allow browsers on this origin to call the API (CORS); repeatable, `*` for any.
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
+    /// Take the host admin key from this file (one line) instead of making one at the
+    /// first start (DATA/admin.key).
+    #[arg(long, value_name = "PATH", conflicts_with = "insecure_no_auth")]
+    admin_key_file: Option<PathBuf>,
+    /// The host admin key itself (prefer --admin-key-file: the environment is easy to leak).
+    #[arg(
+        long,
+        env = "TSDEV_ADMIN_KEY",
+        hide_env_values = true,
+        hide = true,
+        conflicts_with = "admin_key_file"
+    )]
+    admin_key: Option<String>,
+    /// No API keys: everything is tenant `default`, for local development. Refused unless
+    /// --listen is a loopback address.
+    #[arg(long)]
+    insecure_no_auth: bool,
 }
 
 impl ServeCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
         crate::telemetry::init();
+        if self.insecure_no_auth && !self.listen.ip().is_loopback() {
+            anyhow::bail!(
+                "--insecure-no-auth serves everyone who can reach {} without keys: it is \
+                 refused unless --listen is a loopback address (127.0.0.1, [::1])",
+                self.listen
+            );
+        }
         let host = Host::open(
             &HostConfig {
                 data_dir: self.data.clone(),
@@ -48,6 +73,23 @@ impl ServeCommand {
         )
         .await
         .context("opening the host")?;
+        let auth = if self.insecure_no_auth {
+            tracing::warn!("API keys are off (--insecure-no-auth): every request acts as tenant default");
+            AuthMode::Off
+        } else {
+            let given = match (&self.admin_key_file, &self.admin_key) {
+                (Some(path), _) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("reading the admin key file {}", path.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                (None, Some(key)) => Some(key.trim().to_string()),
+                (None, None) => None,
+            };
+            super::bootstrap::admin_key(host.store(), &self.data, given).await?;
+            AuthMode::Keys
+        };
         for path in &self.deploy {
             deploy_path(&host, path).await?;
         }
@@ -60,13 +102,21 @@ impl ServeCommand {
         let addr = listener.local_addr()?;
         // Runtime tests read this line to find the port.
         println!("listening on http://{addr}");
-        for deployment in host.registry().list() {
+        for deployment in host.registry(DEFAULT_TENANT).list() {
             print_urls(addr, &deployment);
+        }
+        if auth == AuthMode::Keys {
+            println!(
+                "  API keys are required for everything but public procedures; the admin key is in {}",
+                self.data.join(super::bootstrap::ADMIN_KEY_FILE).display()
+            );
         }
         let app = crate::http::app(
             AppState::new(workflows),
             &crate::http::HttpConfig {
                 cors_origins: self.cors_origins.clone(),
+                loopback_only: addr.ip().is_loopback(),
+                auth,
             },
         )?;
         axum::serve(listener, app)
@@ -94,7 +144,7 @@ pub(crate) async fn deploy_path(host: &Host, path: &Path) -> anyhow::Result<Arc<
         None => super::default_component_name(path, &wasm)?,
     };
     let deployment = host
-        .deploy(&name, wasm, CallLimits::default())
+        .deploy(DEFAULT_TENANT, &name, wasm, CallLimits::default())
         .await
         .with_context(|| format!("deploying {}", wasm_path.display()))?;
     println!(
@@ -115,7 +165,7 @@ pub(crate) fn print_urls(addr: std::net::SocketAddr, deployment: &Deployment) {
         let args = crate::registry::schema::example_args(&p.params);
         println!("  {}  {}", p.name, p.signature);
         println!(
-            "    curl -s -X POST http://{addr}/rpc/{} -d '{args}'",
+            "    curl -s http://{addr}/rpc/{} --json '{args}'",
             p.name
         );
         if let Some(route) = &p.enforcement.policy.route {

@@ -6,16 +6,16 @@ use serde_json::Value;
 
 use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo};
 
-use super::{DEFAULT_URL, answer_error};
+use super::answer_error;
+use super::client::HostArgs;
 
 /// Start, inspect, list and cancel workflow executions on a host.
 #[derive(Args)]
-pub struct WorkflowCommand {
+pub(super) struct WorkflowCommand {
     #[command(subcommand)]
     action: Action,
-    /// The host.
-    #[arg(long, global = true, default_value = DEFAULT_URL, env = "TSDEV_URL")]
-    url: String,
+    #[command(flatten)]
+    host: HostArgs,
 }
 
 #[derive(Subcommand)]
@@ -56,9 +56,9 @@ enum Action {
 }
 
 impl WorkflowCommand {
-    pub async fn run(self) -> anyhow::Result<()> {
-        let base = self.url.trim_end_matches('/').to_string();
-        let client = reqwest::Client::new();
+    pub(super) async fn run(self) -> anyhow::Result<()> {
+        let base = self.host.url.trim_end_matches('/').to_string();
+        let client = self.host.client()?;
         let request = match &self.action {
             Action::Start {
                 workflow,

@@ -3,4 +3,4 @@
 //!
 //! - [`typescript`]: a fetch client with a type per procedure's arguments and result.
 
-pub mod typescript;
+pub(crate) mod typescript;

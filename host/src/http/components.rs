@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 
-use super::{Problem, body_problem};
+use super::Problem;
+use super::auth::Caller;
+use crate::access::Scope;
 use crate::api::{ComponentInfo, ComponentList, ProcedureInfo, RateLimitInfo, UnexposedInfo};
 use crate::error_kind::ErrorKind;
 use crate::host::Host;
@@ -19,7 +21,7 @@ use crate::registry::Deployment;
 /// Query of an upload: the name (else the one in the component's manifest), and optional
 /// limits for the deployment.
 #[derive(Debug, Deserialize)]
-pub struct UploadQuery {
+pub(crate) struct UploadQuery {
     name: Option<String>,
     fuel: Option<u64>,
     memory_mib: Option<u64>,
@@ -27,7 +29,7 @@ pub struct UploadQuery {
 }
 
 /// A deployment as the API shows it; `with_schemas` adds each procedure's JSON Schemas.
-pub fn component_info(d: &Deployment, with_schemas: bool) -> ComponentInfo {
+pub(crate) fn component_info(d: &Deployment, with_schemas: bool) -> ComponentInfo {
     let procedures = d
         .procedures
         .iter()
@@ -74,12 +76,15 @@ pub fn component_info(d: &Deployment, with_schemas: bool) -> ComponentInfo {
 }
 
 /// `POST /v1/components?name=NAME` with the component's bytes.
-pub async fn upload(
+pub(crate) async fn upload(
     State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
     query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<(StatusCode, Json<ComponentInfo>), Problem> {
+    // Before the body is read: a caller without the scope does not get to send 64 MiB.
+    caller.require(Scope::Deploy)?;
     let Query(query) = query.map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -90,20 +95,35 @@ pub async fn upload(
             ),
         )
     })?;
-    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
-        let content_type = content_type.to_str().unwrap_or("");
-        if !is_wasm_media_type(content_type) {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                ErrorKind::UnsupportedMediaType,
-                format!(
+    // Required: a page on another site cannot send this type without a CORS preflight.
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map(|c| c.to_str().unwrap_or("?"));
+    if !content_type.is_some_and(is_wasm_media_type) {
+        return Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::UnsupportedMediaType,
+            match content_type {
+                Some(other) => format!(
                     "send the component as application/wasm, not {}",
-                    crate::runtime::output::printable(content_type)
+                    crate::runtime::output::printable(other)
                 ),
-            ));
-        }
+                None => "send the component with Content-Type: application/wasm".into(),
+            },
+        ));
     }
-    let body = body.map_err(|e| body_problem(e, limits::MAX_COMPONENT_BYTES))?;
+    let body = axum::body::to_bytes(body, limits::MAX_COMPONENT_BYTES)
+        .await
+        .map_err(|_| {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorKind::TooLarge,
+                format!(
+                    "the component is over the upload limit of {} bytes",
+                    limits::MAX_COMPONENT_BYTES
+                ),
+            )
+        })?;
     let call_limits = CallLimits::with_overrides(
         query.fuel,
         query.memory_mib.map(|mib| mib.saturating_mul(1 << 20)),
@@ -130,7 +150,9 @@ pub async fn upload(
                 )
             })?,
     };
-    let deployment = host.deploy(&name, body.to_vec(), call_limits).await?;
+    let deployment = host
+        .deploy(&caller.tenant, &name, body.to_vec(), call_limits)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(component_info(&deployment, false)),
@@ -138,34 +160,42 @@ pub async fn upload(
 }
 
 /// `GET /v1/components`.
-pub async fn list(State(host): State<Arc<Host>>) -> Json<ComponentList> {
+pub(crate) async fn list(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<ComponentList>, Problem> {
+    caller.require(Scope::Read)?;
     let components = host
-        .registry()
+        .registry(&caller.tenant)
         .list()
         .iter()
         .map(|d| component_info(d, false))
         .collect();
-    Json(ComponentList { components })
+    Ok(Json(ComponentList { components }))
 }
 
 /// `GET /v1/components/{name}`.
-pub async fn show(
+pub(crate) async fn show(
     State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<ComponentInfo>, Problem> {
+    caller.require(Scope::Read)?;
     let deployment = host
-        .registry()
+        .registry(&caller.tenant)
         .get(&name)
         .ok_or_else(|| Problem::not_found(format!("no component named {name}")))?;
     Ok(Json(component_info(&deployment, true)))
 }
 
 /// `DELETE /v1/components/{name}`.
-pub async fn remove(
+pub(crate) async fn remove(
     State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    if host.undeploy(&name).await? {
+    caller.require(Scope::Deploy)?;
+    if host.undeploy(&caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(format!("no component named {name}")))

@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::auth::Caller;
 use super::{AppState, Problem};
+use crate::access::Scope;
 use crate::api::RunningInfo;
 use crate::error_kind::ErrorKind;
 use crate::limits;
@@ -21,22 +23,24 @@ use crate::store::ExecutionStatus;
 use crate::workflow::WorkflowEngine;
 
 /// `X-Cache: hit|miss` on answers of cacheable procedures.
-pub const X_CACHE: &str = "x-cache";
+pub(crate) const X_CACHE: &str = "x-cache";
 
 /// Call `found` with `args` for an HTTP caller.
-pub async fn call(
+pub(crate) async fn call(
     state: &AppState,
+    caller: &Caller,
     found: &ProcedureRef,
     args: Value,
     headers: &HeaderMap,
 ) -> Result<Response, Problem> {
     let procedure = found.procedure();
-    if !procedure.is_public() {
+    if !procedure.is_public() && !caller.has(Scope::Call) {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
             ErrorKind::PrivateProcedure,
             format!(
-                "procedure {} is private (public = false in its manifest); it can only be called as a workflow step",
+                "procedure {} is private (public = false in its manifest): call it with an API key \
+                 that has scope call, or as a workflow step",
                 procedure.name
             ),
         ));
@@ -65,7 +69,14 @@ pub async fn call(
         return Ok(response);
     }
     if found.deployment.workflows {
-        return run_workflow(&state.workflows, &procedure.name, &args, headers).await;
+        return run_workflow(
+            &state.workflows,
+            &caller.tenant,
+            &procedure.name,
+            &args,
+            headers,
+        )
+        .await;
     }
     let cache = enforcement
         .cache
@@ -108,6 +119,7 @@ fn preferred_wait(headers: &HeaderMap) -> Option<Duration> {
 /// its id. `Location` names the execution in every case.
 async fn run_workflow(
     workflows: &Arc<WorkflowEngine>,
+    tenant: &str,
     workflow: &str,
     args: &Value,
     headers: &HeaderMap,
@@ -116,7 +128,9 @@ async fn run_workflow(
         w.min(limits::RPC_WORKFLOW_WAIT)
     });
     let key = super::workflows::idempotency_key(headers)?;
-    let (id, finished) = workflows.run_workflow(workflow, args, key, wait).await?;
+    let (id, finished) = workflows
+        .run_workflow(tenant, workflow, args, key, wait)
+        .await?;
     let mut response = match finished {
         None => (
             StatusCode::ACCEPTED,

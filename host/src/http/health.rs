@@ -12,7 +12,7 @@ use crate::error_kind::ErrorKind;
 use crate::host::Host;
 
 /// The process is up and answering.
-pub async fn health() -> Json<HealthInfo> {
+pub(crate) async fn health() -> Json<HealthInfo> {
     Json(HealthInfo {
         status: "ok".into(),
         components: None,
@@ -20,12 +20,17 @@ pub async fn health() -> Json<HealthInfo> {
 }
 
 /// The registry is loaded (before the server listens) and the store commits writes.
-pub async fn ready(State(host): State<Arc<Host>>) -> Result<Json<HealthInfo>, Problem> {
+pub(crate) async fn ready(State(host): State<Arc<Host>>) -> Result<Json<HealthInfo>, Problem> {
     host.check_ready().await.map_err(|detail| {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::NotReady, detail)
     })?;
     Ok(Json(HealthInfo {
         status: "ready".into(),
-        components: Some(host.registry().list().len()),
+        components: Some(
+            host.registries()
+                .iter()
+                .map(|(_, registry)| registry.list().len())
+                .sum(),
+        ),
     }))
 }

@@ -1,7 +1,10 @@
 //! The HTTP API, on axum. [`app`] builds the router without a socket, so tests can call it
 //! directly; every error is a [`Problem`].
 //!
+//! - [`auth`]: who is asking (API keys, tenants, scopes); [`audit`]: what they did.
 //! - [`components`]: upload, list, show and delete components.
+//! - [`tenants`]: tenants, their keys, the audit log.
+//! - [`cross_site`]: what a page in a browser could send to a host it can reach, refused.
 //! - [`rpc`]: `POST /rpc/{procedure}` and `GET /procedures`.
 //! - [`rest`]: the REST routes components declare in their manifests.
 //! - [`exposure`]: what every HTTP call of a procedure goes through (privacy, rate limits,
@@ -13,16 +16,20 @@
 //! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
 //! - [`workflows`]: start workflow executions and see where they stand.
 
-pub mod components;
-pub mod exposure;
-pub mod health;
-pub mod openapi;
-pub mod openapi_management;
-pub mod problem;
-pub mod request_id;
-pub mod rest;
-pub mod rpc;
-pub mod workflows;
+pub(crate) mod audit;
+pub(crate) mod auth;
+pub(crate) mod components;
+pub(crate) mod cross_site;
+pub(crate) mod exposure;
+pub(crate) mod health;
+pub(crate) mod openapi;
+pub(crate) mod openapi_management;
+pub(crate) mod problem;
+pub(crate) mod request_id;
+pub(crate) mod rest;
+pub(crate) mod rpc;
+pub(crate) mod tenants;
+pub(crate) mod workflows;
 
 use std::sync::Arc;
 
@@ -40,13 +47,16 @@ use crate::limits;
 use crate::runtime::output;
 use crate::workflow::WorkflowEngine;
 
-pub use problem::Problem;
+pub use auth::AuthMode;
+pub(crate) use problem::Problem;
 
 /// What the handlers reach: the host (deploy, call) and the workflow engine. Handlers take
 /// the part they need with `State<Arc<Host>>` or `State<Arc<WorkflowEngine>>`.
 #[derive(Clone)]
 pub struct AppState {
+    /// Deploy, undeploy, call.
     pub host: Arc<Host>,
+    /// Workflow executions.
     pub workflows: Arc<WorkflowEngine>,
     openapi: openapi::DocumentCache,
 }
@@ -85,6 +95,11 @@ impl axum::extract::FromRef<AppState> for Arc<WorkflowEngine> {
 pub struct HttpConfig {
     /// Origins browsers may call the API from (`*` for any). Empty: no CORS headers.
     pub cors_origins: Vec<String>,
+    /// The host listens on loopback addresses only: it answers only to host names of this
+    /// machine (see [`cross_site`]: DNS rebinding).
+    pub loopback_only: bool,
+    /// Whether requests need API keys (see [`auth`]).
+    pub auth: AuthMode,
 }
 
 /// A CORS origin that is not a valid header value.
@@ -124,7 +139,24 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>, InvalidOrigin> {
 pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin> {
     // Outermost last: the request id is set before the request's span is made, so every
     // record of the request (an internal error, a guest's log line) carries it.
+    let cross_site = Arc::new(cross_site::CrossSite {
+        any_origin: config.cors_origins.iter().any(|o| o == "*"),
+        origins: config.cors_origins.clone(),
+        loopback_only: config.loopback_only,
+    });
+    let auth = auth::Auth {
+        mode: config.auth,
+        host: state.host.clone(),
+    };
     let router = routes(state)
+        .layer(axum::middleware::from_fn_with_state(
+            auth,
+            auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            cross_site,
+            cross_site::refuse_cross_site,
+        ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 |request: &axum::http::Request<axum::body::Body>| {
@@ -169,6 +201,36 @@ fn routes(state: AppState) -> Router {
         .route("/procedures", get(rpc::procedures))
         .route("/openapi.json", get(openapi::openapi))
         .route("/docs", get(docs))
+        .route(
+            "/v1/tenants",
+            get(tenants::list)
+                .post(tenants::create)
+                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
+        )
+        .route(
+            "/v1/tenants/{tenant}",
+            get(tenants::show).delete(tenants::remove),
+        )
+        .route(
+            "/v1/tenants/{tenant}/keys",
+            get(tenants::list_keys)
+                .post(tenants::create_key)
+                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
+        )
+        .route(
+            "/v1/tenants/{tenant}/keys/{id}",
+            axum::routing::delete(tenants::revoke_key),
+        )
+        .route("/v1/audit", get(tenants::audit))
+        // A tenant's public procedures, for callers without a key.
+        .route(
+            "/t/{tenant}/rpc/{procedure}",
+            post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
+        )
+        .route("/t/{tenant}/procedures", get(rpc::procedures))
+        .route("/t/{tenant}/openapi.json", get(openapi::openapi))
+        .route("/t/{tenant}/docs", get(docs))
+        .route("/t/{tenant}/{*route}", axum::routing::any(rest::call))
         .route(
             "/v1/workflows/{name}/executions",
             post(workflows::start).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),

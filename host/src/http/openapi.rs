@@ -3,44 +3,51 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
 
+use super::auth::{Caller, path_tenant};
 use super::openapi_management::problem_response;
 use crate::host::Host;
 use crate::policy::{Route, RouteMethod};
 use crate::registry::{Procedure, Registry, schema};
 use wasmtime::component::Type;
 
-/// The OpenAPI document as last built, and the registry generation it was built for.
-#[derive(Clone, Default)]
-pub struct DocumentCache(Arc<std::sync::Mutex<Option<(u64, bytes::Bytes)>>>);
+/// OpenAPI documents as last built, by tenant and by where they are served (the root, or
+/// `/t/{tenant}/`), with the registry generation each was built for.
+#[derive(Clone)]
+pub(crate) struct DocumentCache(moka::sync::Cache<(String, bool), (u64, bytes::Bytes)>);
 
-/// `GET /openapi.json`: built once per change of what is deployed.
-pub async fn openapi(
+/// Documents kept built: one per tenant asked about, the least recently used dropped.
+const CACHED_DOCUMENTS: u64 = 1_024;
+
+impl Default for DocumentCache {
+    fn default() -> DocumentCache {
+        DocumentCache(moka::sync::Cache::new(CACHED_DOCUMENTS))
+    }
+}
+
+/// `GET /openapi.json` and `GET /t/{tenant}/openapi.json`: the caller's tenant's public
+/// procedures (and, at the root, the host's own endpoints); built once per change of what
+/// is deployed.
+pub(crate) async fn openapi(
     State(host): State<Arc<Host>>,
     State(cache): State<DocumentCache>,
+    Extension(caller): Extension<Caller>,
+    uri: axum::http::Uri,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let generation = host.registry().generation();
-    let cached = {
-        let held = cache
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        held.as_ref()
-            .filter(|(built_for, _)| *built_for == generation)
-            .map(|(_, body)| body.clone())
-    };
-    let body = match cached {
-        Some(body) => body,
+    let under_tenant = path_tenant(uri.path()).is_some();
+    let registry = host.registry(&caller.tenant);
+    let generation = registry.generation();
+    let key = (caller.tenant.clone(), under_tenant);
+    let body = match cache.0.get(&key).filter(|(built_for, _)| *built_for == generation) {
+        Some((_, body)) => body,
         None => {
-            let body = bytes::Bytes::from(document(host.registry()).to_string());
-            *cache
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                Some((generation, body.clone()));
+            let prefix = under_tenant.then(|| format!("/t/{}", caller.tenant));
+            let body = bytes::Bytes::from(document(&registry, prefix.as_deref()).to_string());
+            cache.0.insert(key, (generation, body.clone()));
             body
         }
     };
@@ -235,7 +242,9 @@ fn rest_operation(component: &str, p: &Procedure, route: &Route, workflow: bool)
 }
 
 /// The OpenAPI document of everything deployed.
-pub fn document(registry: &Registry) -> Value {
+/// The document of `registry`: served at the root, or under `prefix` (`/t/{tenant}`), where
+/// only the procedures are (the host's own endpoints are at the root).
+pub(crate) fn document(registry: &Registry, prefix: Option<&str>) -> Value {
     let mut paths = Map::new();
     let mut tags = Vec::new();
     for deployment in registry.list() {
@@ -257,8 +266,10 @@ pub fn document(registry: &Registry) -> Value {
         );
     }
     let mut schemas = Map::new();
-    super::openapi_management::add(&mut paths, &mut tags, &mut schemas);
-    json!({
+    if prefix.is_none() {
+        super::openapi_management::add(&mut paths, &mut tags, &mut schemas);
+    }
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "tsdev",
@@ -267,6 +278,13 @@ pub fn document(registry: &Registry) -> Value {
         },
         "tags": tags,
         "paths": paths,
-        "components": { "schemas": schemas },
-    })
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": super::openapi_management::security_schemes(),
+        },
+    });
+    if let Some(prefix) = prefix {
+        document["servers"] = json!([{ "url": prefix }]);
+    }
+    document
 }

@@ -7,13 +7,14 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::api::{
-    Catalogue, ComponentInfo, ComponentList, ExecutionInfo, ExecutionList, HealthInfo, ProblemBody,
-    RunningInfo, SignalInfo, StartedInfo,
+    AuditList, Catalogue, ComponentInfo, ComponentList, CreatedKey, ExecutionInfo, ExecutionList,
+    HealthInfo, KeyList, NewKey, NewTenant, ProblemBody, RunningInfo, SignalInfo, StartedInfo,
+    TenantInfo, TenantList,
 };
 use crate::store::ExecutionStatus;
 
 /// A problem answer (schema `ProblemBody`) described for one status.
-pub fn problem_response(description: &str) -> Value {
+pub(crate) fn problem_response(description: &str) -> Value {
     json!({
         "description": description,
         "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/ProblemBody" } } },
@@ -49,7 +50,7 @@ fn responses(list: Vec<(&str, Value)>) -> Map<String, Value> {
 
 /// Add the management endpoints to `paths`, their tag to `tags` and the schemas of their
 /// answers to `schemas`.
-pub fn add(
+pub(crate) fn add(
     paths: &mut Map<String, Value>,
     tags: &mut Vec<Value>,
     schemas: &mut Map<String, Value>,
@@ -316,5 +317,141 @@ pub fn add(
         json!({ "post": signal }),
     );
 
+    add_tenants(paths, g);
+
+    // Every management endpoint needs a key (when keys are on): say how it refuses.
+    for (path, item) in paths.iter_mut() {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        if let Value::Object(operations) = item {
+            for operation in operations.values_mut() {
+                let responses = &mut operation["responses"];
+                responses["401"] = problem_response(
+                    "unauthenticated: no key, or one that is malformed, unknown, expired or revoked",
+                );
+                responses["403"] = problem_response("forbidden: the key lacks the scope named");
+                operation["security"] = json!([{ "bearer": [] }]);
+            }
+        }
+    }
     schemas.extend(generator.take_definitions(true));
+}
+
+/// The bearer scheme of API keys, for `components.securitySchemes`.
+pub(crate) fn security_schemes() -> Value {
+    json!({ "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer tsdev_…`." } })
+}
+
+/// A JSON request body of type `T`.
+fn request<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
+    let schema = serde_json::to_value(generator.subschema_for::<T>()).unwrap_or(Value::Null);
+    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
+}
+
+/// `/v1/tenants`, their keys, and `/v1/audit`.
+fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
+    let not_found = || problem_response("not-found");
+    let tenant_name = json!({ "type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$" });
+    let tenant = path_param("tenant", "The tenant's name.", tenant_name);
+
+    let mut create = operation(
+        "tenants.create",
+        "Create a tenant (admin).",
+        responses(vec![
+            ("201", answer::<TenantInfo>(g, "Created.")),
+            ("400", problem_response("invalid-args")),
+            ("409", problem_response("already-exists")),
+        ]),
+    );
+    create["requestBody"] = request::<NewTenant>(g);
+    paths.insert(
+        "/v1/tenants".into(),
+        json!({
+            "get": operation("tenants.list", "Every tenant (admin).", responses(vec![("200", answer::<TenantList>(g, "The tenants."))])),
+            "post": create,
+        }),
+    );
+    let mut show = operation(
+        "tenants.show",
+        "A tenant (admin, or its own keys with scope read).",
+        responses(vec![
+            ("200", answer::<TenantInfo>(g, "The tenant.")),
+            ("404", not_found()),
+        ]),
+    );
+    show["parameters"] = json!([tenant.clone()]);
+    let mut remove = operation(
+        "tenants.delete",
+        "Delete a tenant (admin): its components and keys go, its executions are cancelled. `default` cannot be deleted (403).",
+        responses(vec![
+            ("204", json!({ "description": "Deleted." })),
+            ("404", not_found()),
+        ]),
+    );
+    remove["parameters"] = json!([tenant.clone()]);
+    paths.insert(
+        "/v1/tenants/{tenant}".into(),
+        json!({ "get": show, "delete": remove }),
+    );
+
+    let mut create_key = operation(
+        "keys.create",
+        "Create an API key in the tenant; the answer is the only one that holds the key.",
+        responses(vec![
+            ("201", answer::<CreatedKey>(g, "Created: keep the key now.")),
+            ("400", problem_response("invalid-args")),
+            ("404", not_found()),
+        ]),
+    );
+    create_key["parameters"] = json!([tenant.clone()]);
+    create_key["requestBody"] = request::<NewKey>(g);
+    let mut list_keys = operation(
+        "keys.list",
+        "The tenant's keys (never the keys themselves).",
+        responses(vec![
+            ("200", answer::<KeyList>(g, "The keys.")),
+            ("404", not_found()),
+        ]),
+    );
+    list_keys["parameters"] = json!([tenant.clone()]);
+    paths.insert(
+        "/v1/tenants/{tenant}/keys".into(),
+        json!({ "get": list_keys, "post": create_key }),
+    );
+    let mut revoke = operation(
+        "keys.revoke",
+        "Revoke a key, at once.",
+        responses(vec![
+            ("204", json!({ "description": "Revoked." })),
+            ("404", not_found()),
+        ]),
+    );
+    revoke["parameters"] = json!([
+        tenant,
+        path_param("id", "The key's id.", json!({ "type": "string" }))
+    ]);
+    paths.insert(
+        "/v1/tenants/{tenant}/keys/{id}".into(),
+        json!({ "delete": revoke }),
+    );
+
+    let mut audit = operation(
+        "audit.list",
+        "The audit log, newest first: the caller's tenant's entries (an admin's: every tenant's).",
+        responses(vec![
+            ("200", answer::<AuditList>(g, "A page.")),
+            ("400", problem_response("invalid-query")),
+        ]),
+    );
+    let integer = || json!({ "type": "integer" });
+    audit["parameters"] = json!([
+        query_param("tenant", "Admin only: one tenant's entries.", json!({ "type": "string" })),
+        query_param("action", "Only this action (`component.deploy`, `key.create`, …).", json!({ "type": "string" })),
+        query_param("since", "Entries at or after this time (ms since the Unix epoch).", integer()),
+        query_param("until", "Entries before this time.", integer()),
+        query_param("before", "The `next` of the previous page.", integer()),
+        query_param("limit", "At most this many (1 to 500; default 100).", integer()),
+    ]);
+    paths.insert("/v1/audit".into(), json!({ "get": audit }));
 }

@@ -13,7 +13,7 @@ use crate::store::StoreError;
 
 /// An error answer. `kind` is stable and machine-readable; `detail` is for people.
 #[derive(Debug)]
-pub struct Problem {
+pub(crate) struct Problem {
     pub status: StatusCode,
     pub kind: ErrorKind,
     pub detail: String,
@@ -22,7 +22,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(status: StatusCode, kind: ErrorKind, detail: impl Into<String>) -> Problem {
+    pub(crate) fn new(status: StatusCode, kind: ErrorKind, detail: impl Into<String>) -> Problem {
         Problem {
             status,
             kind,
@@ -31,22 +31,22 @@ impl Problem {
         }
     }
 
-    pub fn with(mut self, key: &str, value: Value) -> Problem {
+    pub(crate) fn with(mut self, key: &str, value: Value) -> Problem {
         self.extra.insert(key.to_string(), value);
         self
     }
 
-    pub fn not_found(detail: impl Into<String>) -> Problem {
+    pub(crate) fn not_found(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, detail)
     }
 
-    pub fn invalid_args(detail: impl Into<String>) -> Problem {
+    pub(crate) fn invalid_args(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidArgs, detail)
     }
 
     /// A failure of the host itself: logged in full (inside the request's span, with its
     /// id), answered without internals.
-    pub fn internal(error: &dyn std::fmt::Display) -> Problem {
+    pub(crate) fn internal(error: &dyn std::fmt::Display) -> Problem {
         tracing::error!("internal error: {error}");
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -56,7 +56,7 @@ impl Problem {
     }
 
     /// The body as the API sends it.
-    pub fn body(&self) -> ProblemBody {
+    pub(crate) fn body(&self) -> ProblemBody {
         ProblemBody {
             type_uri: format!("https://tsdev.dev/problems/{}", self.kind),
             title: self.kind.title().to_string(),
@@ -76,6 +76,9 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        super::auth::add_challenge(&mut response);
+        // For the audit log: what was refused, and why.
+        response.extensions_mut().insert(self.kind);
         response
     }
 }

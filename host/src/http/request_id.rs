@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::Problem;
 use crate::error_kind::ErrorKind;
 
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Longest request id taken from a caller.
 const MAX_REQUEST_ID_LEN: usize = 128;
@@ -20,7 +20,7 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 const MAX_PROBLEM_BYTES: usize = 1 << 20;
 
 /// The request's id, as the middleware left it in the headers.
-pub fn of(headers: &axum::http::HeaderMap) -> String {
+pub(crate) fn of(headers: &axum::http::HeaderMap) -> String {
     headers
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -31,7 +31,7 @@ pub fn of(headers: &axum::http::HeaderMap) -> String {
 /// A caller's id is used when it is 1 to [`MAX_REQUEST_ID_LEN`] characters from
 /// `A-Z a-z 0-9 - _ . : / + =`: it goes into log records and answers, so it cannot carry
 /// spaces, quotes or control characters. Any other is replaced by a new UUID.
-pub fn is_usable(id: &[u8]) -> bool {
+pub(crate) fn is_usable(id: &[u8]) -> bool {
     !id.is_empty()
         && id.len() <= MAX_REQUEST_ID_LEN
         && id
@@ -40,7 +40,7 @@ pub fn is_usable(id: &[u8]) -> bool {
 }
 
 /// The middleware: take or make the id, pass it on, return it, add it to problems.
-pub async fn request_ids(mut request: Request, next: Next) -> Response {
+pub(crate) async fn request_ids(mut request: Request, next: Next) -> Response {
     let given = request
         .headers()
         .get(&X_REQUEST_ID)

@@ -3,6 +3,7 @@
 //! name; from there a call is the same as over `/rpc` (same JSON <-> WIT mapping, same
 //! problems).
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -10,21 +11,28 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use wasmtime::component::Type;
 
+use super::auth::{Caller, path_tenant};
 use super::{AppState, Problem};
 use crate::error_kind::ErrorKind;
 use crate::limits;
 use crate::registry::routes::NoRoute;
 
-/// Serve a request no built-in route took: a REST route, or 404/405.
-pub async fn call(
+/// Serve a request no built-in route took: a REST route (of tenant `default` at the root,
+/// of tenant T under `/t/T/`), or 404/405.
+pub(crate) async fn call(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let routes = state.host.registry().routes();
-    let matched = match routes.find(method.as_str(), uri.path()) {
+    let routes = state.host.registry(&caller.tenant).routes();
+    let path = match path_tenant(uri.path()) {
+        Some(tenant) => &uri.path()["/t/".len() + tenant.len()..],
+        None => uri.path(),
+    };
+    let matched = match routes.find(method.as_str(), path) {
         Ok(matched) => matched,
         Err(NoRoute::NotFound) => {
             return Err(Problem::not_found(format!(
@@ -61,7 +69,7 @@ pub async fn call(
         })?;
     let params = &matched.procedure.procedure().params;
     let args = arguments(params, &matched.path_params, uri.query(), &body)?;
-    super::exposure::call(&state, &matched.procedure, args, &headers).await
+    super::exposure::call(&state, &caller, &matched.procedure, args, &headers).await
 }
 
 /// The arguments object: path parameters, then query parameters, then body members. A

@@ -2,39 +2,58 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use axum::http::HeaderMap;
 use axum::response::Response;
 
+use super::auth::Caller;
 use super::{AppState, Problem};
+use crate::access::Scope;
 use crate::api::{Catalogue, CatalogueEntry};
 use crate::host::Host;
 use crate::limits;
 
+/// The path of `/rpc/{procedure}` and `/t/{tenant}/rpc/{procedure}` (the tenant is the
+/// caller's, see [`Caller`]).
+#[derive(serde::Deserialize)]
+pub(crate) struct RpcPath {
+    procedure: String,
+}
+
 /// Call a procedure with a JSON object of arguments (see [`super::exposure::call`]).
-pub async fn call(
+pub(crate) async fn call(
     State(state): State<AppState>,
-    Path(procedure): Path<String>,
+    Extension(caller): Extension<Caller>,
+    Path(RpcPath { procedure }): Path<RpcPath>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let args = super::json_args(body, limits::MAX_ARGS_BYTES)?;
     let found = state
         .host
-        .registry()
+        .registry(&caller.tenant)
         .procedure(&procedure)
         .ok_or_else(|| Problem::not_found(format!("no procedure named {procedure}")))?;
-    super::exposure::call(&state, &found, args, &headers).await
+    super::exposure::call(&state, &caller, &found, args, &headers).await
 }
 
-/// `GET /procedures`: every procedure with its component, signature and schemas.
-pub async fn procedures(State(host): State<Arc<Host>>) -> Json<Catalogue> {
+/// `GET /procedures`: every procedure of the caller's tenant with its component, signature
+/// and schemas; public ones only for a caller without scope `read`.
+pub(crate) async fn procedures(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+) -> Json<Catalogue> {
     let mut procedures = Vec::new();
-    for deployment in host.registry().list() {
-        for p in &deployment.procedures {
+    let everything = caller.has(Scope::Read);
+    for deployment in host.registry(&caller.tenant).list() {
+        for p in deployment
+            .procedures
+            .iter()
+            .filter(|p| everything || p.is_public())
+        {
             let policy = &p.enforcement.policy;
             procedures.push(CatalogueEntry {
                 name: p.name.clone(),

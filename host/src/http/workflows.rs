@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
+use axum::{Extension, Json};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::Problem;
+use super::auth::Caller;
+use crate::access::Scope;
 use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo, StatusEvent, StepInfo};
 use crate::error_kind::ErrorKind;
 use crate::limits;
@@ -68,15 +70,19 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Pro
 }
 
 /// `POST /v1/workflows/{name}/executions` with the JSON arguments; `Idempotency-Key` optional.
-pub async fn start(
+pub(crate) async fn start(
     State(workflows): State<Arc<WorkflowEngine>>,
+    Extension(caller): Extension<Caller>,
     Path(workflow): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
+    caller.require(Scope::Call)?;
     let args = super::json_args(body, limits::MAX_ARGS_BYTES)?;
     let key = idempotency_key(&headers)?;
-    let started = workflows.start_workflow(&workflow, &args, key).await?;
+    let started = workflows
+        .start_workflow(&caller.tenant, &workflow, &args, key)
+        .await?;
     let status = if started.existing {
         StatusCode::OK
     } else {
@@ -153,23 +159,25 @@ async fn execution_with_steps(
 }
 
 /// `GET /v1/executions/{id}`: status, result or error, and the journaled steps.
-pub async fn show(
+pub(crate) async fn show(
     State(workflows): State<Arc<WorkflowEngine>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionInfo>, Problem> {
+    caller.require(Scope::Read)?;
     let execution = workflows
-        .execution(&id)
+        .execution(&caller.tenant, &id)
         .await?
         .ok_or_else(|| no_execution(&id))?;
     Ok(Json(execution_with_steps(&workflows, &execution).await?))
 }
 
 /// Executions listed at most per page.
-pub const MAX_PAGE: i64 = 100;
+pub(crate) const MAX_PAGE: i64 = 100;
 
 /// Query of `GET /v1/executions`.
 #[derive(Debug, serde::Deserialize)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     workflow: Option<String>,
     status: Option<String>,
     limit: Option<i64>,
@@ -178,10 +186,12 @@ pub struct ListQuery {
 }
 
 /// `GET /v1/executions?workflow=&status=&limit=&after=`: newest first, paged.
-pub async fn list(
+pub(crate) async fn list(
     State(workflows): State<Arc<WorkflowEngine>>,
+    Extension(caller): Extension<Caller>,
     query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ExecutionList>, Problem> {
+    caller.require(Scope::Read)?;
     let invalid =
         |detail: String| Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidQuery, detail);
     let axum::extract::Query(query) = query.map_err(|e| invalid(e.body_text()))?;
@@ -199,7 +209,7 @@ pub async fn list(
     let before = match query.after.as_deref() {
         None | Some("") => None,
         Some(after) => {
-            let last = workflows.execution(after).await?.ok_or_else(|| {
+            let last = workflows.execution(&caller.tenant, after).await?.ok_or_else(|| {
                 Problem::not_found(format!(
                     "no execution {after} to page after; use the `next` of the previous page"
                 ))
@@ -209,8 +219,8 @@ pub async fn list(
     };
     let limit = query.limit.unwrap_or(20).clamp(1, MAX_PAGE);
     let executions = workflows
-        .list(ExecutionFilter {
-            tenant: String::new(),
+        .list(&ExecutionFilter {
+            tenant: caller.tenant.clone(),
             workflow: query.workflow,
             status,
             limit,
@@ -228,11 +238,13 @@ pub async fn list(
 }
 
 /// `POST /v1/executions/{id}/cancel`: the cancelled execution, with its steps.
-pub async fn cancel(
+pub(crate) async fn cancel(
     State(workflows): State<Arc<WorkflowEngine>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionInfo>, Problem> {
-    match workflows.cancel(&id).await? {
+    caller.require(Scope::Operate)?;
+    match workflows.cancel(&caller.tenant, &id).await? {
         Cancelled::Now(execution) => Ok(Json(execution_with_steps(&workflows, &execution).await?)),
         Cancelled::AlreadyFinished(execution) => Err(Problem::new(
             StatusCode::CONFLICT,
@@ -248,11 +260,13 @@ pub async fn cancel(
 
 /// `POST /v1/executions/{id}/signals/{name}` with a JSON body (empty: `null`): kept for the
 /// execution's next `wait-signal(name)`; 202.
-pub async fn signal(
+pub(crate) async fn signal(
     State(workflows): State<Arc<WorkflowEngine>>,
+    Extension(caller): Extension<Caller>,
     Path((id, name)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SignalInfo>), Problem> {
+    caller.require(Scope::Operate)?;
     let payload = super::json_body(body, limits::MAX_ARGS_BYTES)?;
     if name.is_empty() || name.len() > MAX_SIGNAL_NAME_LEN {
         return Err(Problem::invalid_args(format!(
@@ -270,7 +284,7 @@ pub async fn signal(
             ),
         ));
     }
-    match workflows.signal(&id, &name, &payload).await? {
+    match workflows.signal(&caller.tenant, &id, &name, &payload).await? {
         SignalSent::Sent => Ok((
             StatusCode::ACCEPTED,
             Json(SignalInfo {
@@ -288,14 +302,15 @@ pub async fn signal(
 }
 
 /// Longest signal name accepted.
-pub const MAX_SIGNAL_NAME_LEN: usize = 128;
+pub(crate) const MAX_SIGNAL_NAME_LEN: usize = 128;
 
 /// How often an event stream looks for news when no run has ended meanwhile.
-pub const EVENTS_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+pub(crate) const EVENTS_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Where an event stream stands.
 struct EventCursor {
     workflows: Arc<WorkflowEngine>,
+    tenant: String,
     id: String,
     last_seq: i64,
     last_status: Option<ExecutionStatus>,
@@ -336,7 +351,7 @@ impl EventCursor {
     /// from the last sequence seen), then the status if it changed.
     async fn look(&mut self) -> Result<(), crate::store::StoreError> {
         // Status first: a step journaled after this read is caught at the next look.
-        let Some(execution) = self.workflows.execution(&self.id).await? else {
+        let Some(execution) = self.workflows.execution(&self.tenant, &self.id).await? else {
             self.finished = true;
             return Ok(());
         };
@@ -367,11 +382,13 @@ impl EventCursor {
 /// (a journal entry) and `status` (with the result or error once finished). A finished
 /// execution gets its history, then the stream closes. At most
 /// [`crate::workflow::engine::MAX_EVENT_STREAMS`] streams are open at once (503 `busy`).
-pub async fn events(
+pub(crate) async fn events(
     State(workflows): State<Arc<WorkflowEngine>>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>>, Problem> {
-    if workflows.execution(&id).await?.is_none() {
+    caller.require(Scope::Read)?;
+    if workflows.execution(&caller.tenant, &id).await?.is_none() {
         return Err(no_execution(&id));
     }
     let slot = workflows.event_stream_slot().ok_or_else(|| {
@@ -386,6 +403,7 @@ pub async fn events(
     })?;
     let cursor = EventCursor {
         workflows,
+        tenant: caller.tenant,
         id,
         last_seq: 0,
         last_status: None,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::{Policy, RateLimit};
 
 /// Bytes of cached answers one procedure may hold; the least used go first past it.
-pub const MAX_CACHE_BYTES_PER_PROCEDURE: u64 = 32 << 20;
+pub(crate) const MAX_CACHE_BYTES_PER_PROCEDURE: u64 = 32 << 20;
 
 /// A cache of successful answers, keyed by the canonical JSON of the arguments.
 pub struct ResponseCache {

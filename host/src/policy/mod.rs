@@ -4,17 +4,17 @@
 //! - this module: the [`Policy`] values and the parsing of their manifest forms;
 //! - [`enforcement`]: the response cache and rate limiter that enforce them on HTTP calls.
 
-pub mod enforcement;
+pub(crate) mod enforcement;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use crate::limits::CallLimits;
 
-pub use enforcement::Enforcement;
+pub(crate) use enforcement::Enforcement;
 
 /// First path segments REST routes may not use: the host's own API lives there.
-pub const RESERVED_PREFIXES: &[&str] = &[
+pub(crate) const RESERVED_PREFIXES: &[&str] = &[
     "rpc",
     "v1",
     "procedures",
@@ -127,7 +127,7 @@ pub(crate) fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
 }
 
 /// `METHOD /path/{param}`; parameters are whole segments.
-pub fn parse_route(text: &str) -> Result<Route, String> {
+pub(crate) fn parse_route(text: &str) -> Result<Route, String> {
     let (method, path) = text
         .trim()
         .split_once(' ')

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::sections::PACKAGE_DOCS as SECTION;
 
 /// Procedure name (as the registry names it) -> description.
-pub fn descriptions(wasm: &[u8]) -> HashMap<String, String> {
+pub(crate) fn descriptions(wasm: &[u8]) -> HashMap<String, String> {
     let mut found = HashMap::new();
     if let Some(docs) = crate::sections::top_level_custom_section(wasm, SECTION).and_then(decode) {
         collect(&docs, &mut found);

@@ -51,7 +51,7 @@ fn err<T>(path: &str, message: impl Into<String>) -> Result<T, ArgError> {
 }
 
 /// A call's arguments: one JSON object keyed by WIT parameter names.
-pub fn args_from_json(params: &[(String, Type)], args: &Value) -> Result<Vec<Val>, ArgError> {
+pub(crate) fn args_from_json(params: &[(String, Type)], args: &Value) -> Result<Vec<Val>, ArgError> {
     let empty = Map::new();
     let object = match args {
         Value::Object(object) => object,
@@ -91,7 +91,7 @@ pub fn args_from_json(params: &[(String, Type)], args: &Value) -> Result<Vec<Val
 }
 
 /// One JSON value as a value of WIT type `ty`; `path` names it in errors.
-pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, ArgError> {
+pub(crate) fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, ArgError> {
     Ok(match ty {
         Type::Bool => match value {
             Value::Bool(b) => Val::Bool(*b),
@@ -360,7 +360,7 @@ pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, ArgError> 
 /// What a function returned, as JSON: `Ok` with its answer, or `Err` with its own error
 /// when it returned the `err` case of a top-level `result` (a procedure's error; a
 /// workflow's failure). No result is `null`.
-pub fn returned(results: Vec<Val>) -> Result<Value, Value> {
+pub(crate) fn returned(results: Vec<Val>) -> Result<Value, Value> {
     match results.into_iter().next() {
         None => Ok(Value::Null),
         Some(Val::Result(Ok(payload))) => Ok(payload.as_deref().map_or(Value::Null, to_json)),
@@ -370,7 +370,7 @@ pub fn returned(results: Vec<Val>) -> Result<Value, Value> {
 }
 
 /// A WIT value as JSON. Needs no type: nested options are told apart by the value itself.
-pub fn to_json(val: &Val) -> Value {
+pub(crate) fn to_json(val: &Val) -> Value {
     match val {
         Val::Bool(b) => json!(b),
         Val::S8(n) => json!(n),
@@ -576,7 +576,7 @@ fn tagged<'a>(value: &'a Value, path: &str) -> Result<(&'a str, Option<&'a Value
 }
 
 /// What kind of JSON value `value` is, for messages: "an array", "null", …
-pub fn kind_of(value: &Value) -> &'static str {
+pub(crate) fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -10,11 +10,11 @@
 //! them, and REST routes to procedures; replacing a deployment swaps all of it under one
 //! lock, so a caller sees either the old version or the new one, never a mix.
 
-pub mod docs;
-pub mod json;
-pub mod reflect;
-pub mod routes;
-pub mod schema;
+pub(crate) mod docs;
+pub(crate) mod json;
+pub(crate) mod reflect;
+pub(crate) mod routes;
+pub(crate) mod schema;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -30,11 +30,11 @@ use crate::runtime::Runtime;
 use crate::runtime::StoreState;
 use crate::runtime::engine::RuntimeError;
 
-pub use reflect::Unexposed;
-pub use routes::{RouteMatch, Routes};
+pub(crate) use reflect::Unexposed;
+pub(crate) use routes::Routes;
 
 /// Longest component name accepted.
-pub const MAX_COMPONENT_NAME_LEN: usize = 64;
+pub(crate) const MAX_COMPONENT_NAME_LEN: usize = 64;
 
 /// Why a component cannot be deployed.
 #[derive(Debug, thiserror::Error)]
@@ -121,12 +121,12 @@ pub struct Deployment {
 }
 
 /// Hex SHA-256 of `bytes`: a component's version.
-pub fn content_hash(bytes: &[u8]) -> String {
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// Component names are used in URLs and logs: keep them plain.
-pub fn check_name(name: &str) -> Result<(), DeployError> {
+pub(crate) fn check_name(name: &str) -> Result<(), DeployError> {
     let valid = !name.is_empty()
         && name.len() <= MAX_COMPONENT_NAME_LEN
         && name.starts_with(|c: char| c.is_ascii_lowercase())
@@ -141,7 +141,7 @@ pub fn check_name(name: &str) -> Result<(), DeployError> {
 }
 
 /// Tell a component from a core module or from something that is not wasm at all.
-pub fn check_component_bytes(wasm: &[u8]) -> Result<(), DeployError> {
+pub(crate) fn check_component_bytes(wasm: &[u8]) -> Result<(), DeployError> {
     if !wasm.starts_with(b"\0asm") {
         return Err(DeployError::NotWasm);
     }
@@ -154,7 +154,7 @@ pub fn check_component_bytes(wasm: &[u8]) -> Result<(), DeployError> {
 /// The packages whose interfaces this host provides to components (WASI 0.2 through
 /// wasmtime-wasi, and tsdev's own). Keep in step with `runtime::host_imports::linker` and
 /// its hooks; the linker still checks each import exactly once a component is compiled.
-pub const PROVIDED_PACKAGES: &[&str] = &[
+pub(crate) const PROVIDED_PACKAGES: &[&str] = &[
     "wasi:cli",
     "wasi:clocks",
     "wasi:filesystem",
@@ -167,7 +167,7 @@ pub const PROVIDED_PACKAGES: &[&str] = &[
 
 /// Refuse a component that imports an interface of a package this host does not provide,
 /// from its import section alone, before anything is compiled.
-pub fn check_imports(wasm: &[u8]) -> Result<(), DeployError> {
+pub(crate) fn check_imports(wasm: &[u8]) -> Result<(), DeployError> {
     use wasmparser::{Parser, Payload};
     let mut depth = 0usize;
     for payload in Parser::new(0).parse_all(wasm) {
@@ -363,11 +363,16 @@ impl Registry {
     }
 
     fn changed(&self) {
+        // Drawn from one counter for the process: a registry made anew (a tenant deleted
+        // and created again) never repeats a generation another one had.
+        static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let next = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
         self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            .store(next, std::sync::atomic::Ordering::SeqCst);
     }
 
-    /// A number that changes whenever a deployment is installed or removed.
+    /// A number that changes whenever a deployment is installed or removed; an empty,
+    /// never-changed registry has 0.
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }

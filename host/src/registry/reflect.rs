@@ -6,7 +6,7 @@ use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, ComponentExportIndex, Type};
 
 /// One exported function, before it is bound to a deployment.
-pub struct FoundProcedure {
+pub(crate) struct FoundProcedure {
     /// `{interface}.{function}`, or `{function}` for a function the world exports directly.
     pub name: String,
     pub export: ComponentExportIndex,
@@ -34,7 +34,7 @@ const TOOLCHAIN_INTERNAL_EXPORTS: &[(&str, &str, &str)] = &[(
 
 /// Why a component's exports cannot be read as procedures.
 #[derive(Debug, thiserror::Error)]
-pub enum ReflectError {
+pub(crate) enum ReflectError {
     #[error(transparent)]
     TypeTooComplex(#[from] TypeTooComplex),
     #[error("{0}")]
@@ -42,7 +42,7 @@ pub enum ReflectError {
 }
 
 /// The procedures `component` exports.
-pub fn procedures(
+pub(crate) fn procedures(
     engine: &Engine,
     component: &Component,
 ) -> Result<(Vec<FoundProcedure>, Vec<Unexposed>), ReflectError> {
@@ -170,9 +170,9 @@ fn interface_name(export_name: &str) -> &str {
 /// Type nodes one function's parameters and result may have, written out in full (WIT
 /// types share parts, so a tiny component can describe a type that doubles at each level).
 /// Signatures, JSON Schemas and OpenAPI grow with this count.
-pub const MAX_TYPE_NODES: usize = 10_000;
+pub(crate) const MAX_TYPE_NODES: usize = 10_000;
 /// How deeply one type may nest (lists of records of options of …).
-pub const MAX_TYPE_DEPTH: usize = 64;
+pub(crate) const MAX_TYPE_DEPTH: usize = 64;
 
 /// A function whose types are over [`MAX_TYPE_NODES`] or [`MAX_TYPE_DEPTH`].
 #[derive(Debug, thiserror::Error)]
@@ -205,7 +205,7 @@ fn within_budget(ty: &Type, depth: usize, budget: &mut usize) -> bool {
 }
 
 /// Refuse a function whose parameter and result types are too large to describe.
-pub fn check_type_size(function: &str, func: &ComponentFunc) -> Result<(), TypeTooComplex> {
+pub(crate) fn check_type_size(function: &str, func: &ComponentFunc) -> Result<(), TypeTooComplex> {
     let mut budget = MAX_TYPE_NODES;
     let fits = func
         .params()
@@ -257,7 +257,7 @@ fn signature(params: &[(String, Type)], result: Option<&Type>) -> String {
 }
 
 /// A WIT type written out structurally (component types carry no type names).
-pub fn wit_type(ty: &Type) -> String {
+pub(crate) fn wit_type(ty: &Type) -> String {
     match ty {
         Type::Bool => "bool".into(),
         Type::S8 => "s8".into(),

@@ -142,7 +142,7 @@ impl Routes {
 
 /// A route's `{names}` must be parameters of its procedure, and a private procedure has no
 /// route (it is not callable over HTTP).
-pub fn check_route_params(
+pub(crate) fn check_route_params(
     procedure: &str,
     policy: &Policy,
     params: &[(String, Type)],

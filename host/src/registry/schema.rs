@@ -64,7 +64,7 @@ const BASE64_PATTERN: &str = "^(?:(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}={0,2}
 
 /// The schema of JSON values [`super::json::from_json`] accepts for `ty` (and
 /// [`super::json::to_json`] produces).
-pub fn schema(ty: &Type) -> Value {
+pub(crate) fn schema(ty: &Type) -> Value {
     match ty {
         Type::Bool => json!({ "type": "boolean" }),
         Type::S8 => integer(i8::MIN.into(), i8::MAX.into()),
@@ -170,7 +170,7 @@ fn single_key(key: &str, value: Value) -> Value {
 }
 
 /// The schema of a call's arguments object.
-pub fn params_schema(params: &[(String, Type)]) -> Value {
+pub(crate) fn params_schema(params: &[(String, Type)]) -> Value {
     let properties: serde_json::Map<String, Value> = params
         .iter()
         .map(|(name, ty)| (name.clone(), schema(ty)))
@@ -191,7 +191,7 @@ pub fn params_schema(params: &[(String, Type)]) -> Value {
 
 /// The schema of a call's answer body: what a `200` carries. For a top-level
 /// `result<T, E>` that is T (E comes back in a `procedure-error` problem).
-pub fn result_schema(result: Option<&Type>) -> Value {
+pub(crate) fn result_schema(result: Option<&Type>) -> Value {
     let body = match result {
         None => json!({ "type": "null" }),
         Some(Type::Result(r)) => r.ok().map_or(json!({ "type": "null" }), |t| schema(&t)),
@@ -208,7 +208,7 @@ pub fn result_schema(result: Option<&Type>) -> Value {
 }
 
 /// A plausible value of `ty`, for examples in help text and docs.
-pub fn example(ty: &Type) -> Value {
+pub(crate) fn example(ty: &Type) -> Value {
     match ty {
         Type::Bool => json!(true),
         Type::S8
@@ -246,7 +246,7 @@ pub fn example(ty: &Type) -> Value {
 }
 
 /// An example arguments object for a call.
-pub fn example_args(params: &[(String, Type)]) -> Value {
+pub(crate) fn example_args(params: &[(String, Type)]) -> Value {
     Value::Object(
         params
             .iter()

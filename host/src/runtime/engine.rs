@@ -110,6 +110,7 @@ impl Runtime {
         })
     }
 
+    /// The wasmtime engine (for callers that link components themselves).
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }

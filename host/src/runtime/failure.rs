@@ -7,23 +7,54 @@ use crate::error_kind::ErrorKind;
 /// Why a guest call did not produce a result.
 #[derive(Debug, thiserror::Error)]
 pub enum CallFailure {
+    /// The call used all its fuel.
     #[error("the call used all of its {fuel} units of fuel")]
-    OutOfFuel { fuel: u64 },
+    OutOfFuel {
+        /// The fuel it had.
+        fuel: u64,
+    },
+    /// The call ran past its deadline.
     #[error("the call ran past its deadline of {timeout_ms} ms")]
-    Timeout { timeout_ms: u64 },
+    Timeout {
+        /// The deadline, from the call's start.
+        timeout_ms: u64,
+    },
+    /// The guest asked for more memory than its limit.
     #[error("the guest tried to use {wanted} bytes of memory; the limit is {limit} bytes")]
-    MemoryLimit { wanted: u64, limit: u64 },
+    MemoryLimit {
+        /// The memory it asked for.
+        wanted: u64,
+        /// Its limit.
+        limit: u64,
+    },
+    /// The guest overflowed its stack.
     #[error("the guest overflowed its stack")]
     StackOverflow,
+    /// The guest trapped (a panic, `unreachable`, …).
     #[error("the guest trapped: {message}")]
-    Trap { message: String },
+    Trap {
+        /// The trap, with the guest's panic message when it left one.
+        message: String,
+    },
+    /// The result is over the result size limit.
     #[error("the result is {bytes} bytes of JSON; the limit is {limit} bytes")]
-    ResultTooLarge { bytes: usize, limit: usize },
+    ResultTooLarge {
+        /// Its size as JSON.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The host failed to run the call.
     #[error("the host could not run the call: {0}")]
     Host(String),
     /// A host import refused what the guest asked of it (see [`ImportRefused`]).
     #[error("{message}")]
-    Refused { kind: ErrorKind, message: String },
+    Refused {
+        /// The kind the caller sees.
+        kind: ErrorKind,
+        /// Why, for people.
+        message: String,
+    },
     /// The call's [`super::CallExtension`] stopped it on purpose (a workflow run that
     /// sleeps, for one); the extension knows what the error holds.
     #[error("{0}")]
@@ -50,7 +81,7 @@ impl CallFailure {
 /// import called by a procedure, for one): the caller gets [`CallFailure::Refused`].
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
-pub struct ImportRefused {
+pub(crate) struct ImportRefused {
     pub kind: ErrorKind,
     pub message: String,
 }

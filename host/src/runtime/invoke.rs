@@ -21,6 +21,7 @@ const DEADLINE_GRACE: Duration = Duration::from_millis(250);
 /// Identity of a call, for logs and for the caller's problem reports.
 #[derive(Clone, Debug)]
 pub struct CallContext {
+    /// The request's id, in every log record of the call.
     pub request_id: String,
     /// For a workflow step: `{execution id}:{step sequence}`, the same for every attempt of
     /// the step, so the procedure can tell a repeat (`tsdev:host/context`).
@@ -29,9 +30,13 @@ pub struct CallContext {
 
 /// What to call: a function of a pre-linked component.
 pub struct Target<'a> {
+    /// The pre-linked component.
     pub pre: &'a InstancePre<StoreState>,
+    /// The exported function.
     pub export: &'a ComponentExportIndex,
+    /// The procedure's name, for logs and failures.
     pub procedure: &'a str,
+    /// How many results the function has (0 or 1).
     pub result_count: usize,
 }
 
@@ -137,7 +142,7 @@ impl Runtime {
 }
 
 /// Serialize a JSON result, refusing one over [`limits::MAX_RESULT_BYTES`].
-pub fn result_body(value: &serde_json::Value) -> Result<Vec<u8>, CallFailure> {
+pub(crate) fn result_body(value: &serde_json::Value) -> Result<Vec<u8>, CallFailure> {
     let body = serde_json::to_vec(value).map_err(|e| CallFailure::Host(e.to_string()))?;
     if body.len() > limits::MAX_RESULT_BYTES {
         return Err(CallFailure::ResultTooLarge {

@@ -10,17 +10,18 @@
 //! - [`failure`]: how a failed call is classified (fuel, deadline, memory, trap, …).
 //! - [`invoke`]: instantiate + call + drop, under limits.
 
-pub mod engine;
-pub mod extension;
-pub mod failure;
-pub mod host_imports;
-pub mod invoke;
-pub mod output;
-pub mod state;
+pub(crate) mod engine;
+pub(crate) mod extension;
+pub(crate) mod failure;
+pub(crate) mod host_imports;
+pub(crate) mod invoke;
+pub(crate) mod output;
+pub(crate) mod state;
 
 pub use engine::Runtime;
 pub use extension::{CallExtension, PausedTime};
 pub use failure::CallFailure;
 pub use host_imports::ImportsHook;
 pub use invoke::{CallContext, Target};
+pub use output::CallLabel;
 pub use state::StoreState;

@@ -15,7 +15,9 @@ use crate::limits;
 /// Who is calling what, for log records.
 #[derive(Clone, Debug)]
 pub struct CallLabel {
+    /// The request's id.
     pub request_id: String,
+    /// The procedure called.
     pub procedure: String,
     /// Set for workflow steps (see `CallContext::idempotency_key`).
     pub idempotency_key: Option<String>,
@@ -23,7 +25,7 @@ pub struct CallLabel {
 
 /// `text` with every control character escaped (`\n` as `\\n`, …), so that what a guest or
 /// a caller writes stays one field of one log record and cannot forge another.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -42,14 +44,14 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 const STDERR_TAIL_BYTES: usize = 4 << 10;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
 
 /// The output of one call. Cloning shares it.
 #[derive(Clone)]
-pub struct GuestOutput {
+pub(crate) struct GuestOutput {
     shared: Arc<Mutex<OutputState>>,
 }
 
@@ -62,7 +64,7 @@ struct OutputState {
 }
 
 impl GuestOutput {
-    pub fn new(label: CallLabel) -> GuestOutput {
+    pub(crate) fn new(label: CallLabel) -> GuestOutput {
         GuestOutput {
             shared: Arc::new(Mutex::new(OutputState {
                 label,
@@ -74,7 +76,7 @@ impl GuestOutput {
         }
     }
 
-    pub fn stream(&self, stream: Stream) -> GuestStream {
+    pub(crate) fn stream(&self, stream: Stream) -> GuestStream {
         GuestStream {
             output: self.clone(),
             stream,
@@ -82,13 +84,13 @@ impl GuestOutput {
     }
 
     /// The last bytes the guest wrote to stderr, lossily decoded.
-    pub fn stderr_tail(&self) -> String {
+    pub(crate) fn stderr_tail(&self) -> String {
         let state = self.lock();
         String::from_utf8_lossy(&state.stderr_tail).into_owned()
     }
 
     /// Log whatever is left without a final newline.
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let mut state = self.lock();
         for stream in [Stream::Stdout, Stream::Stderr] {
             let rest = std::mem::take(&mut state.pending[stream as usize]);
@@ -161,7 +163,7 @@ impl OutputState {
 }
 
 /// One of a call's two output streams, as WASI sees it.
-pub struct GuestStream {
+pub(crate) struct GuestStream {
     output: GuestOutput,
     stream: Stream,
 }

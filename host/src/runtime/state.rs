@@ -78,7 +78,7 @@ impl WasiView for StoreState {
 /// refused a grow: a guest whose allocator sees a failed grow usually aborts, which would
 /// otherwise look like any other trap.
 #[derive(Debug)]
-pub struct MemoryLimiter {
+pub(crate) struct MemoryLimiter {
     limit: u64,
     /// Bytes currently held by the instance's memories.
     in_use: u64,

@@ -36,6 +36,7 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// Every kind.
     pub const ALL: [StepKind; 6] = [
         StepKind::Call,
         StepKind::Inline,
@@ -45,6 +46,7 @@ impl StepKind {
         StepKind::Now,
     ];
 
+    /// The kind's stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             StepKind::Call => "call",
@@ -56,6 +58,7 @@ impl StepKind {
         }
     }
 
+    /// The kind stored as `text`.
     pub fn parse(text: &str) -> Option<StepKind> {
         StepKind::ALL.into_iter().find(|k| k.as_str() == text)
     }
@@ -64,16 +67,20 @@ impl StepKind {
 /// What a durable call asked for: compared on replay to catch non-determinism.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
+    /// What kind of durable call.
     pub kind: StepKind,
     /// The step's name (a procedure name for calls, unless the step was named).
     pub name: String,
+    /// Its arguments (JSON).
     pub request: Value,
 }
 
 /// Why a step's call failed, as the workflow sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepFailure {
+    /// The failure's kind.
     pub kind: ErrorKind,
+    /// What happened, for people.
     pub message: String,
     /// The procedure's own error value, for `procedure-error` and `unavailable`.
     #[serde(default)]
@@ -86,12 +93,17 @@ pub struct StepFailure {
 pub enum CallOutcome {
     /// The call failed; `retry_at` (ms since the epoch) when another attempt follows.
     Failed {
+        /// Why.
         err: StepFailure,
+        /// When the next attempt is due, if one follows.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_at: Option<i64>,
     },
     /// The call's JSON result.
-    Ok { ok: Value },
+    Ok {
+        /// The result.
+        ok: Value,
+    },
 }
 
 /// What a wait for a signal received.
@@ -99,28 +111,42 @@ pub enum CallOutcome {
 #[serde(untagged)]
 pub enum SignalOutcome {
     /// A signal's JSON payload.
-    Received { payload: Value },
+    Received {
+        /// The payload.
+        payload: Value,
+    },
     /// The wait's deadline came first (`{"timeout": true}`).
-    TimedOut { timeout: bool },
+    TimedOut {
+        /// Always true.
+        timeout: bool,
+    },
 }
 
 /// The answer a durable call got; the variant matches the entry's [`StepKind`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
+    /// A procedure call and its answer.
     Call(CallOutcome),
+    /// A step run inline in the workflow: its JSON result.
     Inline {
+        /// The step's result.
         result: Value,
     },
-    /// When the sleep ends, ms since the epoch.
+    /// A durable sleep.
     Sleep {
+        /// When the sleep ends, ms since the epoch.
         wake_at: i64,
     },
-    /// When the wait ends without a signal, if it has a timeout.
+    /// The start of a wait for a signal.
     SignalWait {
+        /// When the wait ends without a signal, if it has a timeout.
         deadline: Option<i64>,
     },
+    /// What a wait for a signal received.
     Signal(SignalOutcome),
+    /// The durable clock's reading.
     Now {
+        /// Milliseconds since the Unix epoch.
         ms: u64,
     },
 }
@@ -151,20 +177,28 @@ pub enum JournalFormatError {
     #[error(
         "journal format {0} is newer than this host's ({JOURNAL_FORMAT}); run a host at least as new as the one that wrote it"
     )]
+    /// Written by a newer host.
     Newer(i64),
     #[error("unknown journal format {0}")]
+    /// A format no host wrote.
     Unknown(i64),
     #[error("unknown step kind {0:?}")]
+    /// A step kind this host does not know.
     UnknownKind(String),
     #[error("a {kind} outcome is not as format {format} has it: {source}")]
+    /// An outcome that does not parse as its kind and format say.
     Shape {
+        /// The entry's kind.
         kind: &'static str,
+        /// The entry's format.
         format: i64,
+        /// What did not parse.
         source: serde_json::Error,
     },
 }
 
 impl Outcome {
+    /// The kind of entry this outcome belongs to.
     pub fn kind(&self) -> StepKind {
         match self {
             Outcome::Call(_) => StepKind::Call,
@@ -233,13 +267,19 @@ impl Outcome {
 /// One durable call of an execution, with the answer the workflow saw.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JournalEntry {
+    /// The execution it belongs to.
     pub execution_id: String,
     /// 1, 2, 3, … in the order the workflow made its durable calls.
     pub seq: i64,
+    /// The durable call.
     pub step: Step,
+    /// Its answer.
     pub outcome: Outcome,
+    /// Attempts made.
     pub attempts: i64,
+    /// When it started, ms since the Unix epoch.
     pub started_at: i64,
+    /// When it was journaled.
     pub finished_at: i64,
 }
 

@@ -3,9 +3,10 @@
 //! hosts sharing one database). Migrations live in `host/migrations/{sqlite,postgres}` and
 //! are kept in step.
 //!
-//! Every stored object belongs to a tenant; today every request uses [`DEFAULT_TENANT`].
+//! Every stored object belongs to a tenant; [`DEFAULT_TENANT`] always exists.
 //!
 //! - components: deployed components and their versions;
+//! - [`TenantStore`]: tenants, API keys (their hashes) and the audit log;
 //! - [`workflow`]: durable workflow executions and their leases;
 //! - [`journal`]: the typed, versioned journal of each execution.
 //!
@@ -14,7 +15,8 @@
 
 pub mod journal;
 mod sql;
-pub mod workflow;
+mod tenants;
+pub(crate) mod workflow;
 mod writes;
 
 use std::path::Path;
@@ -24,41 +26,63 @@ use crate::limits::CallLimits;
 
 pub use journal::{JournalEntry, Outcome, Step, StepKind};
 pub use sql::SqlStore;
+pub use tenants::{AuditEntry, AuditFilter, StoredKey, Tenant, TenantStore};
 pub use workflow::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Lease, NewExecution,
 };
 pub use writes::{CHECKPOINT_INTERVAL, MAX_BATCH, MAX_QUEUED_WRITES, WAL_MAX_PAGES};
 
-/// The tenant every object belongs to until tenants are configurable.
+/// The tenant that always exists: everything, when keys are off.
 pub const DEFAULT_TENANT: &str = "default";
 
 /// Failures of the store. The message names the operation; the source says why.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{operation}: {source}")]
+    /// A database operation failed.
     Database {
+        /// What the store was doing.
         operation: &'static str,
+        /// Why it failed.
         #[source]
         source: sqlx::Error,
     },
     #[error("migrating the database: {0}")]
+    /// A migration failed.
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// Only the scheme is named: the rest of a URL may hold a password.
     #[error("unsupported database URL scheme {0:?}: use sqlite://PATH or postgres://…")]
     UnsupportedUrl(String),
     #[error("stored value out of range: {0}")]
+    /// A stored value this host cannot read.
     Corrupt(String),
     #[error("journal entry {seq} of execution {execution_id}: {source}")]
+    /// A journal row this host cannot read.
     JournalFormat {
+        /// The execution.
         execution_id: String,
+        /// The entry's sequence.
         seq: i64,
+        /// What is wrong with it.
         #[source]
         source: journal::JournalFormatError,
     },
+    /// Another run journaled this entry first.
     #[error("execution {execution_id} already has journal entry {seq}")]
-    JournalConflict { execution_id: String, seq: i64 },
+    JournalConflict {
+        /// The execution.
+        execution_id: String,
+        /// The entry's sequence.
+        seq: i64,
+    },
+    /// The node no longer holds the execution's lease.
     #[error("execution {execution_id} is not leased to {owner}")]
-    LeaseLost { execution_id: String, owner: String },
+    LeaseLost {
+        /// The execution.
+        execution_id: String,
+        /// The node that thought it held it.
+        owner: String,
+    },
     /// A write ran but its transaction did not commit (or the writer is gone): not done.
     #[error("committing writes: {0}")]
     Commit(String),
@@ -72,10 +96,15 @@ fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// A deployed component as stored: its bytes, its version and its limits.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredComponent {
+    /// The tenant that owns it.
     pub tenant: String,
+    /// Its name.
     pub name: String,
+    /// Its version: the SHA-256 of its bytes.
     pub version: String,
+    /// The component's bytes.
     pub wasm: Vec<u8>,
+    /// The limits it was deployed with.
     pub limits: CallLimits,
     /// Milliseconds since the Unix epoch.
     pub deployed_at: i64,
@@ -83,7 +112,7 @@ pub struct StoredComponent {
 
 /// What the host keeps across restarts.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: TenantStore + Send + Sync + 'static {
     /// Save `component` as the current version of its name, replacing the previous one
     /// in one transaction.
     async fn save_component(&self, component: &StoredComponent) -> Result<(), StoreError>;
@@ -118,6 +147,7 @@ pub trait Store: Send + Sync + 'static {
     /// find the one started before with the same idempotency key.
     async fn create_execution(&self, execution: &NewExecution) -> Result<Created, StoreError>;
 
+    /// An execution of `tenant`.
     async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError>;
 
     /// Executions newest first, filtered and paged by [`ExecutionFilter`].
@@ -198,6 +228,7 @@ pub trait Store: Send + Sync + 'static {
 pub enum SignalSent {
     /// Kept for the execution (and the execution woken if it waits).
     Sent,
+    /// No execution of that id in the tenant.
     NoSuchExecution,
     /// The execution has finished; nothing will take the signal.
     Finished,

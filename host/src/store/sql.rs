@@ -24,8 +24,8 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// The store on SQLite or PostgreSQL.
 pub struct SqlStore {
     /// For reads (and every write on PostgreSQL).
-    pool: AnyPool,
-    writes: Writes,
+    pub(super) pool: AnyPool,
+    pub(super) writes: Writes,
     /// The few queries that differ between backends (row locking) look at this.
     sqlite: bool,
 }

@@ -10,16 +10,24 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExecutionStatus {
+    /// Created, not yet run.
     Pending,
+    /// A node runs it (or will, once its lease lapses).
     Running,
+    /// In a durable sleep until `wake_at`.
     Sleeping,
+    /// Waiting for a signal (until `wake_at`, with a timeout).
     Waiting,
+    /// Finished with a result.
     Completed,
+    /// Finished with an error.
     Failed,
+    /// Cancelled before it finished.
     Cancelled,
 }
 
 impl ExecutionStatus {
+    /// Every status.
     pub const ALL: [ExecutionStatus; 7] = [
         ExecutionStatus::Pending,
         ExecutionStatus::Running,
@@ -30,6 +38,7 @@ impl ExecutionStatus {
         ExecutionStatus::Cancelled,
     ];
 
+    /// The status's stored name.
     pub fn as_str(self) -> &'static str {
         match self {
             ExecutionStatus::Pending => "pending",
@@ -42,6 +51,7 @@ impl ExecutionStatus {
         }
     }
 
+    /// The status stored as `text`.
     pub fn parse(text: &str) -> Option<ExecutionStatus> {
         ExecutionStatus::ALL
             .into_iter()
@@ -65,15 +75,21 @@ impl ExecutionStatus {
 /// An execution about to be recorded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewExecution {
+    /// Its id.
     pub id: String,
+    /// The tenant that owns it.
     pub tenant: String,
     /// The workflow's procedure name.
     pub workflow: String,
+    /// The component the workflow belongs to.
     pub component: String,
     /// The component version the execution is pinned to.
     pub component_version: String,
+    /// Its arguments (JSON text).
     pub args: String,
+    /// The caller's idempotency key, if given.
     pub idempotency_key: Option<String>,
+    /// When it was created, ms since the Unix epoch.
     pub created_at: i64,
     /// Held from the start by a host that runs what it starts in place; none: the execution
     /// waits, pending, for any host's scheduler.
@@ -83,34 +99,51 @@ pub struct NewExecution {
 /// A host's claim on an execution: nobody else runs it until `until` (renewed while it runs).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Lease {
+    /// The node holding it.
     pub owner: String,
+    /// When the lease lapses, ms since the Unix epoch.
     pub until: i64,
 }
 
 /// An execution as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Execution {
+    /// Its id.
     pub id: String,
+    /// The tenant that owns it.
     pub tenant: String,
+    /// The workflow it runs.
     pub workflow: String,
+    /// The component the workflow belongs to.
     pub component: String,
+    /// The component version it is pinned to.
     pub component_version: String,
+    /// Its arguments (JSON text).
     pub args: String,
+    /// The caller's idempotency key, if given.
     pub idempotency_key: Option<String>,
+    /// Where it stands.
     pub status: ExecutionStatus,
+    /// Its result (JSON text), once completed.
     pub result: Option<String>,
+    /// Its error (JSON text), once failed.
     pub error: Option<String>,
     /// When a sleeping or waiting execution is due again (none: only a signal wakes it).
     pub wake_at: Option<i64>,
+    /// The node holding its lease, if one does.
     pub lease_owner: Option<String>,
+    /// When that lease lapses.
     pub lease_expires_at: Option<i64>,
+    /// When it was created, ms since the Unix epoch.
     pub created_at: i64,
+    /// When it last changed.
     pub updated_at: i64,
 }
 
 /// What [`super::Store::create_execution`] did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Created {
+    /// A new execution was recorded.
     New,
     /// An execution with the same idempotency key exists; here it is.
     Existing(Box<Execution>),
@@ -119,19 +152,28 @@ pub enum Created {
 /// A change of an execution's state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExecutionUpdate {
+    /// The new status.
     pub status: ExecutionStatus,
+    /// The result (JSON text), when completed.
     pub result: Option<String>,
+    /// The error (JSON text), when failed.
     pub error: Option<String>,
+    /// When it wakes, when sleeping or waiting.
     pub wake_at: Option<i64>,
+    /// Now, ms since the Unix epoch.
     pub now: i64,
 }
 
 /// Which executions to list; newest first.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExecutionFilter {
+    /// Only this tenant's executions.
     pub tenant: String,
+    /// Only executions of this workflow.
     pub workflow: Option<String>,
+    /// Only executions in this status.
     pub status: Option<ExecutionStatus>,
+    /// At most this many.
     pub limit: i64,
     /// Page after this (created_at, id) — the last of the previous page.
     pub before: Option<(i64, String)>,

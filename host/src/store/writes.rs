@@ -49,7 +49,7 @@ type Operation<T> =
 
 /// A queued SQLite write: runs it, and gives the answer to hand over once the batch has
 /// committed.
-pub struct Queued {
+pub(super) struct Queued {
     run: QueuedRun,
     /// Whether it may change the database with several statements.
     several: bool,
@@ -59,7 +59,7 @@ type QueuedRun = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, 
 type Answer = Box<dyn FnOnce(Result<(), Arc<sqlx::Error>>) + Send>;
 
 /// Runs the store's writes (see the module docs).
-pub enum Writes {
+pub(super) enum Writes {
     GroupCommit(mpsc::Sender<Queued>),
     Pooled(AnyPool),
 }
@@ -67,7 +67,7 @@ pub enum Writes {
 impl Writes {
     /// Group commit over the one connection of `writer` (SQLite), with checkpoints on a
     /// connection of `readers`. Needs a Tokio runtime.
-    pub fn group_commit(writer: AnyPool, readers: AnyPool) -> Writes {
+    pub(super) fn group_commit(writer: AnyPool, readers: AnyPool) -> Writes {
         let (queue, waiting) = mpsc::channel(MAX_QUEUED_WRITES);
         let wal_too_long = Arc::new(AtomicBool::new(false));
         let checkpoints = checkpoint_now_and_then(readers, wal_too_long.clone());
@@ -80,13 +80,13 @@ impl Writes {
     }
 
     /// Writes on connections of `pool` (PostgreSQL).
-    pub fn pooled(pool: AnyPool) -> Writes {
+    pub(super) fn pooled(pool: AnyPool) -> Writes {
         Writes::Pooled(pool)
     }
 
     /// Run `operation`, which changes the database with at most one statement, and answer
     /// once it is committed. `operation` gets the connection to run it on.
-    pub async fn run<T: Send + 'static>(
+    pub(super) async fn run<T: Send + 'static>(
         &self,
         operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
         + Send
@@ -97,7 +97,7 @@ impl Writes {
 
     /// [`Writes::run`] for an operation that may change the database with several
     /// statements: run atomically.
-    pub async fn run_atomic<T: Send + 'static>(
+    pub(super) async fn run_atomic<T: Send + 'static>(
         &self,
         operation: impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>>
         + Send
@@ -245,5 +245,107 @@ async fn checkpoint_now_and_then(readers: AnyPool, wal_too_long: Arc<AtomicBool>
             Ok(pages) => wal_too_long.store(pages > WAL_MAX_PAGES, Ordering::Relaxed),
             Err(e) => tracing::warn!("checkpointing the SQLite WAL: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Executor;
+    use sqlx::any::{AnyPoolOptions, install_default_drivers};
+
+    async fn pool(url: &str, connections: u32) -> AnyPool {
+        install_default_drivers();
+        AnyPoolOptions::new()
+            .max_connections(connections)
+            .connect(url)
+            .await
+            .expect("a SQLite pool")
+    }
+
+    /// While the writer is held up, at most [`MAX_QUEUED_WRITES`] writes wait for it and a
+    /// further one cannot even be queued; once it goes on, every queued write commits.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_stuck_writer_turns_more_writes_into_backpressure() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("w.db").display());
+        let writer = pool(&url, 1).await;
+        writer
+            .execute("CREATE TABLE t (n INTEGER NOT NULL)")
+            .await
+            .expect("a table");
+        let readers = pool(&url, 1).await;
+        let writes = Arc::new(Writes::group_commit(writer, readers.clone()));
+
+        // The first write holds the writer until the gate opens.
+        let (started, has_started) = oneshot::channel::<()>();
+        let (open_gate, gate) = oneshot::channel::<()>();
+        let held = tokio::spawn({
+            let writes = writes.clone();
+            async move {
+                writes
+                    .run(move |conn| {
+                        Box::pin(async move {
+                            let _ = started.send(());
+                            let _ = gate.await;
+                            sqlx::query("INSERT INTO t (n) VALUES (0)")
+                                .execute(conn)
+                                .await
+                                .map_err(db("inserting"))?;
+                            Ok(())
+                        })
+                    })
+                    .await
+            }
+        });
+        has_started.await.expect("the writer takes the first write");
+
+        let extra = 50;
+        let waiting: Vec<_> = (1..=(MAX_QUEUED_WRITES + extra) as i64)
+            .map(|n| {
+                let writes = writes.clone();
+                tokio::spawn(async move {
+                    writes
+                        .run(move |conn| {
+                            Box::pin(async move {
+                                sqlx::query("INSERT INTO t (n) VALUES ($1)")
+                                    .bind(n)
+                                    .execute(conn)
+                                    .await
+                                    .map_err(db("inserting"))?;
+                                Ok(())
+                            })
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let Writes::GroupCommit(queue) = writes.as_ref() else {
+            panic!("SQLite writes go through the group-commit queue");
+        };
+        // Wait until the queue has filled (every task has had its turn to queue).
+        for _ in 0..500 {
+            if queue.capacity() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(queue.max_capacity(), MAX_QUEUED_WRITES);
+        assert_eq!(queue.capacity(), 0, "the queue fills up to its bound");
+        assert!(
+            queue.try_reserve().is_err(),
+            "a write past the bound waits to be queued"
+        );
+
+        open_gate.send(()).expect("the held write is waiting");
+        held.await.expect("the held write's task").expect("it commits");
+        for task in waiting {
+            task.await.expect("a write's task").expect("it commits");
+        }
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+            .fetch_one(&readers)
+            .await
+            .expect("counting");
+        assert_eq!(rows, (MAX_QUEUED_WRITES + extra + 1) as i64);
     }
 }

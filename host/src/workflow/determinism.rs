@@ -19,10 +19,10 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 
 /// How far a run has come in its journal, shared by the replay and the generator.
 #[derive(Clone, Default)]
-pub struct JournalPosition(Arc<AtomicU64>);
+pub(crate) struct JournalPosition(Arc<AtomicU64>);
 
 impl JournalPosition {
-    pub fn advance(&self) {
+    pub(crate) fn advance(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -32,7 +32,7 @@ impl JournalPosition {
 }
 
 /// Random bytes that depend only on the execution and the journal position.
-pub struct ReplayRng {
+pub(crate) struct ReplayRng {
     execution_seed: [u8; 32],
     position: JournalPosition,
     seeded_at: Option<u64>,
@@ -40,7 +40,7 @@ pub struct ReplayRng {
 }
 
 impl ReplayRng {
-    pub fn new(execution_id: &str, purpose: &str, position: JournalPosition) -> ReplayRng {
+    pub(crate) fn new(execution_id: &str, purpose: &str, position: JournalPosition) -> ReplayRng {
         let execution_seed: [u8; 32] =
             Sha256::digest(format!("{purpose}:{execution_id}").as_bytes()).into();
         ReplayRng {
@@ -81,7 +81,7 @@ impl TryRng for ReplayRng {
 }
 
 /// The `wasi:random/insecure-seed` of an execution.
-pub fn seed_of(execution_id: &str) -> u128 {
+pub(crate) fn seed_of(execution_id: &str) -> u128 {
     let digest: [u8; 32] = Sha256::digest(format!("seed:{execution_id}").as_bytes()).into();
     let mut seed = [0u8; 16];
     seed.copy_from_slice(&digest[..16]);
@@ -89,7 +89,7 @@ pub fn seed_of(execution_id: &str) -> u128 {
 }
 
 /// A wall clock standing at one moment.
-pub struct FrozenWallClock(pub Duration);
+pub(crate) struct FrozenWallClock(pub Duration);
 
 impl HostWallClock for FrozenWallClock {
     fn resolution(&self) -> Duration {
@@ -102,7 +102,7 @@ impl HostWallClock for FrozenWallClock {
 }
 
 /// A monotonic clock standing at zero.
-pub struct FrozenMonotonicClock;
+pub(crate) struct FrozenMonotonicClock;
 
 impl HostMonotonicClock for FrozenMonotonicClock {
     fn resolution(&self) -> u64 {

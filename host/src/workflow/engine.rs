@@ -19,7 +19,7 @@ use crate::registry::Deployment;
 use crate::registry::json::{self, ArgError};
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Target};
 use crate::store::{
-    Created, DEFAULT_TENANT, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
     JournalEntry, Lease, NewExecution, SignalSent, StoreError,
 };
 
@@ -29,20 +29,20 @@ pub const IMPORTS: &[ImportsHook] = &[imports::add_to_linker];
 /// How long a claimed execution stays this host's without renewal. A live host renews the
 /// leases of its runs every [`LEASE_RENEWAL`]; the runs of a host that died are taken up by
 /// any host (itself restarted, or another on the same database) once their lease runs out.
-pub const LEASE: Duration = Duration::from_secs(15);
+pub(crate) const LEASE: Duration = Duration::from_secs(15);
 /// How often a host renews the leases of the executions it runs.
-pub const LEASE_RENEWAL: Duration = Duration::from_secs(5);
+pub(crate) const LEASE_RENEWAL: Duration = Duration::from_secs(5);
 /// How often the scheduler looks for due executions (sooner when something is started).
-pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Workflow runs at once per host. Kept well under the instance slots, since each run's
 /// steps need slots of their own.
-pub const MAX_CONCURRENT_RUNS: usize = 32;
+pub(crate) const MAX_CONCURRENT_RUNS: usize = 32;
 /// Old component versions kept compiled for the executions pinned to them; the least
 /// recently used one is dropped past this (and compiled again when needed).
-pub const MAX_PINNED_VERSIONS: u64 = 16;
+pub(crate) const MAX_PINNED_VERSIONS: u64 = 16;
 /// Event streams (`GET /v1/executions/{id}/events`) open at once per host; past it a new
 /// stream is refused with 503 `busy`.
-pub const MAX_EVENT_STREAMS: usize = 256;
+pub(crate) const MAX_EVENT_STREAMS: usize = 256;
 
 /// Why an execution could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +104,14 @@ fn failed(kind: ErrorKind, message: impl Into<String>) -> ExecutionUpdate {
     )
 }
 
+/// The cache of old component versions kept compiled for pinned executions: at most
+/// [`MAX_PINNED_VERSIONS`], keyed by tenant, component and version (the same bytes may be
+/// deployed with other limits under another name or tenant).
+fn pinned_versions<V: Clone + Send + Sync + 'static>()
+-> moka::sync::Cache<(String, String, String), V> {
+    moka::sync::Cache::new(MAX_PINNED_VERSIONS)
+}
+
 /// Workflows on one node, over its [`Host`].
 pub struct WorkflowEngine {
     host: Arc<Host>,
@@ -115,9 +123,9 @@ pub struct WorkflowEngine {
     slots: Arc<tokio::sync::Semaphore>,
     /// Callers waiting for runs of particular executions to end.
     waiters: RunWaiters,
-    /// Old component versions that executions are pinned to, by (component, version),
-    /// compiled on first use.
-    pinned: moka::sync::Cache<(String, String), Arc<Deployment>>,
+    /// Old component versions that executions are pinned to, by (tenant, component,
+    /// version), compiled on first use.
+    pinned: moka::sync::Cache<(String, String, String), Arc<Deployment>>,
     /// Event streams open now.
     event_streams: Arc<tokio::sync::Semaphore>,
 }
@@ -132,11 +140,12 @@ impl WorkflowEngine {
             wake: tokio::sync::Notify::new(),
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_RUNS)),
             waiters: RunWaiters::default(),
-            pinned: moka::sync::Cache::new(MAX_PINNED_VERSIONS),
+            pinned: pinned_versions(),
             event_streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
         })
     }
 
+    /// The host this engine runs on.
     pub fn host(&self) -> &Arc<Host> {
         &self.host
     }
@@ -146,12 +155,13 @@ impl WorkflowEngine {
     /// scheduler claims it.
     pub async fn start_workflow(
         self: &Arc<Self>,
+        tenant: &str,
         workflow: &str,
         args: &Value,
         idempotency_key: Option<String>,
     ) -> Result<Started, StartError> {
         let id = uuid::Uuid::new_v4().to_string();
-        self.start_workflow_as(id, workflow, args, idempotency_key)
+        self.start_workflow_as(id, tenant, workflow, args, idempotency_key)
             .await
     }
 
@@ -159,13 +169,14 @@ impl WorkflowEngine {
     async fn start_workflow_as(
         self: &Arc<Self>,
         id: String,
+        tenant: &str,
         workflow: &str,
         args: &Value,
         idempotency_key: Option<String>,
     ) -> Result<Started, StartError> {
         let found = self
             .host
-            .registry()
+            .registry(tenant)
             .procedure(workflow)
             .ok_or_else(|| StartError::NotFound(workflow.to_string()))?;
         if !found.deployment.workflows {
@@ -176,7 +187,7 @@ impl WorkflowEngine {
         let created_at = now_ms();
         let new = NewExecution {
             id: id.clone(),
-            tenant: DEFAULT_TENANT.to_string(),
+            tenant: tenant.to_string(),
             workflow: workflow.to_string(),
             component: found.deployment.name.clone(),
             component_version: found.deployment.version.clone(),
@@ -220,6 +231,7 @@ impl WorkflowEngine {
     /// going (it goes on; follow it at `/v1/executions/{id}`).
     pub async fn run_workflow(
         self: &Arc<Self>,
+        tenant: &str,
         workflow: &str,
         args: &Value,
         idempotency_key: Option<String>,
@@ -229,7 +241,7 @@ impl WorkflowEngine {
         let id = uuid::Uuid::new_v4().to_string();
         let first = self.waiters.wait(&id);
         let started = self
-            .start_workflow_as(id, workflow, args, idempotency_key)
+            .start_workflow_as(id, tenant, workflow, args, idempotency_key)
             .await?;
         let deadline = tokio::time::Instant::now() + wait;
         // A new execution cannot have finished yet; an existing one may have long ago.
@@ -243,7 +255,7 @@ impl WorkflowEngine {
                     let execution = self
                         .host
                         .store()
-                        .get_execution(DEFAULT_TENANT, &started.id)
+                        .get_execution(tenant, &started.id)
                         .await?;
                     if let Some(execution) = execution.filter(|e| e.status.is_finished()) {
                         return Ok((started.id, Some(execution.into())));
@@ -353,12 +365,16 @@ impl WorkflowEngine {
     /// loaded from the store with the limits it was deployed with (compiled once, then
     /// kept among the last [`MAX_PINNED_VERSIONS`]).
     async fn pinned_deployment(&self, execution: &Execution) -> Result<Arc<Deployment>, String> {
-        if let Some(current) = self.host.registry().get(&execution.component)
+        if let Some(current) = self
+            .host
+            .registry(&execution.tenant)
+            .get(&execution.component)
             && current.version == execution.component_version
         {
             return Ok(current);
         }
         let key = (
+            execution.tenant.clone(),
             execution.component.clone(),
             execution.component_version.clone(),
         );
@@ -369,7 +385,7 @@ impl WorkflowEngine {
             .host
             .store()
             .load_component_version(
-                DEFAULT_TENANT,
+                &execution.tenant,
                 &execution.component,
                 &execution.component_version,
             )
@@ -459,6 +475,7 @@ impl WorkflowEngine {
         };
         let replay = Replay {
             host: self.host.clone(),
+            tenant: execution.tenant.clone(),
             execution_id: id.clone(),
             owner: owner.clone(),
             journal,
@@ -552,28 +569,28 @@ pub enum Cancelled {
 
 /// The operations on executions that callers (the HTTP API) use.
 impl WorkflowEngine {
-    /// An execution of the default tenant.
-    pub async fn execution(&self, id: &str) -> Result<Option<Execution>, StoreError> {
-        self.host.store().get_execution(DEFAULT_TENANT, id).await
+    /// An execution of `tenant`.
+    pub async fn execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError> {
+        self.host.store().get_execution(tenant, id).await
     }
 
-    /// An execution's journal entries after sequence `after` (0: all).
+    /// An execution's journal entries after sequence `after` (0: all). The caller has
+    /// found the execution in its tenant first.
     pub async fn journal(&self, id: &str, after: i64) -> Result<Vec<JournalEntry>, StoreError> {
         self.host.store().load_journal(id, after).await
     }
 
-    /// Executions of the default tenant, newest first.
-    pub async fn list(&self, mut filter: ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
-        filter.tenant = DEFAULT_TENANT.to_string();
-        self.host.store().list_executions(&filter).await
+    /// Executions of the filter's tenant, newest first.
+    pub async fn list(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
+        self.host.store().list_executions(filter).await
     }
 
     /// Cancel an unfinished execution, whoever runs it: its run finds its lease gone and
     /// stops at its next durable call.
-    pub async fn cancel(&self, id: &str) -> Result<Cancelled, StoreError> {
+    pub async fn cancel(&self, tenant: &str, id: &str) -> Result<Cancelled, StoreError> {
         let store = self.host.store();
-        let cancelled = store.cancel_execution(DEFAULT_TENANT, id, now_ms()).await?;
-        Ok(match store.get_execution(DEFAULT_TENANT, id).await? {
+        let cancelled = store.cancel_execution(tenant, id, now_ms()).await?;
+        Ok(match store.get_execution(tenant, id).await? {
             None => Cancelled::NotFound,
             Some(execution) if cancelled => Cancelled::Now(Box::new(execution)),
             Some(execution) => Cancelled::AlreadyFinished(Box::new(execution)),
@@ -583,6 +600,7 @@ impl WorkflowEngine {
     /// Send signal `name` with a JSON `payload` to an execution, and wake the scheduler.
     pub async fn signal(
         &self,
+        tenant: &str,
         id: &str,
         name: &str,
         payload: &str,
@@ -590,7 +608,7 @@ impl WorkflowEngine {
         let sent = self
             .host
             .store()
-            .send_signal(DEFAULT_TENANT, id, name, payload, now_ms())
+            .send_signal(tenant, id, name, payload, now_ms())
             .await?;
         if sent == SignalSent::Sent {
             self.wake.notify_one();
@@ -630,5 +648,32 @@ fn started_here(new: NewExecution) -> Execution {
         lease_expires_at,
         created_at: new.created_at,
         updated_at: new.created_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_versions_are_bounded_and_keyed_by_tenant_component_and_version() {
+        let cache = pinned_versions::<u32>();
+        let key = |t: &str, c: &str, v: &str| (t.to_string(), c.to_string(), v.to_string());
+        cache.insert(key("t", "a", "v1"), 1);
+        cache.insert(key("t", "b", "v1"), 2);
+        cache.insert(key("u", "a", "v1"), 3);
+        assert_eq!(cache.get(&key("t", "a", "v1")), Some(1));
+        assert_eq!(cache.get(&key("t", "b", "v1")), Some(2));
+        assert_eq!(cache.get(&key("u", "a", "v1")), Some(3));
+
+        for n in 0..(4 * MAX_PINNED_VERSIONS as u32) {
+            cache.insert(key("t", "c", &format!("v{n}")), n);
+        }
+        cache.run_pending_tasks();
+        assert!(
+            cache.entry_count() <= MAX_PINNED_VERSIONS,
+            "{} entries kept",
+            cache.entry_count()
+        );
     }
 }

@@ -27,7 +27,7 @@ use self::bindings::tsdev::workflow::durable::{
 };
 
 /// Add the durable imports to `linker` (a [`crate::runtime::ImportsHook`]).
-pub fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
+pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result<()> {
     WorkflowImports::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |state| state)
 }
 

@@ -6,7 +6,7 @@
 use crate::error_kind::ErrorKind;
 
 #[derive(Debug, thiserror::Error)]
-pub enum WorkflowInterrupt {
+pub(crate) enum WorkflowInterrupt {
     /// The workflow sleeps until `wake_at` (ms since the epoch); run it again then.
     #[error("suspended until {wake_at}")]
     Suspend { wake_at: i64 },

@@ -12,13 +12,13 @@
 //! - [`determinism`]: WASI clocks and randomness that cannot make a replay diverge.
 //! - [`waiters`]: callers waiting for the run of one execution to end.
 
-pub mod determinism;
-pub mod engine;
-pub mod imports;
-pub mod interrupt;
-pub mod replay;
-pub mod retry;
-pub mod waiters;
+pub(crate) mod determinism;
+pub(crate) mod engine;
+pub(crate) mod imports;
+pub(crate) mod interrupt;
+pub(crate) mod replay;
+pub(crate) mod retry;
+pub(crate) mod waiters;
 
 pub use engine::{IMPORTS, WorkflowEngine};
 pub use waiters::Finished;

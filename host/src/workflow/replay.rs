@@ -23,8 +23,10 @@ use crate::store::journal::{CallOutcome, SignalOutcome, StepFailure};
 use crate::store::{JournalEntry, Outcome, Step, StepKind};
 
 /// The workflow side of one run's `StoreState`.
-pub struct Replay {
+pub(crate) struct Replay {
     pub(super) host: Arc<Host>,
+    /// The execution's tenant: its steps call that tenant's procedures.
+    pub(super) tenant: String,
     pub(super) execution_id: String,
     /// This host's lease owner id: the store refuses journal writes from anyone else.
     pub(super) owner: String,
@@ -211,7 +213,8 @@ impl Replay {
             self.check_room(self.cursor + 1, &step)?;
             let started_at = now_ms();
             let mut outcome =
-                step_outcome(&self.host, &procedure, &args, idempotency_key.clone()).await;
+                step_outcome(&self.host, &self.tenant, &procedure, &args, idempotency_key.clone())
+                    .await;
             let transient =
                 matches!(&outcome, CallOutcome::Failed { err, .. } if err.kind.is_transient());
             if !transient || attempt >= policy.max_attempts {
@@ -274,10 +277,10 @@ impl Replay {
         }
         let started_at = now_ms();
         let runs = new_ground.iter().enumerate().map(|(k, (_, step))| {
-            let host = self.host.clone();
+            let (host, tenant) = (self.host.clone(), self.tenant.clone());
             let key = format!("{}:{}", self.execution_id, first_seq + k);
             let (procedure, args) = (step.name.clone(), step.request.clone());
-            async move { step_outcome(&host, &procedure, &args, key).await }
+            async move { step_outcome(&host, &tenant, &procedure, &args, key).await }
         });
         let results = futures::future::join_all(runs).await;
         for ((i, step), outcome) in new_ground.into_iter().zip(results) {
@@ -474,12 +477,18 @@ fn call_outcome(outcome: Outcome) -> Result<CallOutcome, WorkflowInterrupt> {
 }
 
 /// Call `procedure` as a step whose idempotency key is `key`.
-async fn step_outcome(host: &Host, procedure: &str, args: &Value, key: String) -> CallOutcome {
+async fn step_outcome(
+    host: &Host,
+    tenant: &str,
+    procedure: &str,
+    args: &Value,
+    key: String,
+) -> CallOutcome {
     let context = CallContext {
         request_id: key.clone(),
         idempotency_key: Some(key),
     };
-    match host.call(procedure, args, &context).await {
+    match host.call(tenant, procedure, args, &context).await {
         Ok(output) => CallOutcome::Ok {
             ok: serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null),
         },

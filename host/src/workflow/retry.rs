@@ -4,21 +4,21 @@
 use std::time::Duration;
 
 /// Attempts of a step by default, the first included.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+pub(crate) const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 /// The wait before the second attempt, by default.
-pub const DEFAULT_INITIAL_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_INITIAL_INTERVAL: Duration = Duration::from_secs(1);
 /// Each wait is the one before times this, by default.
-pub const DEFAULT_MULTIPLIER: f64 = 2.0;
+pub(crate) const DEFAULT_MULTIPLIER: f64 = 2.0;
 /// No wait is longer than this, by default.
-pub const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
+pub(crate) const DEFAULT_MAX_INTERVAL: Duration = Duration::from_secs(60);
 /// The most attempts a policy may ask for; more are cut to this.
-pub const MAX_ATTEMPTS: u32 = 100;
+pub(crate) const MAX_ATTEMPTS: u32 = 100;
 /// The longest wait a policy may ask for; longer ones are cut to this.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
+pub(crate) const MAX_INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How a step is retried.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     pub max_attempts: u32,
     pub initial_interval: Duration,
     pub multiplier: f64,
@@ -40,7 +40,7 @@ impl RetryPolicy {
     /// A policy as a guest asked for it, brought within bounds: at least one attempt and
     /// at most [`MAX_ATTEMPTS`], a multiplier of at least 1, waits of at most
     /// [`MAX_INTERVAL`].
-    pub fn bounded(
+    pub(crate) fn bounded(
         max_attempts: u32,
         initial_interval_ms: u64,
         multiplier: f64,
@@ -60,7 +60,7 @@ impl RetryPolicy {
     }
 
     /// The wait after failed attempt number `attempt` (1-based).
-    pub fn wait_after(&self, attempt: u32) -> Duration {
+    pub(crate) fn wait_after(&self, attempt: u32) -> Duration {
         let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
         let seconds = self.initial_interval.as_secs_f64() * self.multiplier.powi(exponent);
         if !seconds.is_finite() || seconds >= self.max_interval.as_secs_f64() {
@@ -72,7 +72,7 @@ impl RetryPolicy {
 
 /// The options of one step.
 #[derive(Clone, Debug, Default)]
-pub struct StepOptions {
+pub(crate) struct StepOptions {
     /// The step's name in the journal; default: the procedure's.
     pub name: Option<String>,
     pub retry: RetryPolicy,

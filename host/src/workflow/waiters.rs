@@ -35,14 +35,14 @@ type Senders = HashMap<String, Vec<oneshot::Sender<Option<Finished>>>>;
 
 /// The waiters of a host, by execution id.
 #[derive(Default)]
-pub struct RunWaiters {
+pub(crate) struct RunWaiters {
     waiting: Arc<Mutex<Senders>>,
 }
 
 impl RunWaiters {
     /// Wait for the next end of a run of `execution_id`. Register before looking at the
     /// store, so that an end between the look and the wait is not missed.
-    pub fn wait(&self, execution_id: &str) -> RunWaiter {
+    pub(crate) fn wait(&self, execution_id: &str) -> RunWaiter {
         let (sender, receiver) = oneshot::channel();
         self.lock()
             .entry(execution_id.to_string())
@@ -56,7 +56,7 @@ impl RunWaiters {
     }
 
     /// A run of `execution_id` ended; `finished` when it ended the execution (committed).
-    pub fn ended(&self, execution_id: &str, finished: Option<Finished>) {
+    pub(crate) fn ended(&self, execution_id: &str, finished: Option<Finished>) {
         let senders = self.lock().remove(execution_id).unwrap_or_default();
         for sender in senders {
             // A waiter that gave up is fine.

@@ -79,7 +79,11 @@ async fn init_build_deploy_and_call_both_templates() {
             .expect("tsdev build names the component")
             .to_string();
         // No --name: the manifest names the component.
-        let deployed = tsdev(work.path(), &["deploy", &wasm, "--url", &host.url]);
+        let key = host.admin_key.as_deref().expect("keys are required");
+        let deployed = tsdev(
+            work.path(),
+            &["deploy", &wasm, "--url", &host.url, "--api-key", key],
+        );
         assert!(
             deployed.contains(&format!("deployed {name} ")),
             "{deployed}"

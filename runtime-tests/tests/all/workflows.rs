@@ -381,7 +381,8 @@ async fn executions_are_listed_newest_first_with_filters_and_pages() {
 async fn the_cli_starts_lists_and_shows_executions() {
     let host = workflow_host().await;
     let tsdev = |args: &[&str]| {
-        let out = std::process::Command::new(runtime_tests::tsdev_bin())
+        let out = host
+            .cli()
             .args(["workflow", "--url", &host.url])
             .args(args)
             .output()
@@ -736,7 +737,8 @@ async fn signals_are_kept_in_order_across_kill_9_and_sent_from_the_cli() {
     assert_eq!(execution["status"], "waiting", "{execution}");
 
     let host = host.restart();
-    let output = std::process::Command::new(runtime_tests::tsdev_bin())
+    let output = host
+        .cli()
         .args([
             "workflow", "signal", &id, "item", "\"c\"", "--url", &host.url,
         ])
@@ -879,7 +881,8 @@ async fn events_stream_while_an_execution_runs_and_replay_its_history_after() {
         "three steps and the final status: {history:?}"
     );
 
-    let output = std::process::Command::new(runtime_tests::tsdev_bin())
+    let output = host
+        .cli()
         .args(["workflow", "events", &id, "--url", &host.url])
         .output()
         .expect("running tsdev workflow events");

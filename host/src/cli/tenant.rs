@@ -1,0 +1,66 @@
+//! `tsdev tenant`: create, list, show and delete tenants (an admin key's business).
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+use super::answer_error;
+use super::client::HostArgs;
+use crate::api::{NewTenant, TenantInfo, TenantList};
+
+/// Manage the host's tenants (needs an admin key).
+#[derive(Args)]
+pub(super) struct TenantCommand {
+    #[command(subcommand)]
+    action: Action,
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+#[derive(Subcommand)]
+enum Action {
+    /// Create tenant NAME.
+    Create { name: String },
+    /// List every tenant.
+    List,
+    /// Show tenant NAME.
+    Show { name: String },
+    /// Delete tenant NAME: its components and keys go, its executions are cancelled.
+    Delete { name: String },
+}
+
+impl TenantCommand {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
+        let client = self.host.client()?;
+        let request = match &self.action {
+            Action::Create { name } => client
+                .post(self.host.at("/v1/tenants"))
+                .json(&NewTenant { name: name.clone() }),
+            Action::List => client.get(self.host.at("/v1/tenants")),
+            Action::Show { name } => client.get(self.host.at(&format!("/v1/tenants/{name}"))),
+            Action::Delete { name } => {
+                client.delete(self.host.at(&format!("/v1/tenants/{name}")))
+            }
+        };
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("asking {}", self.host.url))?;
+        if !response.status().is_success() {
+            return Err(answer_error(response).await);
+        }
+        match self.action {
+            Action::Delete { name } => println!("deleted tenant {name}"),
+            Action::List => {
+                let list: TenantList = response.json().await.context("reading the answer")?;
+                for t in list.tenants {
+                    println!("{}  ({} components)", t.name, t.components);
+                }
+            }
+            Action::Create { .. } | Action::Show { .. } => {
+                let t: TenantInfo = response.json().await.context("reading the answer")?;
+                println!("{}  ({} components)", t.name, t.components);
+            }
+        }
+        Ok(())
+    }
+}
