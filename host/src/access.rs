@@ -26,7 +26,17 @@ pub const MAX_TENANT_NAME: usize = 63;
 /// What a key may do. A tenant's key acts in its tenant only; an `admin` key acts on the
 /// whole host.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Scope {
@@ -128,7 +138,9 @@ pub fn is_well_formed_key(key: &str) -> bool {
     let Some(rest) = key.strip_prefix(KEY_PREFIX) else {
         return false;
     };
-    if rest.len() != KEY_RANDOM_CHARS + KEY_CHECKSUM_CHARS || !rest.bytes().all(|b| BASE62.contains(&b)) {
+    if rest.len() != KEY_RANDOM_CHARS + KEY_CHECKSUM_CHARS
+        || !rest.bytes().all(|b| BASE62.contains(&b))
+    {
         return false;
     }
     let (body, sum) = rest.split_at(KEY_RANDOM_CHARS);

@@ -133,15 +133,22 @@ impl Host {
                 {
                     Ok((deployment, _)) => {
                         let deployment = Arc::new(deployment);
-                        match host.registry_or_new(&tenant.name).install(deployment.clone()) {
+                        match host
+                            .registry_or_new(&tenant.name)
+                            .install(deployment.clone())
+                        {
                             Ok(_) => {
                                 host.keep_compiled(&deployment).await;
                                 loaded += 1;
                             }
-                            Err(e) => tracing::error!(tenant = %tenant.name, component = %name, "not loaded: {e}"),
+                            Err(e) => {
+                                tracing::error!(tenant = %tenant.name, component = %name, "not loaded: {e}")
+                            }
                         }
                     }
-                    Err(e) => tracing::error!(tenant = %tenant.name, component = %name, "not loaded: {e}"),
+                    Err(e) => {
+                        tracing::error!(tenant = %tenant.name, component = %name, "not loaded: {e}")
+                    }
                 }
             }
         }
@@ -168,7 +175,10 @@ impl Host {
             .registries
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut all: Vec<_> = registries.iter().map(|(t, r)| (t.clone(), r.clone())).collect();
+        let mut all: Vec<_> = registries
+            .iter()
+            .map(|(t, r)| (t.clone(), r.clone()))
+            .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
     }

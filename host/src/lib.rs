@@ -44,4 +44,3 @@ pub use error_kind::ErrorKind;
 pub use host::{Host, HostConfig};
 pub use http::{AppState, AuthMode, HttpConfig, app};
 pub use workflow::WorkflowEngine;
-

@@ -122,7 +122,10 @@ impl Manifest {
     }
 
     /// Refuse a manifest that configures procedures the component does not export.
-    pub(crate) fn check_names(&self, mut exported: impl FnMut(&str) -> bool) -> Result<(), ManifestError> {
+    pub(crate) fn check_names(
+        &self,
+        mut exported: impl FnMut(&str) -> bool,
+    ) -> Result<(), ManifestError> {
         match self.procedures.keys().find(|name| !exported(name)) {
             Some(unknown) => Err(ManifestError::UnknownProcedure(unknown.clone())),
             None => Ok(()),

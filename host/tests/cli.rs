@@ -100,7 +100,11 @@ fn build_deploy_and_call_through_the_cli() {
         "/nonexistent",
     ]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("unauthenticated"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unauthenticated"),
+        "{}",
+        text(&out.stderr)
+    );
     // ...and on loopback the CLI takes the admin key the host made in its data directory.
     let out = tsdev(&[
         "deploy",

@@ -271,7 +271,11 @@ async fn pages_on_other_sites_cannot_deploy_or_call() {
     ];
     for (name, headers, status, kind) in refused {
         let (got, answer_headers, problem) = send(&app, upload(name, &headers)).await;
-        assert_eq!((got, problem["kind"].as_str()), (status, Some(kind)), "{name}: {problem}");
+        assert_eq!(
+            (got, problem["kind"].as_str()),
+            (status, Some(kind)),
+            "{name}: {problem}"
+        );
         assert!(is_problem(&answer_headers));
         assert!(!listed(&app).await.contains(name), "{name} was deployed");
     }
@@ -284,7 +288,10 @@ async fn pages_on_other_sites_cannot_deploy_or_call() {
     ];
     let (status, _, body) = send(&app, upload("from-docs", &own)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let curl = [("host", "localhost:3000"), ("content-type", "application/wasm")];
+    let curl = [
+        ("host", "localhost:3000"),
+        ("content-type", "application/wasm"),
+    ];
     let (status, _, body) = send(&app, upload("from-curl", &curl)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 

@@ -4,12 +4,13 @@
 //! 127.0.0.1:5432, which `.ci/run` starts). Each run creates and drops its own database.
 
 use sqlx::Connection;
+use tsdev::access::Scope;
 use tsdev::limits::CallLimits;
 use tsdev::store::journal::CallOutcome;
-use tsdev::access::Scope;
 use tsdev::store::{
-    self, AuditEntry, AuditFilter, StoredKey, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
-    NewExecution, Outcome, SignalSent, Step, StepKind, Store, StoreError, StoredComponent,
+    self, AuditEntry, AuditFilter, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
+    JournalEntry, Lease, NewExecution, Outcome, SignalSent, Step, StepKind, Store, StoreError,
+    StoredComponent, StoredKey,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -643,43 +644,110 @@ fn key(id: &str, tenant: Option<&str>, hash: &str, expires_at: Option<i64>) -> S
 
 /// Tenants, keys and the audit log; deleting a tenant takes its objects and nobody else's.
 async fn exercise_tenants(store: &dyn Store) {
-    let names = |tenants: Vec<store::Tenant>| tenants.into_iter().map(|t| t.name).collect::<Vec<_>>();
-    assert_eq!(names(store.list_tenants().await.expect("list")), ["default"]);
+    let names =
+        |tenants: Vec<store::Tenant>| tenants.into_iter().map(|t| t.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.list_tenants().await.expect("list")),
+        ["default"]
+    );
     assert!(store.create_tenant("acme", 5).await.expect("create"));
-    assert!(!store.create_tenant("acme", 6).await.expect("again"), "exists");
+    assert!(
+        !store.create_tenant("acme", 6).await.expect("again"),
+        "exists"
+    );
     assert!(store.create_tenant("beta", 7).await.expect("create"));
     assert_eq!(
         names(store.list_tenants().await.expect("list")),
         ["acme", "beta", "default"]
     );
-    assert_eq!(store.get_tenant("acme").await.expect("get").map(|t| t.created_at), Some(5));
+    assert_eq!(
+        store
+            .get_tenant("acme")
+            .await
+            .expect("get")
+            .map(|t| t.created_at),
+        Some(5)
+    );
 
     // Keys: found by hash, live until expired or revoked, listed per tenant.
-    store.create_key(&key("k1", Some("acme"), "h1", None)).await.expect("key");
-    store.create_key(&key("k2", Some("acme"), "h2", Some(100))).await.expect("key");
-    store.create_key(&key("k3", Some("beta"), "h3", None)).await.expect("key");
-    store.create_key(&key("a1", None, "ha", None)).await.expect("admin key");
+    store
+        .create_key(&key("k1", Some("acme"), "h1", None))
+        .await
+        .expect("key");
+    store
+        .create_key(&key("k2", Some("acme"), "h2", Some(100)))
+        .await
+        .expect("key");
+    store
+        .create_key(&key("k3", Some("beta"), "h3", None))
+        .await
+        .expect("key");
+    store
+        .create_key(&key("a1", None, "ha", None))
+        .await
+        .expect("admin key");
     assert!(
-        store.create_key(&key("k4", Some("acme"), "h1", None)).await.is_err(),
+        store
+            .create_key(&key("k4", Some("acme"), "h1", None))
+            .await
+            .is_err(),
         "a hash is unique"
     );
-    let k1 = store.key_by_hash("h1").await.expect("lookup").expect("found");
-    assert_eq!((k1.id.as_str(), k1.scopes.as_slice()), ("k1", &[Scope::Deploy, Scope::Read][..]));
+    let k1 = store
+        .key_by_hash("h1")
+        .await
+        .expect("lookup")
+        .expect("found");
+    assert_eq!(
+        (k1.id.as_str(), k1.scopes.as_slice()),
+        ("k1", &[Scope::Deploy, Scope::Read][..])
+    );
     assert!(k1.is_live(50));
-    let k2 = store.key_by_hash("h2").await.expect("lookup").expect("found");
+    let k2 = store
+        .key_by_hash("h2")
+        .await
+        .expect("lookup")
+        .expect("found");
     assert!(k2.is_live(99) && !k2.is_live(100), "expires at 100");
     assert_eq!(store.key_by_hash("nope").await.expect("lookup"), None);
     let ids = |keys: Vec<StoredKey>| keys.into_iter().map(|k| k.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.list_keys(Some("acme")).await.expect("list")), ["k1", "k2"]);
-    assert_eq!(ids(store.list_keys(None).await.expect("admin keys")), ["a1"]);
+    assert_eq!(
+        ids(store.list_keys(Some("acme")).await.expect("list")),
+        ["k1", "k2"]
+    );
+    assert_eq!(
+        ids(store.list_keys(None).await.expect("admin keys")),
+        ["a1"]
+    );
     assert!(
-        !store.revoke_key(Some("beta"), "k1", 60).await.expect("revoke"),
+        !store
+            .revoke_key(Some("beta"), "k1", 60)
+            .await
+            .expect("revoke"),
         "another tenant's key is not revoked"
     );
-    assert!(!store.revoke_key(None, "k1", 60).await.expect("revoke"), "nor as an admin key");
-    assert!(store.revoke_key(Some("acme"), "k1", 60).await.expect("revoke"));
-    assert!(!store.revoke_key(Some("acme"), "k1", 61).await.expect("revoke"), "once");
-    let k1 = store.key_by_hash("h1").await.expect("lookup").expect("found");
+    assert!(
+        !store.revoke_key(None, "k1", 60).await.expect("revoke"),
+        "nor as an admin key"
+    );
+    assert!(
+        store
+            .revoke_key(Some("acme"), "k1", 60)
+            .await
+            .expect("revoke")
+    );
+    assert!(
+        !store
+            .revoke_key(Some("acme"), "k1", 61)
+            .await
+            .expect("revoke"),
+        "once"
+    );
+    let k1 = store
+        .key_by_hash("h1")
+        .await
+        .expect("lookup")
+        .expect("found");
     assert_eq!(k1.revoked_at, Some(60));
     assert!(!k1.is_live(61));
 
@@ -710,7 +778,10 @@ async fn exercise_tenants(store: &dyn Store) {
     }
     let all = |filter: AuditFilter| async move {
         store
-            .list_audit(&AuditFilter { limit: 10, ..filter })
+            .list_audit(&AuditFilter {
+                limit: 10,
+                ..filter
+            })
             .await
             .expect("audit")
             .into_iter()
@@ -741,7 +812,10 @@ async fn exercise_tenants(store: &dyn Store) {
         ["r2", "r1"]
     );
     let first_page = store
-        .list_audit(&AuditFilter { limit: 2, ..AuditFilter::default() })
+        .list_audit(&AuditFilter {
+            limit: 2,
+            ..AuditFilter::default()
+        })
         .await
         .expect("page");
     let before = first_page.last().map(|e| e.seq);
@@ -782,14 +856,34 @@ async fn exercise_tenants(store: &dyn Store) {
     assert!(store.delete_tenant("acme", 70).await.expect("delete"));
     assert!(!store.delete_tenant("acme", 71).await.expect("again"));
     assert_eq!(store.get_tenant("acme").await.expect("get"), None);
-    assert!(store.load_components("acme").await.expect("load").is_empty());
-    assert_eq!(store.load_component_version("acme", "shop", "v1").await.expect("load"), None);
+    assert!(
+        store
+            .load_components("acme")
+            .await
+            .expect("load")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .load_component_version("acme", "shop", "v1")
+            .await
+            .expect("load"),
+        None
+    );
     assert_eq!(store.key_by_hash("h2").await.expect("lookup"), None);
-    let run = store.get_execution("acme", "acme-run").await.expect("get").expect("kept");
+    let run = store
+        .get_execution("acme", "acme-run")
+        .await
+        .expect("get")
+        .expect("kept");
     assert_eq!(run.status, ExecutionStatus::Cancelled);
     assert_eq!(store.load_components("beta").await.expect("load").len(), 1);
     assert!(store.key_by_hash("h3").await.expect("lookup").is_some());
-    let beta_run = store.get_execution("beta", "beta-run").await.expect("get").expect("kept");
+    let beta_run = store
+        .get_execution("beta", "beta-run")
+        .await
+        .expect("get")
+        .expect("kept");
     assert_eq!(beta_run.status, ExecutionStatus::Pending);
     assert_eq!(all(AuditFilter::default()).await.len(), 4);
 }

@@ -361,7 +361,9 @@ pub fn client(key: Option<&str>) -> reqwest::Client {
     if let Some(key) = key {
         headers.insert(
             reqwest::header::AUTHORIZATION,
-            format!("Bearer {key}").parse().expect("a key is a header value"),
+            format!("Bearer {key}")
+                .parse()
+                .expect("a key is a header value"),
         );
     }
     reqwest::Client::builder()

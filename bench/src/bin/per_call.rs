@@ -11,12 +11,12 @@ use std::time::Instant;
 
 use bench::{hello_native, micros, summarize};
 use serde_json::json;
-use tsdev::{Host, HostConfig};
 use tsdev::limits::CallLimits;
-use tsdev::store::DEFAULT_TENANT;
 use tsdev::runtime::CallContext;
-use tsdev::runtime::StoreState;
 use tsdev::runtime::CallLabel;
+use tsdev::runtime::StoreState;
+use tsdev::store::DEFAULT_TENANT;
+use tsdev::{Host, HostConfig};
 use wasmtime::component::Component;
 
 wasmtime::component::bindgen!({

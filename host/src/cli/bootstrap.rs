@@ -20,7 +20,11 @@ pub(super) const ADMIN_KEY_FILE: &str = "admin.key";
 
 /// Make sure the store holds a live admin key: `given`, or one made now (see the module
 /// docs).
-pub(super) async fn admin_key(store: &dyn Store, data: &Path, given: Option<String>) -> anyhow::Result<()> {
+pub(super) async fn admin_key(
+    store: &dyn Store,
+    data: &Path,
+    given: Option<String>,
+) -> anyhow::Result<()> {
     let now = now_ms();
     if let Some(key) = given {
         anyhow::ensure!(

@@ -50,7 +50,10 @@ impl HostArgs {
         if let Some(key) = &self.api_key {
             return Some(key.trim().to_string());
         }
-        if let Some(key) = saved_keys().ok().and_then(|mut keys| keys.remove(self.url.trim_end_matches('/'))) {
+        if let Some(key) = saved_keys()
+            .ok()
+            .and_then(|mut keys| keys.remove(self.url.trim_end_matches('/')))
+        {
             return Some(key);
         }
         is_loopback_url(&self.url)
@@ -66,7 +69,10 @@ fn is_loopback_url(url: &str) -> bool {
     };
     let host = url.host_str().unwrap_or("");
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Where `tsdev login` keeps keys: `$XDG_CONFIG_HOME/tsdev/keys.json` or
@@ -83,7 +89,9 @@ fn keys_file() -> anyhow::Result<PathBuf> {
 pub(super) fn saved_keys() -> anyhow::Result<BTreeMap<String, String>> {
     let path = keys_file()?;
     match std::fs::read_to_string(&path) {
-        Ok(text) => serde_json::from_str(&text).with_context(|| format!("reading {}", path.display())),
+        Ok(text) => {
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }

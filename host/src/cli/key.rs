@@ -70,7 +70,9 @@ impl KeyCommand {
                         expires_at,
                     })
             }
-            Action::List { tenant } => client.get(self.host.at(&format!("/v1/tenants/{tenant}/keys"))),
+            Action::List { tenant } => {
+                client.get(self.host.at(&format!("/v1/tenants/{tenant}/keys")))
+            }
             Action::Revoke { tenant, id } => {
                 client.delete(self.host.at(&format!("/v1/tenants/{tenant}/keys/{id}")))
             }
@@ -97,7 +99,11 @@ impl KeyCommand {
             Action::List { .. } => {
                 let list: KeyList = response.json().await.context("reading the answer")?;
                 for k in list.keys {
-                    let state = if k.revoked_at.is_some() { "  revoked" } else { "" };
+                    let state = if k.revoked_at.is_some() {
+                        "  revoked"
+                    } else {
+                        ""
+                    };
                     println!("{}  {}  [{}]{state}", k.id, k.name, scope_names(&k.scopes));
                 }
             }
@@ -109,5 +115,9 @@ impl KeyCommand {
 }
 
 fn scope_names(scopes: &[Scope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }

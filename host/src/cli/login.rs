@@ -45,7 +45,9 @@ impl LoginCommand {
             .await
             .with_context(|| format!("asking {url}"))?;
         if response.status() == reqwest::StatusCode::UNAUTHORIZED {
-            return Err(answer_error(response).await.context("the host refused the key"));
+            return Err(answer_error(response)
+                .await
+                .context("the host refused the key"));
         }
         let path = super::client::save_key(&self.url, &key)?;
         println!("saved the key for {} in {}", self.url, path.display());

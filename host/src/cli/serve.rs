@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use crate::host::{Host, HostConfig};
 use crate::http::{AppState, AuthMode};
-use crate::store::DEFAULT_TENANT;
 use crate::limits::CallLimits;
 use crate::registry::Deployment;
+use crate::store::DEFAULT_TENANT;
 use crate::workflow::WorkflowEngine;
 
 /// Run the host: HTTP API on `--listen`, state under `--data`.
@@ -74,7 +74,9 @@ impl ServeCommand {
         .await
         .context("opening the host")?;
         let auth = if self.insecure_no_auth {
-            tracing::warn!("API keys are off (--insecure-no-auth): every request acts as tenant default");
+            tracing::warn!(
+                "API keys are off (--insecure-no-auth): every request acts as tenant default"
+            );
             AuthMode::Off
         } else {
             let given = match (&self.admin_key_file, &self.admin_key) {
@@ -164,10 +166,7 @@ pub(crate) fn print_urls(addr: std::net::SocketAddr, deployment: &Deployment) {
         }
         let args = crate::registry::schema::example_args(&p.params);
         println!("  {}  {}", p.name, p.signature);
-        println!(
-            "    curl -s http://{addr}/rpc/{} --json '{args}'",
-            p.name
-        );
+        println!("    curl -s http://{addr}/rpc/{} --json '{args}'", p.name);
         if let Some(route) = &p.enforcement.policy.route {
             println!("    {} http://{addr}{}", route.method.as_str(), route.path);
         }

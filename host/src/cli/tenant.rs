@@ -37,9 +37,7 @@ impl TenantCommand {
                 .json(&NewTenant { name: name.clone() }),
             Action::List => client.get(self.host.at("/v1/tenants")),
             Action::Show { name } => client.get(self.host.at(&format!("/v1/tenants/{name}"))),
-            Action::Delete { name } => {
-                client.delete(self.host.at(&format!("/v1/tenants/{name}")))
-            }
+            Action::Delete { name } => client.delete(self.host.at(&format!("/v1/tenants/{name}"))),
         };
         let response = request
             .send()

@@ -45,6 +45,8 @@ pub(crate) fn action_of(method: &Method, route: &str) -> Option<(&'static str, b
 
 /// What a request was, for its entry.
 pub(crate) struct Asked {
+    /// The tenant named in the path (`/v1/tenants/{tenant}/…`), if one is.
+    pub(crate) tenant: Option<String>,
     pub(crate) action: &'static str,
     pub(crate) write: bool,
     pub(crate) target: String,
@@ -52,6 +54,17 @@ pub(crate) struct Asked {
 }
 
 impl Asked {
+    /// The tenant a `/v1/tenants/{tenant}…` route names.
+    pub(crate) fn tenant_of(route: &str, uri: &axum::http::Uri) -> Option<String> {
+        if !route.starts_with("/v1/tenants/{tenant}") {
+            return None;
+        }
+        uri.path()
+            .split('/')
+            .nth(3)
+            .map(|t| printable(t).chars().take(64).collect())
+    }
+
     /// The request's target as kept: its path and query, escaped and cut.
     pub(crate) fn target_of(uri: &axum::http::Uri) -> String {
         let full = uri
@@ -83,7 +96,11 @@ pub(crate) async fn record(
     let entry = AuditEntry {
         seq: 0,
         at: now_ms(),
-        tenant: who.map_or(crate::store::DEFAULT_TENANT, |(tenant, _)| tenant).to_string(),
+        // The tenant acted on: the one the path names, else the caller's.
+        tenant: asked.tenant.unwrap_or_else(|| {
+            who.map_or(crate::store::DEFAULT_TENANT, |(tenant, _)| tenant)
+                .to_string()
+        }),
         key_id: who.and_then(|(_, key)| key).map(str::to_string),
         action: asked.action.to_string(),
         target: asked.target,

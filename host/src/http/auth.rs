@@ -104,11 +104,14 @@ pub(crate) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let asked = request
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|route| audit::action_of(request.method(), route.as_str()))
-        .map(|(action, write)| audit::Asked {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let asked = route
+        .as_ref()
+        .and_then(|route| {
+            audit::action_of(request.method(), route.as_str()).map(|found| (route, found))
+        })
+        .map(|(route, (action, write))| audit::Asked {
+            tenant: audit::Asked::tenant_of(route.as_str(), request.uri()),
             action,
             write,
             target: audit::Asked::target_of(request.uri()),

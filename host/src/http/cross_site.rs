@@ -74,7 +74,10 @@ impl CrossSite {
             ));
         }
         let unsafe_method = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
-        match headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or("")) {
+        match headers
+            .get(header::ORIGIN)
+            .map(|o| o.to_str().unwrap_or(""))
+        {
             Some(origin) if !self.allows(origin, host) => {
                 return Err(Problem::new(
                     StatusCode::FORBIDDEN,
@@ -142,7 +145,9 @@ fn is_loopback_authority(authority: &str) -> bool {
     let name = match authority.strip_prefix('[') {
         // [::1]:3000
         Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(name, _)| name),
+        None => authority
+            .rsplit_once(':')
+            .map_or(authority, |(name, _)| name),
     };
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     // Browsers resolve localhost and its subdomains to loopback themselves (RFC 6761).
@@ -196,9 +201,15 @@ mod tests {
 
     #[test]
     fn a_page_on_another_origin_is_refused_and_the_hosts_own_is_not() {
-        let own = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://127.0.0.1:3000")]);
+        let own = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000"),
+        ]);
         assert!(LOCAL.check(&Method::POST, &own).is_ok());
-        let other = headers(&[("host", "127.0.0.1:3000"), ("origin", "http://evil.example")]);
+        let other = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://evil.example"),
+        ]);
         let refused = LOCAL.check(&Method::POST, &other).expect_err("refused");
         assert_eq!(refused.kind, ErrorKind::CrossOrigin);
         // Reading counts as well: a page must not read a host it was not allowed to.
@@ -210,7 +221,10 @@ mod tests {
             origins: vec!["https://app.example".into()],
             ..LOCAL
         };
-        let app = headers(&[("host", "127.0.0.1:3000"), ("origin", "https://app.example")]);
+        let app = headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "https://app.example"),
+        ]);
         assert!(allowed.check(&Method::POST, &app).is_ok());
         assert!(allowed.check(&Method::POST, &other).is_err());
     }
@@ -251,7 +265,11 @@ mod tests {
             let refused = LOCAL.check(&Method::POST, &h).expect_err(form);
             assert_eq!(refused.kind, ErrorKind::UnsupportedMediaType);
         }
-        for fine in ["application/json", "application/wasm", "application/merge+json"] {
+        for fine in [
+            "application/json",
+            "application/wasm",
+            "application/merge+json",
+        ] {
             let h = headers(&[("host", "localhost"), ("content-type", fine)]);
             assert!(LOCAL.check(&Method::POST, &h).is_ok(), "{fine}");
         }

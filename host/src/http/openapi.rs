@@ -42,7 +42,11 @@ pub(crate) async fn openapi(
     let registry = host.registry(&caller.tenant);
     let generation = registry.generation();
     let key = (caller.tenant.clone(), under_tenant);
-    let body = match cache.0.get(&key).filter(|(built_for, _)| *built_for == generation) {
+    let body = match cache
+        .0
+        .get(&key)
+        .filter(|(built_for, _)| *built_for == generation)
+    {
         Some((_, body)) => body,
         None => {
             let prefix = under_tenant.then(|| format!("/t/{}", caller.tenant));

@@ -227,7 +227,7 @@ pub(crate) fn add(
         query_param(
             "limit",
             "At most this many (1 to 100; default 20).",
-            json!({ "type": "integer" })
+            json!({ "type": "integer", "minimum": i64::MIN, "maximum": i64::MAX })
         ),
         query_param(
             "after",
@@ -444,14 +444,31 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("400", problem_response("invalid-query")),
         ]),
     );
-    let integer = || json!({ "type": "integer" });
+    // Query values are read as i64: say so, or a valid-looking 1e20 would be refused.
+    let integer = || json!({ "type": "integer", "minimum": i64::MIN, "maximum": i64::MAX });
     audit["parameters"] = json!([
-        query_param("tenant", "Admin only: one tenant's entries.", json!({ "type": "string" })),
-        query_param("action", "Only this action (`component.deploy`, `key.create`, …).", json!({ "type": "string" })),
-        query_param("since", "Entries at or after this time (ms since the Unix epoch).", integer()),
+        query_param(
+            "tenant",
+            "Admin only: one tenant's entries.",
+            json!({ "type": "string" })
+        ),
+        query_param(
+            "action",
+            "Only this action (`component.deploy`, `key.create`, …).",
+            json!({ "type": "string" })
+        ),
+        query_param(
+            "since",
+            "Entries at or after this time (ms since the Unix epoch).",
+            integer()
+        ),
         query_param("until", "Entries before this time.", integer()),
         query_param("before", "The `next` of the previous page.", integer()),
-        query_param("limit", "At most this many (1 to 500; default 100).", integer()),
+        query_param(
+            "limit",
+            "At most this many (1 to 500; default 100).",
+            integer()
+        ),
     ]);
     paths.insert("/v1/audit".into(), json!({ "get": audit }));
 }

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::{Extension, Json};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::{Extension, Json};
 
 use super::auth::Caller;
 use super::{AppState, Problem};

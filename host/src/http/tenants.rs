@@ -29,9 +29,7 @@ pub(crate) const MAX_KEY_NAME_LEN: usize = 128;
 pub(crate) const MAX_AUDIT_PAGE: i64 = 500;
 
 /// A JSON body of type `T`, or `invalid-args` saying why not.
-fn body<T: serde::de::DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, Problem> {
+fn body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Problem> {
     let value = super::json_body(body, limits::MAX_ARGS_BYTES)?;
     serde_json::from_value(value).map_err(|e| Problem::invalid_args(e.to_string()))
 }

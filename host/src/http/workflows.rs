@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::{Extension, Json};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use super::Problem;
@@ -206,17 +206,18 @@ pub(crate) async fn list(
         })?),
     };
     // The cursor is the last execution of the previous page; the page goes on after it.
-    let before = match query.after.as_deref() {
-        None | Some("") => None,
-        Some(after) => {
-            let last = workflows.execution(&caller.tenant, after).await?.ok_or_else(|| {
+    let before =
+        match query.after.as_deref() {
+            None | Some("") => None,
+            Some(after) => {
+                let last = workflows.execution(&caller.tenant, after).await?.ok_or_else(|| {
                 Problem::not_found(format!(
                     "no execution {after} to page after; use the `next` of the previous page"
                 ))
             })?;
-            Some((last.created_at, last.id))
-        }
-    };
+                Some((last.created_at, last.id))
+            }
+        };
     let limit = query.limit.unwrap_or(20).clamp(1, MAX_PAGE);
     let executions = workflows
         .list(&ExecutionFilter {
@@ -284,7 +285,10 @@ pub(crate) async fn signal(
             ),
         ));
     }
-    match workflows.signal(&caller.tenant, &id, &name, &payload).await? {
+    match workflows
+        .signal(&caller.tenant, &id, &name, &payload)
+        .await?
+    {
         SignalSent::Sent => Ok((
             StatusCode::ACCEPTED,
             Json(SignalInfo {

@@ -22,6 +22,8 @@ pub(crate) const RESERVED_PREFIXES: &[&str] = &[
     "docs",
     "health",
     "ready",
+    // `/t/{tenant}/…`: tenants' public procedures.
+    "t",
 ];
 
 /// An HTTP method a REST route may use.

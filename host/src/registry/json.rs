@@ -51,7 +51,10 @@ fn err<T>(path: &str, message: impl Into<String>) -> Result<T, ArgError> {
 }
 
 /// A call's arguments: one JSON object keyed by WIT parameter names.
-pub(crate) fn args_from_json(params: &[(String, Type)], args: &Value) -> Result<Vec<Val>, ArgError> {
+pub(crate) fn args_from_json(
+    params: &[(String, Type)],
+    args: &Value,
+) -> Result<Vec<Val>, ArgError> {
     let empty = Map::new();
     let object = match args {
         Value::Object(object) => object,

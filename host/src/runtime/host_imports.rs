@@ -27,7 +27,10 @@ use self::bindings::tsdev::host::log::{Host as LogHost, Level};
 
 /// The linker every uploaded component is checked against and instantiated with: WASI,
 /// `tsdev:host`, and what `hooks` add.
-pub(crate) fn linker(engine: &Engine, hooks: &[ImportsHook]) -> wasmtime::Result<Linker<StoreState>> {
+pub(crate) fn linker(
+    engine: &Engine,
+    hooks: &[ImportsHook],
+) -> wasmtime::Result<Linker<StoreState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)?;

@@ -113,8 +113,12 @@ pub trait TenantStore: Send + Sync {
 
     /// Revoke key `id` of `tenant` (`None`: an admin key); false when there is no such
     /// live key.
-    async fn revoke_key(&self, tenant: Option<&str>, id: &str, now: i64)
-    -> Result<bool, StoreError>;
+    async fn revoke_key(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
     /// Append to the audit log.
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
@@ -131,8 +135,7 @@ fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
     })
 }
 
-const KEY_COLUMNS: &str =
-    "id, tenant, name, hash, scopes, created_at, expires_at, revoked_at";
+const KEY_COLUMNS: &str = "id, tenant, name, hash, scopes, created_at, expires_at, revoked_at";
 
 fn key_from_row(row: &AnyRow) -> Result<StoredKey, StoreError> {
     let read = || db("reading a key row");
@@ -284,14 +287,16 @@ impl TenantStore for SqlStore {
     }
 
     async fn key_by_hash(&self, hash: &str) -> Result<Option<StoredKey>, StoreError> {
-        sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1"))
-            .bind(hash)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db("looking a key up"))?
-            .as_ref()
-            .map(key_from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db("looking a key up"))?
+        .as_ref()
+        .map(key_from_row)
+        .transpose()
     }
 
     async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<StoredKey>, StoreError> {

@@ -338,7 +338,9 @@ mod tests {
         );
 
         open_gate.send(()).expect("the held write is waiting");
-        held.await.expect("the held write's task").expect("it commits");
+        held.await
+            .expect("the held write's task")
+            .expect("it commits");
         for task in waiting {
             task.await.expect("a write's task").expect("it commits");
         }

@@ -19,8 +19,8 @@ use crate::registry::Deployment;
 use crate::registry::json::{self, ArgError};
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Target};
 use crate::store::{
-    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
-    JournalEntry, Lease, NewExecution, SignalSent, StoreError,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
+    NewExecution, SignalSent, StoreError,
 };
 
 /// The imports workflows need, for [`Host::open`]: every component is linked with them.
@@ -252,11 +252,7 @@ impl WorkflowEngine {
                 None => {
                     // Wait, then look: an end in between is not missed.
                     let waiter = self.waiters.wait(&started.id);
-                    let execution = self
-                        .host
-                        .store()
-                        .get_execution(tenant, &started.id)
-                        .await?;
+                    let execution = self.host.store().get_execution(tenant, &started.id).await?;
                     if let Some(execution) = execution.filter(|e| e.status.is_finished()) {
                         return Ok((started.id, Some(execution.into())));
                     }

@@ -212,9 +212,14 @@ impl Replay {
             }
             self.check_room(self.cursor + 1, &step)?;
             let started_at = now_ms();
-            let mut outcome =
-                step_outcome(&self.host, &self.tenant, &procedure, &args, idempotency_key.clone())
-                    .await;
+            let mut outcome = step_outcome(
+                &self.host,
+                &self.tenant,
+                &procedure,
+                &args,
+                idempotency_key.clone(),
+            )
+            .await;
             let transient =
                 matches!(&outcome, CallOutcome::Failed { err, .. } if err.kind.is_transient());
             if !transient || attempt >= policy.max_attempts {

@@ -10,6 +10,7 @@ mod probes;
 mod python;
 mod rest;
 mod schemathesis;
+mod tenants;
 mod upgrade;
 mod values;
 mod workflows;

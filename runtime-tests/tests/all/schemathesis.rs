@@ -28,6 +28,8 @@ async fn schemathesis_finds_no_contract_violation() {
         .arg(&config)
         .args(["run", &format!("{}/openapi.json", host.url)])
         // The admin key: every operation is reachable (401 and 403 have tests of their own).
+        // Headers given here replace the configuration's: repeat its Prefer.
+        .args(["--header", "Prefer: wait=1"])
         .arg("--header")
         .arg(format!(
             "Authorization: Bearer {}",

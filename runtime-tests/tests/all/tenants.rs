@@ -1,0 +1,634 @@
+//! Tenants and API keys with the real binary: each tenant's objects are its own, every
+//! management endpoint refuses what it should (a matrix built from /openapi.json, so a new
+//! endpoint joins it by itself), keys never leak, and the audit log keeps what was done.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use runtime_tests::{TestHost, client, guests, with_manifest};
+
+/// `method path` with `body` (JSON) as `http`; status and JSON body.
+async fn send(
+    host: &TestHost,
+    http: &reqwest::Client,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut request = http.request(method, format!("{}{path}", host.url));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("a request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    // An event stream of a sleeping execution does not end: its status is the answer.
+    if headers
+        .get("content-type")
+        .is_some_and(|t| t == "text/event-stream")
+    {
+        return (status, Value::Null, headers);
+    }
+    let text = response.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        headers,
+    )
+}
+
+/// Make tenant `name` and a key in it with `scopes`: the key, and its id.
+async fn tenant_with_key(host: &TestHost, name: &str, scopes: &[&str]) -> (String, String) {
+    let (status, body, _) = send(
+        host,
+        &host.client,
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({ "name": name })),
+    )
+    .await;
+    assert!(status == 201 || status == 409, "{status} {body}");
+    key_in(host, name, scopes, None).await
+}
+
+async fn key_in(
+    host: &TestHost,
+    tenant: &str,
+    scopes: &[&str],
+    expires_at: Option<u64>,
+) -> (String, String) {
+    let (status, body, _) = send(
+        host,
+        &host.client,
+        Method::POST,
+        &format!("/v1/tenants/{tenant}/keys"),
+        Some(json!({ "name": "test", "scopes": scopes, "expires_at": expires_at })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let key = body["key"].as_str().expect("the key").to_string();
+    let id = body["id"].as_str().expect("its id").to_string();
+    (key, id)
+}
+
+async fn upload(host: &TestHost, key: &str, name: &str, wasm: Vec<u8>) -> Value {
+    let response = client(Some(key))
+        .post(format!("{}/v1/components?name={name}", host.url))
+        .header("content-type", "application/wasm")
+        .body(wasm)
+        .send()
+        .await
+        .expect("uploading");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+const EVERY_SCOPE: &[&str] = &["deploy", "call", "operate", "read", "keys"];
+
+#[tokio::test]
+async fn two_tenants_deploy_the_same_names_and_each_sees_only_its_own() {
+    let host = TestHost::start();
+    let (acme_key, _) = tenant_with_key(&host, "acme", EVERY_SCOPE).await;
+    let (beta_key, _) = tenant_with_key(&host, "beta", EVERY_SCOPE).await;
+    let hello = std::fs::read(guests::HELLO).expect("hello.wasm");
+    let routed = with_manifest(
+        &hello,
+        "[procedures.\"greeter.hello\"]\nroute = \"GET /hello/{name}\"\n",
+    );
+    let acme_hello = upload(&host, &acme_key, "hello", routed).await;
+    // Beta's hello is private (public = false): other bytes, another version.
+    let private = with_manifest(&hello, "[procedures.\"greeter.hello\"]\npublic = false\n");
+    let beta_hello = upload(&host, &beta_key, "hello", private).await;
+    assert_ne!(acme_hello["version"], beta_hello["version"]);
+
+    // Each tenant's key calls its own procedure.
+    let (acme, beta) = (client(Some(&acme_key)), client(Some(&beta_key)));
+    let args = Some(json!({ "name": "Ada" }));
+    let (status, body, _) = send(
+        &host,
+        &acme,
+        Method::POST,
+        "/rpc/greeter.hello",
+        args.clone(),
+    )
+    .await;
+    assert_eq!((status, &body["message"]), (200, &json!("Hello, Ada!")));
+    let (status, _, _) = send(
+        &host,
+        &beta,
+        Method::POST,
+        "/rpc/greeter.hello",
+        args.clone(),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "a key with scope call calls a private procedure"
+    );
+
+    // Without a key: acme's public procedure under /t/acme/, beta's private one refused.
+    let anonymous = &host.anonymous;
+    let (status, body, _) = send(
+        &host,
+        anonymous,
+        Method::POST,
+        "/t/acme/rpc/greeter.hello",
+        args.clone(),
+    )
+    .await;
+    assert_eq!((status, &body["message"]), (200, &json!("Hello, Ada!")));
+    let (status, body, _) = send(&host, anonymous, Method::GET, "/t/acme/hello/Bo", None).await;
+    assert_eq!(
+        (status, &body["message"]),
+        (200, &json!("Hello, Bo!")),
+        "{body}"
+    );
+    let (status, body, _) = send(
+        &host,
+        anonymous,
+        Method::POST,
+        "/t/beta/rpc/greeter.hello",
+        args.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (403, Some("private-procedure"))
+    );
+    // Tenant default has no hello; another tenant's is not reachable at the root.
+    let (status, _, _) = send(
+        &host,
+        anonymous,
+        Method::POST,
+        "/rpc/greeter.hello",
+        args.clone(),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // A key of another tenant counts for nothing under /t/{tenant}/.
+    let (status, body, _) = send(
+        &host,
+        &acme,
+        Method::POST,
+        "/t/beta/rpc/greeter.hello",
+        args,
+    )
+    .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (403, Some("private-procedure"))
+    );
+
+    // Each tenant's documents and catalogue show its own procedures only.
+    let (_, acme_list, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+    assert_eq!(acme_list["components"][0]["version"], acme_hello["version"]);
+    assert_eq!(acme_list["components"].as_array().map(Vec::len), Some(1));
+    let (_, document, _) = send(&host, anonymous, Method::GET, "/t/acme/openapi.json", None).await;
+    assert_eq!(document["servers"][0]["url"], "/t/acme");
+    assert!(document["paths"]["/rpc/greeter.hello"].is_object());
+    let (_, document, _) = send(&host, anonymous, Method::GET, "/t/beta/openapi.json", None).await;
+    assert!(
+        document["paths"].get("/rpc/greeter.hello").is_none(),
+        "private: not documented"
+    );
+    let (_, catalogue, _) = send(&host, anonymous, Method::GET, "/t/beta/procedures", None).await;
+    assert_eq!(
+        catalogue["procedures"],
+        json!([]),
+        "anonymous: public procedures only"
+    );
+    let (_, catalogue, _) = send(&host, &beta, Method::GET, "/procedures", None).await;
+    assert_eq!(catalogue["procedures"][0]["version"], beta_hello["version"]);
+
+    // A workflow's steps run in its execution's tenant: acme's flows call acme's hello.
+    upload(
+        &host,
+        &acme_key,
+        "flows",
+        std::fs::read(guests::FLOWS).expect("flows.wasm"),
+    )
+    .await;
+    let (status, body, _) = send(
+        &host,
+        &acme,
+        Method::POST,
+        "/rpc/flows.greet-twice",
+        Some(json!({ "first": "Ada", "second": "Bo", "sleep-ms": 0 })),
+    )
+    .await;
+    assert_eq!((status, &body), (200, &json!("Hello, Ada! | Hello, Bo!")));
+    // Beta has no flows.
+    let (status, _, _) = send(
+        &host,
+        &beta,
+        Method::POST,
+        "/v1/workflows/flows.greet-twice/executions",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // Deleting a tenant takes its components and keys at once.
+    let (status, _, _) = send(
+        &host,
+        &host.client,
+        Method::DELETE,
+        "/v1/tenants/beta",
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body, headers) = send(&host, &beta, Method::GET, "/v1/components", None).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    let (status, _, _) = send(&host, anonymous, Method::GET, "/t/beta/hello/Ada", None).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = send(
+        &host,
+        &host.client,
+        Method::DELETE,
+        "/v1/tenants/default",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "default always exists");
+}
+
+/// Every management operation of /openapi.json, with acme's real objects in its path, asked
+/// by each kind of caller that must not reach them.
+#[tokio::test]
+async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
+    let host = TestHost::start();
+    let (acme_key, acme_key_id) = tenant_with_key(&host, "acme", EVERY_SCOPE).await;
+    let (beta_key, _) = tenant_with_key(&host, "beta", EVERY_SCOPE).await;
+    let (read_only, _) = key_in(&host, "acme", &["read"], None).await;
+    let (revoked, revoked_id) = key_in(&host, "acme", EVERY_SCOPE, None).await;
+    let (expiring, _) = key_in(&host, "acme", EVERY_SCOPE, Some(now_ms() + 1_500)).await;
+    let (status, _, _) = send(
+        &host,
+        &host.client,
+        Method::DELETE,
+        &format!("/v1/tenants/acme/keys/{revoked_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+
+    // Acme's objects: a component, a finished and a sleeping execution.
+    let hello = upload(
+        &host,
+        &acme_key,
+        "hello",
+        std::fs::read(guests::HELLO).expect("hello"),
+    )
+    .await;
+    upload(
+        &host,
+        &acme_key,
+        "flows",
+        std::fs::read(guests::FLOWS).expect("flows"),
+    )
+    .await;
+    let acme = client(Some(&acme_key));
+    let (status, started, _) = send(
+        &host,
+        &acme,
+        Method::POST,
+        "/v1/workflows/flows.greet-twice/executions",
+        Some(json!({ "first": "A", "second": "B", "sleep-ms": 600_000 })),
+    )
+    .await;
+    assert_eq!(status, 201, "{started}");
+    let execution = started["id"].as_str().expect("an id").to_string();
+    // Let the expiring key expire.
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+
+    // What must never appear in an answer to another caller.
+    let acme_secrets = [
+        execution.clone(),
+        hello["version"].as_str().expect("a version").to_string(),
+        acme_key_id.clone(),
+    ];
+
+    let (_, document, _) = send(&host, &host.anonymous, Method::GET, "/openapi.json", None).await;
+    let paths = document["paths"].as_object().expect("paths");
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        if !path.starts_with("/v1/") {
+            continue;
+        }
+        for (method, _) in item.as_object().expect("an operation map") {
+            let concrete = path
+                .replace("{tenant}", "acme")
+                .replace(
+                    "{name}",
+                    if path.contains("workflows") {
+                        "flows.greet-twice"
+                    } else if path.contains("signals") {
+                        "go"
+                    } else {
+                        "hello"
+                    },
+                )
+                .replace(
+                    "{id}",
+                    if path.contains("keys") {
+                        &acme_key_id
+                    } else {
+                        &execution
+                    },
+                );
+            let method =
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("a method");
+            operations.push((method, path.clone(), concrete));
+        }
+    }
+    assert!(operations.len() >= 16, "{operations:?}");
+
+    let callers = [
+        ("no key", None),
+        ("a revoked key", Some(revoked.as_str())),
+        ("an expired key", Some(expiring.as_str())),
+        ("a malformed key", Some("tsdev_not-a-key")),
+    ];
+    for (who, key) in callers {
+        let http = client(key);
+        for (method, template, path) in &operations {
+            let (status, body, headers) =
+                send(&host, &http, method.clone(), path, Some(json!({}))).await;
+            assert_eq!(
+                (status, body["kind"].as_str()),
+                (401, Some("unauthenticated")),
+                "{who}: {method} {template}: {body}"
+            );
+            assert_eq!(
+                headers["www-authenticate"], "Bearer",
+                "{who}: {method} {template}"
+            );
+        }
+    }
+
+    let beta = client(Some(&beta_key));
+    for (method, template, path) in &operations {
+        let (status, body, _) = send(&host, &beta, method.clone(), path, Some(json!({}))).await;
+        if template == "/v1/audit" {
+            // Beta's own requests (with acme's ids in their targets) are beta's entries.
+            let entries = body["entries"].as_array().expect("entries");
+            assert!(entries.iter().all(|e| e["tenant"] == "beta"), "{body}");
+            continue;
+        }
+        let text = body.to_string();
+        // An id beta sent may come back in the answer ("no execution ID"); nothing else may.
+        for secret in acme_secrets.iter().filter(|s| !path.contains(s.as_str())) {
+            assert!(
+                !text.contains(secret.as_str()),
+                "beta's key: {method} {template} shows {secret}: {text}"
+            );
+        }
+        let allowed: &[u16] = match (method.as_str(), template.as_str()) {
+            // Beta's own lists, and creating in beta's own tenant (an empty upload is 415).
+            ("GET", "/v1/components" | "/v1/executions" | "/v1/audit") => &[200],
+            ("POST", "/v1/components") => &[415],
+            // Admin only.
+            (_, "/v1/tenants") | ("DELETE", "/v1/tenants/{tenant}") => &[403],
+            _ => &[404],
+        };
+        assert!(
+            allowed.contains(&status),
+            "beta's key: {method} {template}: {status} {body}"
+        );
+    }
+
+    // Acme's own read-only key: reads answer, every change is 403 naming the scope.
+    let reader = client(Some(&read_only));
+    for (method, template, path) in &operations {
+        let (status, body, _) = send(&host, &reader, method.clone(), path, Some(json!({}))).await;
+        if *method == Method::GET {
+            if template == "/v1/tenants" || template.starts_with("/v1/tenants/{tenant}/keys") {
+                assert_eq!(status, 403, "read-only: {method} {template}: {body}");
+            } else {
+                assert!(
+                    status == 200 || status == 404,
+                    "read-only: {method} {template}: {status} {body}"
+                );
+            }
+        } else {
+            assert_eq!(
+                (status, body["kind"].as_str()),
+                (403, Some("forbidden")),
+                "read-only: {method} {template}: {body}"
+            );
+            assert!(body["scope"].is_string(), "the scope is named: {body}");
+        }
+    }
+
+    // Nothing changed for acme.
+    let (status, shown, _) = send(
+        &host,
+        &acme,
+        Method::GET,
+        &format!("/v1/executions/{execution}"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, shown["status"].as_str()),
+        (200, Some("sleeping")),
+        "{shown}"
+    );
+    let (_, listed, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+    assert_eq!(listed["components"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn keys_are_shown_once_never_logged_and_the_audit_log_keeps_every_action() {
+    let host = TestHost::start();
+    let admin_key = host.admin_key.clone().expect("keys are required");
+    let mode = {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(host.data.join("admin.key"))
+            .expect("the bootstrap key file")
+            .permissions()
+            .mode()
+    };
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "only its owner reads the admin key file"
+    );
+
+    let (acme_key, acme_key_id) = tenant_with_key(&host, "acme", EVERY_SCOPE).await;
+    let (reader_key, reader_id) = key_in(&host, "acme", &["read"], None).await;
+    let acme = client(Some(&acme_key));
+    upload(
+        &host,
+        &acme_key,
+        "hello",
+        std::fs::read(guests::HELLO).expect("hello"),
+    )
+    .await;
+    // A refusal, a deletion, a key revoked: each kept.
+    let (status, _, _) = send(
+        &host,
+        &client(Some(&reader_key)),
+        Method::DELETE,
+        "/v1/components/hello",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = send(&host, &acme, Method::DELETE, "/v1/components/hello", None).await;
+    assert_eq!(status, 204);
+    let (status, _, _) = send(
+        &host,
+        &acme,
+        Method::DELETE,
+        &format!("/v1/tenants/acme/keys/{reader_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    // A key cannot give more than it has; only the admin makes admin keys.
+    let (status, body, _) = send(
+        &host,
+        &acme,
+        Method::POST,
+        "/v1/tenants/acme/keys",
+        Some(json!({ "name": "escalate", "scopes": ["admin"] })),
+    )
+    .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+
+    let (status, audit, _) = send(&host, &acme, Method::GET, "/v1/audit", None).await;
+    assert_eq!(status, 200, "{audit}");
+    let entries = audit["entries"].as_array().expect("entries");
+    let found = |action: &str, outcome: &str, key: &str| {
+        entries.iter().any(|e| {
+            e["action"] == action
+                && e["outcome"] == outcome
+                && e["key_id"] == key
+                && e["tenant"] == "acme"
+        })
+    };
+    assert!(found("component.deploy", "ok", &acme_key_id), "{audit}");
+    assert!(
+        found("component.delete", "forbidden", &reader_id),
+        "{audit}"
+    );
+    assert!(found("component.delete", "ok", &acme_key_id), "{audit}");
+    assert!(found("key.revoke", "ok", &acme_key_id), "{audit}");
+    assert!(found("key.create", "forbidden", &acme_key_id), "{audit}");
+    assert!(
+        entries.iter().all(|e| e["tenant"] == "acme"),
+        "a tenant sees its own entries only: {audit}"
+    );
+    // The admin sees every tenant's, the tenant creation among them; filters apply.
+    let (_, all, _) = send(
+        &host,
+        &host.client,
+        Method::GET,
+        "/v1/audit?action=tenant.create",
+        None,
+    )
+    .await;
+    let all = all["entries"].as_array().expect("entries");
+    assert!(
+        !all.is_empty() && all.iter().all(|e| e["action"] == "tenant.create"),
+        "{all:?}"
+    );
+    // Refusals of a bad key on a management endpoint are kept too.
+    let (status, _, _) = send(
+        &host,
+        &host.anonymous,
+        Method::DELETE,
+        "/v1/components/x",
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (_, refused, _) = send(
+        &host,
+        &host.client,
+        Method::GET,
+        "/v1/audit?action=component.delete",
+        None,
+    )
+    .await;
+    assert!(
+        refused["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["outcome"] == "unauthenticated"),
+        "{refused}"
+    );
+
+    // No key in any answer but its creation, nor in the host's log.
+    let (_, keys, _) = send(&host, &acme, Method::GET, "/v1/tenants/acme/keys", None).await;
+    let text = keys.to_string();
+    assert!(
+        text.contains(&acme_key_id) && !text.contains(&acme_key),
+        "{text}"
+    );
+    let log = host.log();
+    for key in [&admin_key, &acme_key, &reader_key] {
+        assert!(!log.contains(key.as_str()), "a key is in the host log");
+    }
+    assert!(log.contains("admin.key"), "the log names the key file");
+}
+
+#[test]
+fn keys_can_be_off_only_on_loopback() {
+    let output = std::process::Command::new(runtime_tests::tsdev_bin())
+        .args(["serve", "--listen", "0.0.0.0:0", "--insecure-no-auth"])
+        .arg("--data")
+        .arg(tempfile::tempdir().expect("a temporary directory").path())
+        .output()
+        .expect("running tsdev serve");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refused unless --listen is a loopback address"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn with_keys_off_everything_is_tenant_default() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let host = TestHost::start_on(dir.path(), &["--insecure-no-auth"]);
+    assert!(host.admin_key.is_none());
+    let hello = std::fs::read(guests::HELLO).expect("hello");
+    let response = host
+        .anonymous
+        .post(format!("{}/v1/components?name=hello", host.url))
+        .header("content-type", "application/wasm")
+        .body(hello)
+        .send()
+        .await
+        .expect("uploading");
+    assert_eq!(response.status().as_u16(), 201);
+    let (status, _, _) = send(&host, &host.anonymous, Method::GET, "/v1/components", None).await;
+    assert_eq!(status, 200);
+    // Tenants are an admin's, and there is no admin without keys.
+    let (status, _, _) = send(&host, &host.anonymous, Method::GET, "/v1/tenants", None).await;
+    assert_eq!(status, 403);
+}
