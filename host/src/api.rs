@@ -277,6 +277,8 @@ pub struct TenantInfo {
     pub created_at: i64,
     /// Components deployed now.
     pub components: u64,
+    /// Its quotas.
+    pub quotas: crate::quota::Quotas,
 }
 
 /// `GET /v1/tenants`.

@@ -68,6 +68,7 @@ error_kinds! {
     Unauthenticated = "unauthenticated", "Unauthenticated";
     Forbidden = "forbidden", "Forbidden";
     AlreadyExists = "already-exists", "Already exists";
+    QuotaExceeded = "quota-exceeded", "Quota exceeded";
     UnknownHost = "unknown-host", "Unknown host name";
     PrivateProcedure = "private-procedure", "Private procedure";
     RateLimited = "rate-limited", "Too many requests";
@@ -101,13 +102,18 @@ error_kinds! {
 
 impl ErrorKind {
     /// Failures worth another attempt of a workflow step: the procedure trapped, timed out
-    /// or said it is `unavailable`, or the host failed. Invalid arguments, a missing
+    /// or said it is `unavailable`, the host failed, or the tenant was at a quota (its
+    /// instances, busy now). Invalid arguments, a missing
     /// procedure, running out of fuel or memory, and a procedure's own error would fail the
     /// same way again.
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            ErrorKind::Trap | ErrorKind::Timeout | ErrorKind::Unavailable | ErrorKind::Internal
+            ErrorKind::Trap
+                | ErrorKind::Timeout
+                | ErrorKind::Unavailable
+                | ErrorKind::Internal
+                | ErrorKind::QuotaExceeded
         )
     }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::clock::now_ms;
 use crate::limits;
 use crate::limits::CallLimits;
+use crate::quota::{Quotas, Usage};
 use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
@@ -64,6 +65,22 @@ pub enum DeployFailure {
     Join(#[from] tokio::task::JoinError),
     #[error("the host is shutting down")]
     ShuttingDown,
+    /// The tenant is at one of its quotas (the name), or the deployment asks for more than
+    /// a ceiling allows.
+    #[error("{0}")]
+    Quota(QuotaRefusal),
+}
+
+/// A quota that refused something.
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct QuotaRefusal {
+    /// The quota's name, as in `Quotas`.
+    pub quota: &'static str,
+    /// What happened, for people.
+    pub detail: String,
+    /// A ceiling on per-call limits (the request itself asks too much), not a count.
+    pub ceiling: bool,
 }
 
 /// Why a call did not return a value.
@@ -76,6 +93,9 @@ pub enum CallError {
     /// The procedure returned the `err` case of its top-level `result`.
     #[error("the procedure returned an error")]
     ProcedureError(Value),
+    /// The tenant is at a quota (its instances running at once).
+    #[error("{0}")]
+    Quota(QuotaRefusal),
     #[error(transparent)]
     Failure(#[from] CallFailure),
 }
@@ -90,6 +110,10 @@ pub struct Host {
     runtime: Runtime,
     /// What each tenant has deployed. A tenant with nothing deployed has no entry.
     registries: RwLock<HashMap<String, Arc<Registry>>>,
+    /// Each tenant's quotas, as stored (tenants without an entry have the defaults).
+    quotas: RwLock<HashMap<String, Quotas>>,
+    /// What each tenant uses now of its instance and request quotas.
+    usage: Usage,
     store: Arc<dyn Store>,
     /// Deploys and removals run one at a time, so the conflict check and the swap agree.
     deploy_lock: tokio::sync::Mutex<()>,
@@ -118,6 +142,8 @@ impl Host {
         let host = Arc::new(Host {
             runtime,
             registries: RwLock::default(),
+            quotas: RwLock::default(),
+            usage: Usage::default(),
             store,
             deploy_lock: tokio::sync::Mutex::new(()),
             compile_slots: tokio::sync::Semaphore::new(limits::MAX_CONCURRENT_COMPILES),
@@ -125,6 +151,7 @@ impl Host {
         });
         let mut loaded = 0;
         for tenant in host.store.list_tenants().await? {
+            host.remember_quotas(&tenant.name, tenant.quotas);
             for stored in host.store.load_components(&tenant.name).await? {
                 let name = stored.name.clone();
                 match host
@@ -181,6 +208,29 @@ impl Host {
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// `tenant`'s quotas.
+    pub fn quotas(&self, tenant: &str) -> Quotas {
+        self.quotas
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(tenant)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Keep `quotas` as `tenant`'s (after the store has them).
+    pub fn remember_quotas(&self, tenant: &str, quotas: Quotas) {
+        self.quotas
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(tenant.to_string(), quotas);
+    }
+
+    /// Whether `tenant` may make one more request now (its requests per second).
+    pub fn admit_request(&self, tenant: &str) -> bool {
+        self.usage.request(tenant, &self.quotas(tenant))
     }
 
     /// `tenant`'s registry, made when it has none yet.
@@ -284,14 +334,18 @@ impl Host {
     ) -> Result<Arc<Deployment>, DeployFailure> {
         crate::registry::check_name(name)?;
         crate::registry::check_component_bytes(&wasm)?;
+        let quotas = self.quotas(tenant);
+        let limits = within_ceilings(name, limits, &quotas)?;
         let deployed_at = now_ms();
         // Compile before taking the lock: a big component takes seconds.
         let (deployment, wasm) = self
             .prepare(name.to_string(), wasm, limits, deployed_at)
             .await?;
         let deployment = Arc::new(deployment);
+        check_ceilings(&deployment, &quotas)?;
         let guard = self.deploy_lock.lock().await;
         let registry = self.registry_or_new(tenant);
+        check_room(&registry, &deployment, &quotas)?;
         registry.check_conflicts(&deployment)?;
         self.store
             .save_component(&StoredComponent {
@@ -331,6 +385,11 @@ impl Host {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(tenant);
+        self.quotas
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(tenant);
+        self.usage.forget(tenant);
         drop(guard);
         self.collect_compiled().await;
         Ok(deleted)
@@ -348,18 +407,31 @@ impl Host {
             .registry(tenant)
             .procedure(procedure)
             .ok_or_else(|| CallError::NotFound(procedure.to_string()))?;
-        self.call_found(&found, args, context).await
+        self.call_found(tenant, &found, args, context).await
     }
 
-    /// Call a procedure already looked up in the registry.
+    /// Call a procedure already looked up in `tenant`'s registry, in one of the tenant's
+    /// instance slots (none free: [`CallError::Quota`]).
     pub async fn call_found(
         &self,
+        tenant: &str,
         found: &ProcedureRef,
         args: &Value,
         context: &CallContext,
     ) -> Result<CallOutput, CallError> {
         let proc = found.procedure();
         let params = json::args_from_json(&proc.params, args)?;
+        let quotas = self.quotas(tenant);
+        let _slot = self.usage.instance(tenant, &quotas).ok_or_else(|| {
+            CallError::Quota(QuotaRefusal {
+                quota: "concurrent_instances",
+                detail: format!(
+                    "tenant {tenant} runs {} instances at once, its quota; retry shortly",
+                    quotas.concurrent_instances
+                ),
+                ceiling: false,
+            })
+        })?;
         let results = self
             .runtime
             .invoke(
@@ -380,6 +452,117 @@ impl Host {
             body: result_body(&value)?,
         })
     }
+}
+
+/// The limits a deployment of `name` gets under the tenant's ceilings: a limit asked for
+/// (other than the host default) past its ceiling is refused; a default past it is lowered
+/// to it.
+fn within_ceilings(
+    name: &str,
+    asked: CallLimits,
+    quotas: &Quotas,
+) -> Result<CallLimits, DeployFailure> {
+    let defaults = CallLimits::default();
+    let fit = |quota: &'static str, asked: u64, default: u64, ceiling: u64| {
+        if asked <= ceiling {
+            Ok(asked)
+        } else if asked == default {
+            Ok(ceiling)
+        } else {
+            Err(DeployFailure::Quota(QuotaRefusal {
+                quota,
+                detail: format!(
+                    "{name} asks for {asked} ({quota}); the tenant's ceiling is {ceiling}"
+                ),
+                ceiling: true,
+            }))
+        }
+    };
+    Ok(CallLimits {
+        fuel: fit("max_fuel", asked.fuel, defaults.fuel, quotas.max_fuel)?,
+        memory_bytes: fit(
+            "max_memory_bytes",
+            asked.memory_bytes,
+            defaults.memory_bytes,
+            quotas.max_memory_bytes,
+        )?,
+        timeout_ms: fit(
+            "max_timeout_ms",
+            asked.timeout_ms,
+            defaults.timeout_ms,
+            quotas.max_timeout_ms,
+        )?,
+    })
+}
+
+/// Refuse a deployment whose per-call limits (its own, or a procedure's from its manifest)
+/// pass the tenant's ceilings.
+fn check_ceilings(deployment: &Deployment, quotas: &Quotas) -> Result<(), DeployFailure> {
+    let all = std::iter::once((deployment.name.as_str(), deployment.limits)).chain(
+        deployment
+            .procedures
+            .iter()
+            .map(|p| (p.name.as_str(), p.limits())),
+    );
+    for (what, limits) in all {
+        for (quota, asked, ceiling) in [
+            ("max_fuel", limits.fuel, quotas.max_fuel),
+            (
+                "max_memory_bytes",
+                limits.memory_bytes,
+                quotas.max_memory_bytes,
+            ),
+            ("max_timeout_ms", limits.timeout_ms, quotas.max_timeout_ms),
+        ] {
+            if asked > ceiling {
+                return Err(DeployFailure::Quota(QuotaRefusal {
+                    quota,
+                    detail: format!(
+                        "{what} asks for {asked} ({quota}); the tenant's ceiling is {ceiling}"
+                    ),
+                    ceiling: true,
+                }));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Refuse a deployment that would take `registry`'s tenant past its component count or
+/// bytes (a new version of a component replaces the old one's bytes).
+fn check_room(
+    registry: &Registry,
+    deployment: &Deployment,
+    quotas: &Quotas,
+) -> Result<(), DeployFailure> {
+    let others: Vec<_> = registry
+        .list()
+        .into_iter()
+        .filter(|d| d.name != deployment.name)
+        .collect();
+    if others.len() as u64 >= quotas.components {
+        return Err(DeployFailure::Quota(QuotaRefusal {
+            quota: "components",
+            detail: format!(
+                "the tenant has {} components, its quota; delete one first",
+                others.len()
+            ),
+            ceiling: false,
+        }));
+    }
+    let bytes: u64 =
+        others.iter().map(|d| d.size_bytes as u64).sum::<u64>() + deployment.size_bytes as u64;
+    if bytes > quotas.component_bytes {
+        return Err(DeployFailure::Quota(QuotaRefusal {
+            quota: "component_bytes",
+            detail: format!(
+                "the tenant's components would take {bytes} bytes; its quota is {}",
+                quotas.component_bytes
+            ),
+            ceiling: false,
+        }));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

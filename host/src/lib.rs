@@ -4,7 +4,7 @@
 //! Modules, lowest first; each depends only on those above it (docs/design/architecture.md):
 //!
 //! - [`limits`], [`clock`], [`error_kind`]: documented limits, the clock, failure kinds.
-//! - [`access`]: API keys, scopes and tenant names.
+//! - [`access`]: API keys, scopes and tenant names; [`quota`]: per-tenant quotas.
 //! - [`manifest`], [`sections`]: `tsdev.toml` and the custom sections `tsdev build` embeds.
 //! - [`policy`]: response caches and rate limits the host enforces on HTTP calls.
 //! - [`store`]: durable state on SQLite or PostgreSQL through sqlx; the typed journal.
@@ -33,6 +33,7 @@ mod http;
 pub mod limits;
 mod manifest;
 mod policy;
+pub mod quota;
 mod registry;
 pub mod runtime;
 mod sections;

@@ -668,6 +668,20 @@ async fn exercise_tenants(store: &dyn Store) {
             .map(|t| t.created_at),
         Some(5)
     );
+    let acme = store.get_tenant("acme").await.expect("get").expect("acme");
+    assert_eq!(acme.quotas, tsdev::quota::Quotas::default());
+    let quotas = tsdev::quota::Quotas {
+        components: 3,
+        ..tsdev::quota::Quotas::default()
+    };
+    assert!(store.set_quotas("acme", &quotas).await.expect("set"));
+    assert!(!store.set_quotas("nope", &quotas).await.expect("set"));
+    let stored = store
+        .get_tenant("acme")
+        .await
+        .expect("get")
+        .map(|t| t.quotas);
+    assert_eq!(stored, Some(quotas));
 
     // Keys: found by hash, live until expired or revoked, listed per tenant.
     store
@@ -885,6 +899,8 @@ async fn exercise_tenants(store: &dyn Store) {
         .expect("get")
         .expect("kept");
     assert_eq!(beta_run.status, ExecutionStatus::Pending);
+    assert_eq!(store.count_unfinished("beta").await.expect("count"), 1);
+    assert_eq!(store.count_unfinished("acme").await.expect("count"), 0);
     assert_eq!(all(AuditFilter::default()).await.len(), 4);
 }
 

@@ -1,9 +1,11 @@
 -- Keep in step with the other backend's 0005.
 -- Tenants own everything stored (every table already has a tenant column); `default`
 -- always exists.
+-- `quotas`: JSON (host/src/quota.rs); NULL for the defaults.
 CREATE TABLE tenants (
     name       TEXT PRIMARY KEY,
-    created_at BIGINT NOT NULL
+    created_at BIGINT NOT NULL,
+    quotas     TEXT
 );
 INSERT INTO tenants (name, created_at) VALUES ('default', 0);
 

@@ -26,6 +26,9 @@ enum Action {
     Show { name: String },
     /// Delete tenant NAME: its components and keys go, its executions are cancelled.
     Delete { name: String },
+    /// Change tenant NAME's quotas: a JSON object of those to change, e.g.
+    /// '{"components": 10, "concurrent_instances": 8}'.
+    Quotas { name: String, change: String },
 }
 
 impl TenantCommand {
@@ -38,6 +41,13 @@ impl TenantCommand {
             Action::List => client.get(self.host.at("/v1/tenants")),
             Action::Show { name } => client.get(self.host.at(&format!("/v1/tenants/{name}"))),
             Action::Delete { name } => client.delete(self.host.at(&format!("/v1/tenants/{name}"))),
+            Action::Quotas { name, change } => {
+                let change: crate::quota::QuotaChange =
+                    serde_json::from_str(change).context("reading the quota change")?;
+                client
+                    .patch(self.host.at(&format!("/v1/tenants/{name}")))
+                    .json(&change)
+            }
         };
         let response = request
             .send()
@@ -54,9 +64,10 @@ impl TenantCommand {
                     println!("{}  ({} components)", t.name, t.components);
                 }
             }
-            Action::Create { .. } | Action::Show { .. } => {
+            Action::Create { .. } | Action::Show { .. } | Action::Quotas { .. } => {
                 let t: TenantInfo = response.json().await.context("reading the answer")?;
                 println!("{}  ({} components)", t.name, t.components);
+                println!("{}", serde_json::to_string_pretty(&t.quotas)?);
             }
         }
         Ok(())

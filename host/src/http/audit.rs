@@ -28,6 +28,7 @@ pub(crate) fn action_of(method: &Method, route: &str) -> Option<(&'static str, b
         ("GET", "/v1/tenants") => "tenant.list",
         ("GET", "/v1/tenants/{tenant}") => "tenant.show",
         ("DELETE", "/v1/tenants/{tenant}") => "tenant.delete",
+        ("PATCH", "/v1/tenants/{tenant}") => "tenant.update",
         ("POST", "/v1/tenants/{tenant}/keys") => "key.create",
         ("GET", "/v1/tenants/{tenant}/keys") => "key.list",
         ("DELETE", "/v1/tenants/{tenant}/keys/{id}") => "key.revoke",

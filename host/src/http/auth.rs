@@ -120,7 +120,8 @@ pub(crate) async fn authenticate(
     // Owned copies: the request (its body) must not be borrowed across the key lookup.
     let path = request.uri().path().to_string();
     let authorization = request.headers().get(header::AUTHORIZATION).cloned();
-    let (response, caller) = match caller(&auth, &path, authorization).await {
+    let (response, caller) = match admitted(&auth, &path, caller(&auth, &path, authorization).await)
+    {
         Ok(caller) => {
             request.extensions_mut().insert(caller.clone());
             (next.run(request).await, Some(caller))
@@ -214,6 +215,26 @@ async fn caller(
             anonymous: false,
         }),
     }
+}
+
+/// The caller, unless its tenant is past its requests per second (probes of the host's
+/// own health are not the tenant's).
+fn admitted(auth: &Auth, path: &str, caller: Result<Caller, Problem>) -> Result<Caller, Problem> {
+    let caller = caller?;
+    if path == "/health" || path == "/ready" || auth.host.admit_request(&caller.tenant) {
+        return Ok(caller);
+    }
+    Err(Problem::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::QuotaExceeded,
+        format!(
+            "tenant {} makes more requests per second than its quota ({})",
+            caller.tenant,
+            auth.host.quotas(&caller.tenant).requests_per_second
+        ),
+    )
+    .with("quota", serde_json::json!("requests_per_second"))
+    .with("retry_after", serde_json::json!(1)))
 }
 
 /// `WWW-Authenticate: Bearer` on every 401 (RFC 6750).

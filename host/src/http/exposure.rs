@@ -91,7 +91,10 @@ pub(crate) async fn call(
         request_id: super::request_id::of(headers),
         idempotency_key: None,
     };
-    let output = state.host.call_found(found, &args, &context).await?;
+    let output = state
+        .host
+        .call_found(&caller.tenant, found, &args, &context)
+        .await?;
     let body = Bytes::from(output.body);
     match cache {
         Some((cache, key)) => {

@@ -209,7 +209,10 @@ fn routes(state: AppState) -> Router {
         )
         .route(
             "/v1/tenants/{tenant}",
-            get(tenants::show).delete(tenants::remove),
+            get(tenants::show)
+                .delete(tenants::remove)
+                .patch(tenants::update)
+                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )
         .route(
             "/v1/tenants/{tenant}/keys",

@@ -11,6 +11,7 @@ use crate::api::{
     HealthInfo, KeyList, NewKey, NewTenant, ProblemBody, RunningInfo, SignalInfo, StartedInfo,
     TenantInfo, TenantList,
 };
+use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
 
 /// A problem answer (schema `ProblemBody`) described for one status.
@@ -390,9 +391,23 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
         ]),
     );
     remove["parameters"] = json!([tenant.clone()]);
+    let mut update = operation(
+        "tenants.update",
+        "Change a tenant's quotas (admin); those left out stay.",
+        responses(vec![
+            (
+                "200",
+                answer::<TenantInfo>(g, "The tenant with its quotas."),
+            ),
+            ("400", problem_response("invalid-args")),
+            ("404", not_found()),
+        ]),
+    );
+    update["parameters"] = json!([tenant.clone()]);
+    update["requestBody"] = request::<QuotaChange>(g);
     paths.insert(
         "/v1/tenants/{tenant}".into(),
-        json!({ "get": show, "delete": remove }),
+        json!({ "get": show, "delete": remove, "patch": update }),
     );
 
     let mut create_key = operation(

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::ProblemBody;
 use crate::error_kind::ErrorKind;
-use crate::host::{CallError, DeployFailure};
+use crate::host::{CallError, DeployFailure, QuotaRefusal};
 use crate::registry::DeployError;
 use crate::runtime::CallFailure;
 use crate::store::StoreError;
@@ -77,6 +77,11 @@ impl IntoResponse for Problem {
             HeaderValue::from_static("application/problem+json"),
         );
         super::auth::add_challenge(&mut response);
+        if let Some(seconds) = self.extra.get("retry_after").and_then(Value::as_u64) {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
         // For the audit log: what was refused, and why.
         response.extensions_mut().insert(self.kind);
         response
@@ -138,7 +143,30 @@ impl From<DeployFailure> for Problem {
                 ErrorKind::Busy,
                 failure.to_string(),
             ),
+            DeployFailure::Quota(refusal) => refusal.into(),
         }
+    }
+}
+
+impl From<&QuotaRefusal> for Problem {
+    /// A ceiling: 400 `invalid-limits` (asking again will not help); a count: 429
+    /// `quota-exceeded`. Both name the quota.
+    fn from(refusal: &QuotaRefusal) -> Problem {
+        let problem = if refusal.ceiling {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::InvalidLimits,
+                refusal.detail.clone(),
+            )
+        } else {
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorKind::QuotaExceeded,
+                refusal.detail.clone(),
+            )
+            .with("retry_after", json!(1))
+        };
+        problem.with("quota", json!(refusal.quota))
     }
 }
 
@@ -152,6 +180,7 @@ impl From<CallError> for Problem {
     fn from(error: CallError) -> Problem {
         match error {
             CallError::NotFound(name) => Problem::not_found(format!("no procedure named {name}")),
+            CallError::Quota(refusal) => (&refusal).into(),
             CallError::InvalidArgs(e) => {
                 Problem::invalid_args(e.to_string()).with("path", json!(e.path))
             }

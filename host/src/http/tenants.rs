@@ -21,6 +21,7 @@ use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
 use crate::host::Host;
 use crate::limits;
+use crate::quota::QuotaChange;
 use crate::store::{AuditEntry, AuditFilter, DEFAULT_TENANT, StoredKey, Tenant};
 
 /// Longest key name.
@@ -46,7 +47,33 @@ fn tenant_info(host: &Host, tenant: Tenant) -> TenantInfo {
         components: host.registry(&tenant.name).list().len() as u64,
         name: tenant.name,
         created_at: tenant.created_at,
+        quotas: tenant.quotas,
     }
+}
+
+/// `PATCH /v1/tenants/{tenant}` {quota: value, …} (admin): the quotas given change, at once.
+pub(crate) async fn update(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<TenantInfo>, Problem> {
+    caller.require(Scope::Admin)?;
+    let change: QuotaChange = body(raw)?;
+    let mut tenant = host
+        .store()
+        .get_tenant(&name)
+        .await?
+        .ok_or_else(|| no_tenant(&name))?;
+    tenant.quotas = tenant
+        .quotas
+        .changed(&change)
+        .map_err(|e| Problem::invalid_args(e.to_string()))?;
+    if !host.store().set_quotas(&name, &tenant.quotas).await? {
+        return Err(no_tenant(&name));
+    }
+    host.remember_quotas(&name, tenant.quotas);
+    Ok(Json(tenant_info(&host, tenant)))
 }
 
 /// `POST /v1/tenants` {name} (admin): 201, or 409 `already-exists`.

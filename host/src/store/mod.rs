@@ -150,6 +150,9 @@ pub trait Store: TenantStore + Send + Sync + 'static {
     /// An execution of `tenant`.
     async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError>;
 
+    /// How many executions of `tenant` have not finished.
+    async fn count_unfinished(&self, tenant: &str) -> Result<u64, StoreError>;
+
     /// Executions newest first, filtered and paged by [`ExecutionFilter`].
     async fn list_executions(&self, filter: &ExecutionFilter)
     -> Result<Vec<Execution>, StoreError>;

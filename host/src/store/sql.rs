@@ -412,6 +412,18 @@ impl Store for SqlStore {
         row.as_ref().map(execution_from_row).transpose()
     }
 
+    async fn count_unfinished(&self, tenant: &str) -> Result<u64, StoreError> {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM executions \
+             WHERE tenant = $1 AND status NOT IN ('completed', 'failed', 'cancelled')",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db("counting unfinished executions"))?;
+        to_u64(count, "count")
+    }
+
     async fn list_executions(&self, f: &ExecutionFilter) -> Result<Vec<Execution>, StoreError> {
         // Optional filters as `$n IS NULL OR …` keep one query text for every combination.
         let (before_at, before_id) = match &f.before {

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 use super::sql::SqlStore;
 use super::{StoreError, db};
 use crate::access::Scope;
+use crate::quota::Quotas;
 
 /// A tenant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +16,8 @@ pub struct Tenant {
     pub name: String,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// Its quotas.
+    pub quotas: Quotas,
 }
 
 /// An API key as stored: never the key itself, only its hash.
@@ -97,6 +100,9 @@ pub trait TenantStore: Send + Sync {
     /// The tenant `name`, if it exists.
     async fn get_tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
 
+    /// Set tenant `name`'s quotas; false when there is no such tenant.
+    async fn set_quotas(&self, name: &str, quotas: &Quotas) -> Result<bool, StoreError>;
+
     /// Delete tenant `name` at once: its unfinished executions are cancelled, its
     /// components and their versions and its keys deleted. Its executions' history and its
     /// audit entries stay. False when there was no such tenant.
@@ -129,9 +135,16 @@ pub trait TenantStore: Send + Sync {
 
 fn tenant_from_row(row: &AnyRow) -> Result<Tenant, StoreError> {
     let read = || db("reading a tenant row");
+    let quotas: Option<String> = row.try_get("quotas").map_err(read())?;
+    let quotas = match quotas {
+        None => Quotas::default(),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("quotas {text:?}: {e}")))?,
+    };
     Ok(Tenant {
         name: row.try_get("name").map_err(read())?,
         created_at: row.try_get("created_at").map_err(read())?,
+        quotas,
     })
 }
 
@@ -199,7 +212,7 @@ impl TenantStore for SqlStore {
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        sqlx::query("SELECT name, created_at FROM tenants ORDER BY name")
+        sqlx::query("SELECT name, created_at, quotas FROM tenants ORDER BY name")
             .fetch_all(&self.pool)
             .await
             .map_err(db("listing tenants"))?
@@ -209,7 +222,7 @@ impl TenantStore for SqlStore {
     }
 
     async fn get_tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
-        sqlx::query("SELECT name, created_at FROM tenants WHERE name = $1")
+        sqlx::query("SELECT name, created_at, quotas FROM tenants WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await
@@ -217,6 +230,26 @@ impl TenantStore for SqlStore {
             .as_ref()
             .map(tenant_from_row)
             .transpose()
+    }
+
+    async fn set_quotas(&self, name: &str, quotas: &Quotas) -> Result<bool, StoreError> {
+        let name = name.to_string();
+        let quotas = serde_json::to_string(quotas)
+            .map_err(|e| StoreError::Corrupt(format!("quotas: {e}")))?;
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    let updated = sqlx::query("UPDATE tenants SET quotas = $1 WHERE name = $2")
+                        .bind(&quotas)
+                        .bind(&name)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("setting quotas"))?
+                        .rows_affected();
+                    Ok(updated == 1)
+                })
+            })
+            .await
     }
 
     async fn delete_tenant(&self, name: &str, now: i64) -> Result<bool, StoreError> {

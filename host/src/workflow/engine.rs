@@ -57,6 +57,9 @@ pub enum StartError {
     InvalidArgs(#[from] ArgError),
     #[error("idempotency key already used by execution {0} with other arguments")]
     IdempotencyConflict(String),
+    /// The tenant has as many unfinished executions as its quota allows.
+    #[error("the tenant has {0} unfinished executions, its quota; retry when some end")]
+    Quota(u64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -183,6 +186,12 @@ impl WorkflowEngine {
             return Err(StartError::NotAWorkflow(workflow.to_string()));
         }
         json::args_from_json(&found.procedure().params, args)?;
+        // At the quota, a repeated start with the same idempotency key is refused too (the
+        // store would find the earlier one only by creating).
+        let allowed = self.host.quotas(tenant).running_executions;
+        if self.host.store().count_unfinished(tenant).await? >= allowed {
+            return Err(StartError::Quota(allowed));
+        }
         let slot = self.slots.clone().try_acquire_owned().ok();
         let created_at = now_ms();
         let new = NewExecution {

@@ -521,6 +521,7 @@ fn step_failure(error: &CallError) -> StepFailure {
             (kind, Some(value.clone()))
         }
         CallError::Failure(failure) => (failure.kind(), None),
+        CallError::Quota(_) => (ErrorKind::QuotaExceeded, None),
     };
     StepFailure {
         kind,

@@ -404,7 +404,7 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
             ("GET", "/v1/components" | "/v1/executions" | "/v1/audit") => &[200],
             ("POST", "/v1/components") => &[415],
             // Admin only.
-            (_, "/v1/tenants") | ("DELETE", "/v1/tenants/{tenant}") => &[403],
+            (_, "/v1/tenants") | ("DELETE" | "PATCH", "/v1/tenants/{tenant}") => &[403],
             _ => &[404],
         };
         assert!(
@@ -631,4 +631,224 @@ async fn with_keys_off_everything_is_tenant_default() {
     // Tenants are an admin's, and there is no admin without keys.
     let (status, _, _) = send(&host, &host.anonymous, Method::GET, "/v1/tenants", None).await;
     assert_eq!(status, 403);
+}
+
+async fn set_quotas(host: &TestHost, tenant: &str, change: Value) -> (u16, Value) {
+    let (status, body, _) = send(
+        host,
+        &host.client,
+        Method::PATCH,
+        &format!("/v1/tenants/{tenant}"),
+        Some(change),
+    )
+    .await;
+    (status, body)
+}
+
+async fn upload_answer(
+    host: &TestHost,
+    key: &str,
+    query: &str,
+    wasm: Vec<u8>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let response = client(Some(key))
+        .post(format!("{}/v1/components?{query}", host.url))
+        .header("content-type", "application/wasm")
+        .body(wasm)
+        .send()
+        .await
+        .expect("uploading");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        headers,
+    )
+}
+
+#[tokio::test]
+async fn each_quota_is_enforced_and_named() {
+    let host = TestHost::start();
+    let (key, _) = tenant_with_key(&host, "q", EVERY_SCOPE).await;
+    let q = client(Some(&key));
+    let hello = std::fs::read(guests::HELLO).expect("hello");
+    let flows = std::fs::read(guests::FLOWS).expect("flows");
+    let catalog = std::fs::read(guests::CATALOG).expect("catalog");
+
+    // Only an admin changes quotas, within their bounds.
+    let (status, _, _) = send(
+        &host,
+        &q,
+        Method::PATCH,
+        "/v1/tenants/q",
+        Some(json!({ "components": 9 })),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = set_quotas(&host, "q", json!({ "concurrent_instances": 1_000_000 })).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (400, Some("invalid-args")),
+        "{body}"
+    );
+    let (status, body) = set_quotas(&host, "q", json!({ "no-such-quota": 1 })).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = set_quotas(
+        &host,
+        "q",
+        json!({ "components": 1, "max_fuel": 1_000_000_000u64 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["quotas"]["components"], 1);
+    assert_eq!(body["quotas"]["max_fuel"], 1_000_000_000u64);
+    assert_eq!(
+        body["quotas"]["concurrent_instances"], 128,
+        "the others stay"
+    );
+
+    // Components: one; a new version of it still deploys.
+    let (status, _, _) = upload_answer(&host, &key, "name=hello", hello.clone()).await;
+    assert_eq!(status, 201);
+    let (status, body, headers) = upload_answer(&host, &key, "name=flows", flows.clone()).await;
+    assert_eq!(
+        (status, body["kind"].as_str(), body["quota"].as_str()),
+        (429, Some("quota-exceeded"), Some("components")),
+        "{body}"
+    );
+    assert!(headers.contains_key("retry-after"));
+    let (status, _, _) = upload_answer(
+        &host,
+        &key,
+        "name=hello",
+        with_manifest(&hello, "[component]\ndescription = \"v2\"\n"),
+    )
+    .await;
+    assert_eq!(status, 201, "a new version replaces the old");
+
+    // A per-call ceiling refuses an upload asking for more.
+    let (status, body, _) =
+        upload_answer(&host, &key, "name=hello&fuel=2000000000", hello.clone()).await;
+    assert_eq!(
+        (status, body["kind"].as_str(), body["quota"].as_str()),
+        (400, Some("invalid-limits"), Some("max_fuel")),
+        "{body}"
+    );
+
+    // Component bytes.
+    let small = hello.len() as u64 + 100;
+    set_quotas(
+        &host,
+        "q",
+        json!({ "components": 10, "component_bytes": small }),
+    )
+    .await;
+    let (status, body, _) = upload_answer(&host, &key, "name=flows", flows.clone()).await;
+    assert_eq!(
+        (status, body["quota"].as_str()),
+        (429, Some("component_bytes")),
+        "{body}"
+    );
+    set_quotas(&host, "q", json!({ "component_bytes": 1u64 << 30 })).await;
+    for (name, wasm) in [("flows", flows), ("catalog", catalog)] {
+        let (status, body, _) = upload_answer(&host, &key, &format!("name={name}"), wasm).await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // Instances at once: one busy call holds the only slot; another is refused meanwhile.
+    set_quotas(&host, "q", json!({ "concurrent_instances": 1 })).await;
+    // The busy call must hold the slot first: give it a moment, and try again if the
+    // quick call came first anyway (then the busy one is the call refused).
+    let mut refused = None;
+    for _ in 0..20 {
+        let busy = tokio::spawn({
+            let (q, url) = (q.clone(), host.url.clone());
+            async move {
+                q.post(format!("{url}/rpc/items.busy"))
+                    // Under the 300 ms timeout of items.busy in the catalog's manifest.
+                    .json(&json!({ "ms": 250 }))
+                    .send()
+                    .await
+                    .expect("a busy call")
+                    .status()
+                    .as_u16()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (status, body, _) = send(
+            &host,
+            &q,
+            Method::POST,
+            "/rpc/items.busy",
+            Some(json!({ "ms": 1 })),
+        )
+        .await;
+        let busy = busy.await.expect("the busy call");
+        if status == 429 {
+            assert_eq!(busy, 200, "the call holding the slot completes");
+            refused = Some(body);
+            break;
+        }
+    }
+    let refused = refused.expect("a call while the only slot was held is refused");
+    assert_eq!(
+        (refused["kind"].as_str(), refused["quota"].as_str()),
+        (Some("quota-exceeded"), Some("concurrent_instances"))
+    );
+    let (status, _, _) = send(
+        &host,
+        &q,
+        Method::POST,
+        "/rpc/items.busy",
+        Some(json!({ "ms": 1 })),
+    )
+    .await;
+    assert_eq!(status, 200, "the slot is free again");
+    set_quotas(&host, "q", json!({ "concurrent_instances": 16 })).await;
+
+    // Unfinished executions.
+    set_quotas(&host, "q", json!({ "running_executions": 1 })).await;
+    let start = |first: &'static str| {
+        let q = q.clone();
+        let url = host.url.clone();
+        async move {
+            let response = q
+                .post(format!("{url}/v1/workflows/flows.greet-twice/executions"))
+                .json(&json!({ "first": first, "second": "B", "sleep-ms": 600_000 }))
+                .send()
+                .await
+                .expect("starting");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = start("A").await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = start("C").await;
+    assert_eq!(
+        (status, body["quota"].as_str()),
+        (429, Some("running_executions")),
+        "{body}"
+    );
+
+    // Requests per second: a burst past it is refused, with Retry-After.
+    set_quotas(&host, "q", json!({ "requests_per_second": 2 })).await;
+    let mut limited = None;
+    for _ in 0..20 {
+        let (status, body, headers) = send(&host, &q, Method::GET, "/v1/components", None).await;
+        if status == 429 {
+            limited = Some((body, headers));
+            break;
+        }
+    }
+    let (body, headers) = limited.expect("a burst past 2 per second is refused");
+    assert_eq!(body["quota"], "requests_per_second", "{body}");
+    assert!(headers.contains_key("retry-after"));
+    // Another tenant is not held back by q's quota.
+    let (status, _, _) = send(&host, &host.client, Method::GET, "/v1/components", None).await;
+    assert_eq!(status, 200);
 }

@@ -1,0 +1,300 @@
+//! Per-tenant quotas: what one tenant may hold and use at once, so that one tenant's
+//! growth or flood cannot take what the others need. Defaults are the constants below; an
+//! admin changes a tenant's with `PATCH /v1/tenants/{tenant}`. A quota hit answers 429
+//! `quota-exceeded` naming the quota; a per-call limit over the tenant's ceiling refuses the
+//! upload (400 `invalid-limits`).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::limits;
+
+/// Components a tenant may have deployed.
+pub const DEFAULT_COMPONENTS: u64 = 100;
+/// Bytes of deployed components (current versions) a tenant may hold: 1 GiB.
+pub const DEFAULT_COMPONENT_BYTES: u64 = 1 << 30;
+/// Instances of a tenant's procedures running at once: by default all the host runs
+/// ([`limits::MAX_CONCURRENT_INSTANCES`]); an admin lowers it so that one tenant cannot
+/// take every slot.
+pub const DEFAULT_CONCURRENT_INSTANCES: u64 = limits::MAX_CONCURRENT_INSTANCES as u64;
+/// Requests per second a tenant's callers may make (with a burst of as many): by default
+/// more than one host serves; an admin lowers it per tenant.
+pub const DEFAULT_REQUESTS_PER_SECOND: u64 = 100_000;
+/// Unfinished workflow executions a tenant may have.
+pub const DEFAULT_RUNNING_EXECUTIONS: u64 = 10_000;
+/// The longest call the host allows, in ms: the default time ceiling.
+const MAX_TIMEOUT_MS: u64 = limits::MAX_TIMEOUT.as_millis() as u64;
+
+/// A tenant's quotas. Stored as JSON; a quota missing there (one added by a later version)
+/// has its default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct Quotas {
+    /// Components deployed.
+    pub components: u64,
+    /// Bytes of deployed components (their current versions).
+    pub component_bytes: u64,
+    /// Instances of its procedures running at once; past it, calls get 429.
+    pub concurrent_instances: u64,
+    /// Requests per second to its procedures and its management endpoints.
+    pub requests_per_second: u64,
+    /// Unfinished workflow executions.
+    pub running_executions: u64,
+    /// The most fuel a deployment may give a call.
+    pub max_fuel: u64,
+    /// The most memory a deployment may give a call, in bytes.
+    pub max_memory_bytes: u64,
+    /// The longest a deployment may let a call run, in ms.
+    pub max_timeout_ms: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Quotas {
+        Quotas {
+            components: DEFAULT_COMPONENTS,
+            component_bytes: DEFAULT_COMPONENT_BYTES,
+            concurrent_instances: DEFAULT_CONCURRENT_INSTANCES,
+            requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+            running_executions: DEFAULT_RUNNING_EXECUTIONS,
+            max_fuel: limits::MAX_FUEL,
+            max_memory_bytes: limits::MAX_MEMORY_BYTES,
+            max_timeout_ms: MAX_TIMEOUT_MS,
+        }
+    }
+}
+
+/// `PATCH /v1/tenants/{tenant}`: the quotas to change; those left out stay.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaChange {
+    /// Components deployed.
+    #[schemars(range(min = 1))]
+    pub components: Option<u64>,
+    /// Bytes of deployed components.
+    #[schemars(range(min = 1))]
+    pub component_bytes: Option<u64>,
+    /// Instances running at once.
+    #[schemars(range(min = 1))]
+    pub concurrent_instances: Option<u64>,
+    /// Requests per second.
+    #[schemars(range(min = 1, max = 4_294_967_295u64))]
+    pub requests_per_second: Option<u64>,
+    /// Unfinished workflow executions.
+    #[schemars(range(min = 1))]
+    pub running_executions: Option<u64>,
+    /// Fuel ceiling per call.
+    #[schemars(range(min = 1))]
+    pub max_fuel: Option<u64>,
+    /// Memory ceiling per call, in bytes.
+    #[schemars(range(min = 1))]
+    pub max_memory_bytes: Option<u64>,
+    /// Time ceiling per call, in ms.
+    #[schemars(range(min = 1))]
+    pub max_timeout_ms: Option<u64>,
+}
+
+/// A change that cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[error("quota {name} must be between 1 and {max}")]
+pub struct InvalidQuota {
+    /// The quota.
+    pub name: &'static str,
+    /// Its largest value.
+    pub max: u64,
+}
+
+impl Quotas {
+    /// These quotas with `change` made, checked.
+    pub fn changed(mut self, change: &QuotaChange) -> Result<Quotas, InvalidQuota> {
+        let set = |slot: &mut u64, value: Option<u64>, name: &'static str, max: u64| match value {
+            None => Ok(()),
+            Some(v) if (1..=max).contains(&v) => {
+                *slot = v;
+                Ok(())
+            }
+            Some(_) => Err(InvalidQuota { name, max }),
+        };
+        set(
+            &mut self.components,
+            change.components,
+            "components",
+            u64::MAX,
+        )?;
+        set(
+            &mut self.component_bytes,
+            change.component_bytes,
+            "component_bytes",
+            u64::MAX,
+        )?;
+        set(
+            &mut self.concurrent_instances,
+            change.concurrent_instances,
+            "concurrent_instances",
+            limits::MAX_CONCURRENT_INSTANCES as u64,
+        )?;
+        set(
+            &mut self.requests_per_second,
+            change.requests_per_second,
+            "requests_per_second",
+            u64::from(u32::MAX),
+        )?;
+        set(
+            &mut self.running_executions,
+            change.running_executions,
+            "running_executions",
+            u64::MAX,
+        )?;
+        set(
+            &mut self.max_fuel,
+            change.max_fuel,
+            "max_fuel",
+            limits::MAX_FUEL,
+        )?;
+        set(
+            &mut self.max_memory_bytes,
+            change.max_memory_bytes,
+            "max_memory_bytes",
+            limits::MAX_MEMORY_BYTES,
+        )?;
+        set(
+            &mut self.max_timeout_ms,
+            change.max_timeout_ms,
+            "max_timeout_ms",
+            MAX_TIMEOUT_MS,
+        )?;
+        Ok(self)
+    }
+}
+
+/// What each tenant uses now of the quotas that count things in flight: instance slots and
+/// the request rate. Kept per node (a cluster's nodes each allow the quota).
+#[derive(Default)]
+pub struct Usage {
+    tenants: Mutex<HashMap<String, Arc<TenantUsage>>>,
+}
+
+/// One tenant's use, for the quota values it was made for.
+struct TenantUsage {
+    quotas: Quotas,
+    instances: Arc<tokio::sync::Semaphore>,
+    requests: governor::DefaultDirectRateLimiter,
+}
+
+/// An instance slot of a tenant, held for one call.
+pub type InstanceSlot = tokio::sync::OwnedSemaphorePermit;
+
+impl Usage {
+    fn of(&self, tenant: &str, quotas: &Quotas) -> Arc<TenantUsage> {
+        let mut tenants = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(usage) = tenants.get(tenant)
+            && usage.quotas == *quotas
+        {
+            return usage.clone();
+        }
+        let per_second =
+            NonZeroU32::new(u32::try_from(quotas.requests_per_second).unwrap_or(u32::MAX))
+                .unwrap_or(NonZeroU32::MIN);
+        let usage = Arc::new(TenantUsage {
+            quotas: *quotas,
+            instances: Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(quotas.concurrent_instances)
+                    .unwrap_or(usize::MAX)
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
+            requests: governor::RateLimiter::direct(governor::Quota::per_second(per_second)),
+        });
+        tenants.insert(tenant.to_string(), usage.clone());
+        usage
+    }
+
+    /// An instance slot for a call of `tenant`'s, or None when all are taken.
+    pub fn instance(&self, tenant: &str, quotas: &Quotas) -> Option<InstanceSlot> {
+        self.of(tenant, quotas)
+            .instances
+            .clone()
+            .try_acquire_owned()
+            .ok()
+    }
+
+    /// Whether `tenant` may make one more request now.
+    pub fn request(&self, tenant: &str, quotas: &Quotas) -> bool {
+        self.of(tenant, quotas).requests.check().is_ok()
+    }
+
+    /// Forget `tenant` (deleted).
+    pub fn forget(&self, tenant: &str) {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(tenant);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_sets_what_it_names_within_bounds() {
+        let quotas = Quotas::default()
+            .changed(&QuotaChange {
+                components: Some(3),
+                max_fuel: Some(10),
+                ..QuotaChange::default()
+            })
+            .expect("valid");
+        assert_eq!((quotas.components, quotas.max_fuel), (3, 10));
+        assert_eq!(
+            quotas.component_bytes, DEFAULT_COMPONENT_BYTES,
+            "the rest stay"
+        );
+        for bad in [
+            QuotaChange {
+                components: Some(0),
+                ..QuotaChange::default()
+            },
+            QuotaChange {
+                max_fuel: Some(limits::MAX_FUEL + 1),
+                ..QuotaChange::default()
+            },
+            QuotaChange {
+                concurrent_instances: Some(limits::MAX_CONCURRENT_INSTANCES as u64 + 1),
+                ..QuotaChange::default()
+            },
+        ] {
+            assert!(Quotas::default().changed(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stored_quotas_missing_a_field_read_its_default() {
+        let read: Quotas = serde_json::from_str(r#"{"components": 7}"#).expect("reads");
+        assert_eq!(read.components, 7);
+        assert_eq!(read.running_executions, DEFAULT_RUNNING_EXECUTIONS);
+    }
+
+    #[test]
+    fn instance_slots_and_requests_are_counted_per_tenant() {
+        let usage = Usage::default();
+        let one = Quotas {
+            concurrent_instances: 1,
+            requests_per_second: 1,
+            ..Quotas::default()
+        };
+        let held = usage.instance("a", &one).expect("a free slot");
+        assert!(usage.instance("a", &one).is_none(), "a's only slot is held");
+        assert!(usage.instance("b", &one).is_some(), "b has its own");
+        drop(held);
+        assert!(usage.instance("a", &one).is_some());
+        assert!(usage.request("a", &one));
+        assert!(!usage.request("a", &one), "one per second");
+        assert!(usage.request("b", &one));
+    }
+}
