@@ -28,6 +28,12 @@ pub const DEFAULT_REQUESTS_PER_SECOND: u64 = 100_000;
 pub const DEFAULT_RUNNING_EXECUTIONS: u64 = 10_000;
 /// The longest call the host allows, in ms: the default time ceiling.
 const MAX_TIMEOUT_MS: u64 = limits::MAX_TIMEOUT.as_millis() as u64;
+/// The most instances a tenant may run at once: all the host runs.
+const MAX_CONCURRENT_INSTANCES: u64 = limits::MAX_CONCURRENT_INSTANCES as u64;
+/// The largest value of a quota that counts things (components, executions, requests per
+/// second); bytes go to 1 TiB.
+const MAX_COUNT: u64 = u32::MAX as u64;
+const MAX_BYTES: u64 = 1 << 40;
 
 /// A tenant's quotas. Stored as JSON; a quota missing there (one added by a later version)
 /// has its default.
@@ -72,28 +78,28 @@ impl Default for Quotas {
 #[serde(deny_unknown_fields)]
 pub struct QuotaChange {
     /// Components deployed.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_COUNT))]
     pub components: Option<u64>,
     /// Bytes of deployed components.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_BYTES))]
     pub component_bytes: Option<u64>,
     /// Instances running at once.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_CONCURRENT_INSTANCES))]
     pub concurrent_instances: Option<u64>,
     /// Requests per second.
-    #[schemars(range(min = 1, max = 4_294_967_295u64))]
+    #[schemars(range(min = 1, max = MAX_COUNT))]
     pub requests_per_second: Option<u64>,
     /// Unfinished workflow executions.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_COUNT))]
     pub running_executions: Option<u64>,
     /// Fuel ceiling per call.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = limits::MAX_FUEL))]
     pub max_fuel: Option<u64>,
     /// Memory ceiling per call, in bytes.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = limits::MAX_MEMORY_BYTES))]
     pub max_memory_bytes: Option<u64>,
     /// Time ceiling per call, in ms.
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = MAX_TIMEOUT_MS))]
     pub max_timeout_ms: Option<u64>,
 }
 
@@ -122,31 +128,31 @@ impl Quotas {
             &mut self.components,
             change.components,
             "components",
-            u64::MAX,
+            MAX_COUNT,
         )?;
         set(
             &mut self.component_bytes,
             change.component_bytes,
             "component_bytes",
-            u64::MAX,
+            MAX_BYTES,
         )?;
         set(
             &mut self.concurrent_instances,
             change.concurrent_instances,
             "concurrent_instances",
-            limits::MAX_CONCURRENT_INSTANCES as u64,
+            MAX_CONCURRENT_INSTANCES,
         )?;
         set(
             &mut self.requests_per_second,
             change.requests_per_second,
             "requests_per_second",
-            u64::from(u32::MAX),
+            MAX_COUNT,
         )?;
         set(
             &mut self.running_executions,
             change.running_executions,
             "running_executions",
-            u64::MAX,
+            MAX_COUNT,
         )?;
         set(
             &mut self.max_fuel,

@@ -29,10 +29,27 @@ pub(crate) const MAX_KEY_NAME_LEN: usize = 128;
 /// Audit entries listed at most per page.
 pub(crate) const MAX_AUDIT_PAGE: i64 = 500;
 
-/// A JSON body of type `T`, or `invalid-args` saying why not.
+/// A JSON body of type `T`, or `invalid-args` saying why not. An integral float (`5.0`) is
+/// an integer, as JSON Schema's `integer` has it.
 fn body<T: serde::de::DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, Problem> {
-    let value = super::json_body(body, limits::MAX_ARGS_BYTES)?;
+    let mut value = super::json_body(body, limits::MAX_ARGS_BYTES)?;
+    integral_floats_as_integers(&mut value);
     serde_json::from_value(value).map_err(|e| Problem::invalid_args(e.to_string()))
+}
+
+fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            // Below 2^53 a float holds its integer exactly.
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(members) => members.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 fn no_tenant(name: &str) -> Problem {

@@ -54,11 +54,46 @@ struct RuntimeInner {
     cache_dir: Option<PathBuf>,
     compatibility: String,
     ticker_stop: Arc<AtomicBool>,
+    /// Where guest code runs (none for a checking runtime, which runs no calls).
+    guests: Option<GuestThreads>,
 }
 
 impl Drop for RuntimeInner {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A Tokio runtime of its own for guest code, so that guests spinning through their time
+/// slices never hold the threads that accept connections and answer requests (the host's
+/// own endpoints, and the I/O of every call, stay responsive under a flood of endless
+/// loops). One worker thread per core.
+pub(crate) struct GuestThreads(Option<tokio::runtime::Runtime>);
+
+impl GuestThreads {
+    fn start() -> std::io::Result<GuestThreads> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("tsdev-guest")
+            .enable_all()
+            .build()?;
+        Ok(GuestThreads(Some(runtime)))
+    }
+
+    /// The handle to spawn guest calls on.
+    pub(crate) fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+}
+
+impl Drop for GuestThreads {
+    fn drop(&mut self) {
+        // Dropping a runtime may happen inside another one (a host dropped in a test):
+        // shut it down without waiting, which is allowed anywhere.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 
@@ -73,19 +108,22 @@ impl Runtime {
             pagemap_scan,
         )));
         tracing::debug!(pagemap_scan, "wasmtime engine ready (pooling allocator)");
-        Runtime::with_config(&config, cache_dir, hooks)
+        let guests = GuestThreads::start()
+            .map_err(|e| RuntimeError::Engine(format!("starting the guest threads: {e}")))?;
+        Runtime::with_config(&config, cache_dir, hooks, Some(guests))
     }
 
     /// A runtime for checking components (`tsdev build`): the same engine settings and
     /// imports, without the instance pool a server reserves.
     pub fn for_checking(hooks: &[ImportsHook]) -> Result<Runtime, RuntimeError> {
-        Runtime::with_config(&engine_config(), None, hooks)
+        Runtime::with_config(&engine_config(), None, hooks, None)
     }
 
     fn with_config(
         config: &Config,
         cache_dir: Option<PathBuf>,
         hooks: &[ImportsHook],
+        guests: Option<GuestThreads>,
     ) -> Result<Runtime, RuntimeError> {
         let engine = Engine::new(config).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let linker = host_imports::linker(&engine, hooks)
@@ -106,8 +144,14 @@ impl Runtime {
                 cache_dir,
                 compatibility,
                 ticker_stop,
+                guests,
             }),
         })
+    }
+
+    /// The runtime guest calls run on; none for a checking runtime.
+    pub(crate) fn guest_threads(&self) -> Option<&tokio::runtime::Handle> {
+        self.inner.guests.as_ref().and_then(GuestThreads::handle)
     }
 
     /// The wasmtime engine (for callers that link components themselves).
@@ -115,8 +159,9 @@ impl Runtime {
         &self.inner.engine
     }
 
-    pub(crate) fn slots(&self) -> &Semaphore {
-        &self.inner.slots
+    /// The call slots ([`limits::MAX_CONCURRENT_INSTANCES`]).
+    pub(crate) fn slots_owned(&self) -> Arc<Semaphore> {
+        self.inner.slots.clone()
     }
 
     /// Compile `wasm`, or load it from the cache when the same bytes were compiled by a

@@ -41,7 +41,8 @@ pub struct Target<'a> {
 }
 
 impl Runtime {
-    /// Run `target` with `params` in a fresh instance under `limits`.
+    /// Run `target` with `params` in a fresh instance under `limits`, on the guest threads
+    /// (see `engine::GuestThreads`). Dropping the returned future stops the call.
     pub async fn invoke(
         &self,
         target: Target<'_>,
@@ -50,22 +51,92 @@ impl Runtime {
         context: &CallContext,
         extension: Option<Box<dyn CallExtension>>,
     ) -> Result<Vec<Val>, CallFailure> {
-        let _slot = self
-            .slots()
-            .acquire()
+        // Wait for a slot here, on the caller's side: the queue holds no guest task.
+        let slot = self
+            .slots_owned()
+            .acquire_owned()
             .await
             .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
+        let call = OwnedCall {
+            engine: self.engine().clone(),
+            pre: target.pre.clone(),
+            export: *target.export,
+            procedure: target.procedure.to_string(),
+            result_count: target.result_count,
+            params: params.to_vec(),
+            call_limits,
+            label: CallLabel {
+                request_id: context.request_id.clone(),
+                procedure: target.procedure.to_string(),
+                idempotency_key: context.idempotency_key.clone(),
+            },
+            extension,
+            _slot: slot,
+        };
+        match self.guest_threads() {
+            Some(guests) => AbortOnDrop(guests.spawn(call.run()))
+                .await
+                .unwrap_or_else(|e| Err(CallFailure::Host(format!("the call's task failed: {e}")))),
+            None => call.run().await,
+        }
+    }
+}
 
+/// Aborts its task when dropped: a caller that goes away (a closed connection) stops its
+/// call, as when the call ran in the caller's own task.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Everything one call needs, owned, so that it can run as a task of the guest threads.
+struct OwnedCall {
+    engine: wasmtime::Engine,
+    pre: InstancePre<StoreState>,
+    export: ComponentExportIndex,
+    procedure: String,
+    result_count: usize,
+    params: Vec<Val>,
+    call_limits: CallLimits,
+    label: CallLabel,
+    extension: Option<Box<dyn CallExtension>>,
+    /// The runtime's call slot, released when the call ends.
+    _slot: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl OwnedCall {
+    async fn run(self) -> Result<Vec<Val>, CallFailure> {
+        let OwnedCall {
+            engine,
+            pre,
+            export,
+            procedure,
+            result_count,
+            params,
+            call_limits,
+            label,
+            extension,
+            _slot,
+        } = self;
         // The deadline moves on by the time the extension pauses it (a workflow run's
         // durable calls, each with limits of its own).
         let paused_time = extension.as_ref().and_then(|e| e.paused_time());
-        let label = CallLabel {
-            request_id: context.request_id.clone(),
-            procedure: target.procedure.to_string(),
-            idempotency_key: context.idempotency_key.clone(),
-        };
         let mut store = Store::new(
-            self.engine(),
+            &engine,
             StoreState::new(label, call_limits.memory_bytes, extension),
         );
         store.limiter(|state| &mut state.limiter);
@@ -89,14 +160,12 @@ impl Runtime {
         });
 
         let run = async {
-            let instance = target.pre.instantiate_async(&mut store).await?;
-            let func = instance
-                .get_func(&mut store, target.export)
-                .ok_or_else(|| {
-                    wasmtime::format_err!("the instance has no export for {}", target.procedure)
-                })?;
-            let mut results = vec![Val::Bool(false); target.result_count];
-            func.call_async(&mut store, params, &mut results).await?;
+            let instance = pre.instantiate_async(&mut store).await?;
+            let func = instance.get_func(&mut store, export).ok_or_else(|| {
+                wasmtime::format_err!("the instance has no export for {procedure}")
+            })?;
+            let mut results = vec![Val::Bool(false); result_count];
+            func.call_async(&mut store, &params, &mut results).await?;
             wasmtime::Result::Ok(results)
         };
         let outcome = async {
