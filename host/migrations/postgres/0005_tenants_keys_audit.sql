@@ -36,3 +36,6 @@ CREATE TABLE audit_log (
     outcome    TEXT NOT NULL
 );
 CREATE INDEX audit_log_by_tenant ON audit_log (tenant, seq);
+
+-- Unfinished executions per tenant, counted at each start (the running-executions quota).
+CREATE INDEX executions_by_status ON executions (tenant, status);

@@ -1,6 +1,10 @@
 //! One call: a fresh `Store` with its own fuel, memory limit and deadline, instantiate
 //! from the pre-linked component, call, drop.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
@@ -41,8 +45,12 @@ pub struct Target<'a> {
 }
 
 impl Runtime {
-    /// Run `target` with `params` in a fresh instance under `limits`, on the guest threads
-    /// (see `engine::GuestThreads`). Dropping the returned future stops the call.
+    /// Run `target` with `params` in a fresh instance under `limits`. The call starts on the
+    /// caller's thread; once the guest runs into an epoch tick (it has run for up to one
+    /// tick, or waited across one), it moves to the guest threads (see
+    /// `engine::GuestThreads`) and finishes there. Short
+    /// calls so pay no hand-off between threads; long ones leave the threads that serve
+    /// I/O. Dropping the returned future stops the call.
     pub async fn invoke(
         &self,
         target: Target<'_>,
@@ -57,7 +65,9 @@ impl Runtime {
             .acquire_owned()
             .await
             .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
+        let sliced = Arc::new(AtomicBool::new(false));
         let call = OwnedCall {
+            sliced: sliced.clone(),
             engine: self.engine().clone(),
             pre: target.pre.clone(),
             export: *target.export,
@@ -73,11 +83,21 @@ impl Runtime {
             extension,
             _slot: slot,
         };
-        match self.guest_threads() {
-            Some(guests) => AbortOnDrop(guests.spawn(call.run()))
+        let mut call = Box::pin(call.run());
+        let Some(guests) = self.guest_threads() else {
+            return call.await;
+        };
+        let here = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+            Poll::Ready(done) => Poll::Ready(Some(done)),
+            Poll::Pending if sliced.load(Ordering::Relaxed) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        match here {
+            Some(done) => done,
+            None => AbortOnDrop(guests.spawn(call))
                 .await
                 .unwrap_or_else(|e| Err(CallFailure::Host(format!("the call's task failed: {e}")))),
-            None => call.run().await,
         }
     }
 }
@@ -105,6 +125,8 @@ impl<T> Drop for AbortOnDrop<T> {
 
 /// Everything one call needs, owned, so that it can run as a task of the guest threads.
 struct OwnedCall {
+    /// Set when the guest yields at an epoch tick: it has used a whole time slice.
+    sliced: Arc<AtomicBool>,
     engine: wasmtime::Engine,
     pre: InstancePre<StoreState>,
     export: ComponentExportIndex,
@@ -121,6 +143,7 @@ struct OwnedCall {
 impl OwnedCall {
     async fn run(self) -> Result<Vec<Val>, CallFailure> {
         let OwnedCall {
+            sliced,
             engine,
             pre,
             export,
@@ -155,6 +178,7 @@ impl OwnedCall {
             if Instant::now() >= epoch_deadline() {
                 Ok(UpdateDeadline::Interrupt)
             } else {
+                sliced.store(true, Ordering::Relaxed);
                 Ok(UpdateDeadline::Yield(1))
             }
         });
