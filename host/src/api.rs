@@ -372,3 +372,31 @@ pub struct AuditList {
     /// Pass as `before` for the next page; absent on the last.
     pub next: Option<i64>,
 }
+
+/// A node sharing the store: `GET /v1/nodes`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeInfo {
+    /// Its id: the lease owner of the executions it runs.
+    pub id: String,
+    /// Where it serves HTTP, as it says.
+    pub address: String,
+    /// When it started, ms since the Unix epoch (database time).
+    pub started_at: i64,
+    /// Its last heartbeat (every second while it runs).
+    pub beat_at: i64,
+    /// Told to drain: it claims no new executions.
+    pub draining: bool,
+    /// When it stopped gracefully, if it did.
+    pub stopped_at: Option<i64>,
+    /// Executions it holds leases on now.
+    pub leases: i64,
+}
+
+/// `GET /v1/nodes`: the nodes that beat in the last minute, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeList {
+    /// The node that answered.
+    pub this_node: String,
+    /// Every node, this one too.
+    pub nodes: Vec<NodeInfo>,
+}

@@ -1,8 +1,11 @@
 //! The host as a service: deploy, undeploy and call, over the runtime, the registry and
 //! the store. It knows nothing of HTTP, nor of workflows (the workflow engine sits above it
 //! and adds its imports through [`crate::runtime::ImportsHook`]s).
+//!
+//! Components are cluster state: what the store holds is what every node serves.
+//! [`Host::sync_from_store`] brings this node's registries to it (see `cluster` for when).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -16,7 +19,7 @@ use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Runtime, Target};
-use crate::store::{self, Store, StoreError, StoredComponent};
+use crate::store::{self, ComponentHead, Store, StoreError, StoredComponent};
 
 /// Where the host keeps its state.
 #[derive(Clone)]
@@ -121,6 +124,11 @@ pub struct Host {
     compile_slots: tokio::sync::Semaphore,
     /// The last write check: when, and how it went (see [`Host::check_ready`]).
     ready: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
+    /// Syncs with the store run one at a time, so that none compiles what another is
+    /// compiling.
+    sync_lock: tokio::sync::Mutex<()>,
+    /// Stored versions this node failed to load: not tried again at every sync.
+    unloadable: std::sync::Mutex<HashSet<ComponentHead>>,
 }
 
 /// How long a write check answers `/ready` before the next one is made.
@@ -148,6 +156,8 @@ impl Host {
             deploy_lock: tokio::sync::Mutex::new(()),
             compile_slots: tokio::sync::Semaphore::new(limits::MAX_CONCURRENT_COMPILES),
             ready: tokio::sync::Mutex::new(None),
+            sync_lock: tokio::sync::Mutex::new(()),
+            unloadable: std::sync::Mutex::default(),
         });
         let mut loaded = 0;
         for tenant in host.store.list_tenants().await? {
@@ -393,6 +403,156 @@ impl Host {
         drop(guard);
         self.collect_compiled().await;
         Ok(deleted)
+    }
+
+    /// Make this node's registries what the store holds: components deployed, replaced or
+    /// deleted by any node sharing the database, tenants created or deleted, their quotas.
+    /// `only`: just that tenant's components. Deployments this node has are kept; other
+    /// versions are compiled from the stored bytes (the compiled cache on disk makes that
+    /// cheap after the first time). How many tenants' registries changed.
+    pub async fn sync_from_store(&self, only: Option<&str>) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        let mut wanted: BTreeMap<String, Vec<ComponentHead>> = BTreeMap::new();
+        for head in self.store.component_heads().await? {
+            if only.is_none_or(|t| t == head.tenant) {
+                wanted.entry(head.tenant.clone()).or_default().push(head);
+            }
+        }
+        let mut gone_tenants = Vec::new();
+        if only.is_none() {
+            let tenants = self.store.list_tenants().await?;
+            for tenant in &tenants {
+                self.remember_quotas(&tenant.name, tenant.quotas);
+            }
+            for (tenant, _) in self.registries() {
+                if !tenants.iter().any(|t| t.name == tenant) {
+                    gone_tenants.push(tenant.clone());
+                }
+                wanted.entry(tenant).or_default();
+            }
+        } else if let Some(tenant) = only {
+            wanted.entry(tenant.to_string()).or_default();
+        }
+        let mut changed = 0;
+        for (tenant, heads) in wanted {
+            if self.follow_tenant(&tenant, heads).await? {
+                changed += 1;
+            }
+        }
+        if !gone_tenants.is_empty() {
+            let _guard = self.deploy_lock.lock().await;
+            let mut registries = self
+                .registries
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for tenant in gone_tenants {
+                registries.remove(&tenant);
+                self.usage.forget(&tenant);
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Make `tenant`'s registry hold the stored components `heads`; whether it changed.
+    async fn follow_tenant(
+        &self,
+        tenant: &str,
+        heads: Vec<ComponentHead>,
+    ) -> Result<bool, StoreError> {
+        let registry = self.registry(tenant);
+        let generation = registry.generation();
+        let current = registry.list();
+        let same = current.len() == heads.len()
+            && heads.iter().all(|head| {
+                current.iter().any(|d| {
+                    d.name == head.name
+                        && d.version == head.version
+                        && d.deployed_at == head.deployed_at
+                })
+            });
+        if same {
+            return Ok(false);
+        }
+        let mut deployments = Vec::new();
+        let mut loaded = Vec::new();
+        for head in heads {
+            if let Some(kept) = current.iter().find(|d| {
+                d.name == head.name
+                    && d.version == head.version
+                    && d.deployed_at == head.deployed_at
+            }) {
+                deployments.push(kept.clone());
+                continue;
+            }
+            if self.is_unloadable(&head) {
+                continue;
+            }
+            let Some((wasm, limits)) = self
+                .store
+                .load_component_version(tenant, &head.name, &head.version)
+                .await?
+            else {
+                // Replaced again since the heads were read: the next sync follows.
+                return Ok(false);
+            };
+            match self
+                .prepare(head.name.clone(), wasm, limits, head.deployed_at)
+                .await
+            {
+                Ok((deployment, _)) => {
+                    let deployment = Arc::new(deployment);
+                    loaded.push(deployment.clone());
+                    deployments.push(deployment);
+                }
+                Err(e) => {
+                    tracing::error!(tenant, component = %head.name, version = %head.version, "not loaded: {e}");
+                    self.unloadable
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(head);
+                }
+            }
+        }
+        let guard = self.deploy_lock.lock().await;
+        let registry = self.registry_or_new(tenant);
+        if registry.generation() != generation {
+            // Deployed here meanwhile: the next sync compares again.
+            return Ok(false);
+        }
+        if let Err(e) = registry.replace_all(deployments) {
+            tracing::error!(tenant, "the stored components conflict: {e}");
+            return Ok(false);
+        }
+        drop(guard);
+        for deployment in &loaded {
+            tracing::info!(tenant, component = %deployment.name, version = %deployment.version, "following a deploy by another node");
+            self.keep_compiled(deployment).await;
+        }
+        Ok(true)
+    }
+
+    fn is_unloadable(&self, head: &ComponentHead) -> bool {
+        self.unloadable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(head)
+    }
+
+    /// [`Host::call`], but a procedure this node does not know is looked for in the store
+    /// first (another node may have just deployed it): what workflow steps call.
+    pub async fn call_current(
+        &self,
+        tenant: &str,
+        procedure: &str,
+        args: &Value,
+        context: &CallContext,
+    ) -> Result<CallOutput, CallError> {
+        if self.registry(tenant).procedure(procedure).is_none()
+            && let Err(e) = self.sync_from_store(Some(tenant)).await
+        {
+            tracing::warn!(tenant, "looking for newly deployed components: {e}");
+        }
+        self.call(tenant, procedure, args, context).await
     }
 
     /// Call `procedure` of `tenant` with a JSON arguments object.

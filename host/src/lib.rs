@@ -13,6 +13,7 @@
 //!   knows nothing of workflows.
 //! - [`registry`]: deployed components, procedures, JSON <-> WIT values, JSON Schema.
 //! - [`host`]: deploy, undeploy, call.
+//! - `cluster`: a node following the others on one PostgreSQL (components, clock).
 //! - [`workflow`]: the workflow engine: durable executions run by replay over a journal.
 //! - [`http`]: the axum API; every error is `application/problem+json`.
 //! - [`clients`]: typed clients generated from a host's procedures (TypeScript).
@@ -27,6 +28,7 @@ pub mod api;
 pub mod cli;
 mod clients;
 mod clock;
+mod cluster;
 mod error_kind;
 mod host;
 mod http;

@@ -9,8 +9,8 @@ use tsdev::limits::CallLimits;
 use tsdev::store::journal::CallOutcome;
 use tsdev::store::{
     self, AuditEntry, AuditFilter, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
-    JournalEntry, Lease, NewExecution, Outcome, SignalSent, Step, StepKind, Store, StoreError,
-    StoredComponent, StoredKey,
+    Holder, JournalEntry, Lease, NewExecution, Notice, Outcome, SignalSent, Step, StepKind, Store,
+    StoreError, StoredComponent, StoredKey,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -97,6 +97,23 @@ fn execution(id: &str, workflow: &str, key: Option<&str>, created_at: i64) -> Ne
     }
 }
 
+/// Node `owner`'s claim at `epoch`.
+fn held(owner: &str, epoch: i64) -> Holder {
+    Holder {
+        owner: owner.into(),
+        epoch,
+    }
+}
+
+/// The component version [`execution`]s are pinned to: executions are recorded only
+/// while it is stored.
+async fn save_pinned_component(store: &dyn Store) {
+    store
+        .save_component(&component("orders", "v1", b"v1", 1))
+        .await
+        .expect("save the component executions pin");
+}
+
 fn entry(execution_id: &str, seq: i64) -> JournalEntry {
     JournalEntry {
         execution_id: execution_id.into(),
@@ -127,6 +144,7 @@ fn update(status: ExecutionStatus, wake_at: Option<i64>, now: i64) -> ExecutionU
 
 /// The workflow part of the contract: idempotent starts, leases, journals, pinning.
 async fn exercise_workflows(store: &dyn Store) {
+    save_pinned_component(store).await;
     let t0 = 1_000_000;
     assert_eq!(
         store
@@ -235,16 +253,16 @@ async fn exercise_workflows(store: &dyn Store) {
 
     // Journals: only the lease holder appends, each sequence once.
     let lost = store
-        .append_journal(&entry("e1", 1), "B")
+        .append_journal(&entry("e1", 1), &held("B", 1))
         .await
         .expect_err("B holds no lease");
     assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
     store
-        .append_journal(&entry("e1", 1), "A")
+        .append_journal(&entry("e1", 1), &held("A", 1))
         .await
         .expect("append 1");
     let conflict = store
-        .append_journal(&entry("e1", 1), "A")
+        .append_journal(&entry("e1", 1), &held("A", 1))
         .await
         .expect_err("seq 1 is taken");
     assert!(
@@ -252,7 +270,7 @@ async fn exercise_workflows(store: &dyn Store) {
         "{conflict}"
     );
     store
-        .append_journal(&entry("e1", 2), "A")
+        .append_journal(&entry("e1", 2), &held("A", 1))
         .await
         .expect("append 2");
     let journal = store.load_journal("e1", 0).await.expect("journal");
@@ -265,13 +283,17 @@ async fn exercise_workflows(store: &dyn Store) {
     store
         .update_execution(
             "e1",
-            "A",
+            &held("A", 1),
             &update(ExecutionStatus::Sleeping, Some(now + 5_000), now),
         )
         .await
         .expect("sleep");
     let lost = store
-        .update_execution("e1", "A", &update(ExecutionStatus::Running, None, now))
+        .update_execution(
+            "e1",
+            &held("A", 1),
+            &update(ExecutionStatus::Running, None, now),
+        )
         .await
         .expect_err("no lease");
     assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
@@ -280,7 +302,14 @@ async fn exercise_workflows(store: &dyn Store) {
         .claim_due("B", now + 2_000, now + 10_000, 10)
         .await
         .expect("claim");
-    assert_eq!(ids(taken).len(), 2);
+    assert_eq!(ids(taken.clone()).len(), 2);
+    // Each claim takes the next epoch; A's writes to what B took are refused.
+    assert!(taken.iter().all(|e| e.lease_epoch == 2), "{taken:?}");
+    let fenced = store
+        .append_journal(&entry("e2", 1), &held("A", 1))
+        .await
+        .expect_err("A lost e2");
+    assert!(matches!(fenced, StoreError::LeaseLost { .. }), "{fenced}");
     let woken = store
         .claim_due("B", now + 5_000, now + 6_000, 10)
         .await
@@ -331,7 +360,11 @@ async fn exercise_workflows(store: &dyn Store) {
 
     // A waiting execution without a timeout is never due by time alone.
     store
-        .update_execution("e4", "B", &update(ExecutionStatus::Waiting, None, now))
+        .update_execution(
+            "e4",
+            &held("B", 2),
+            &update(ExecutionStatus::Waiting, None, now),
+        )
         .await
         .expect("wait");
     // Finished executions never come back.
@@ -340,13 +373,13 @@ async fn exercise_workflows(store: &dyn Store) {
         ..update(ExecutionStatus::Completed, None, now + 6_000)
     };
     store
-        .update_execution("e1", "B", &done)
+        .update_execution("e1", &held("B", 2), &done)
         .await
         .expect("complete");
     store
         .update_execution(
             "e2",
-            "B",
+            &held("B", 2),
             &update(ExecutionStatus::Failed, None, now + 6_000),
         )
         .await
@@ -415,7 +448,11 @@ async fn exercise_version_pinning(store: &dyn Store) {
     let claimed = store.claim_due("A", 10, 1_000, 10).await.expect("claim");
     assert!(claimed.iter().any(|e| e.id == "p1"));
     store
-        .update_execution("p1", "A", &update(ExecutionStatus::Completed, None, 20))
+        .update_execution(
+            "p1",
+            &held("A", 1),
+            &update(ExecutionStatus::Completed, None, 20),
+        )
         .await
         .expect("complete");
     store.save_component(&save("v3")).await.expect("save v3");
@@ -445,6 +482,7 @@ async fn exercise_version_pinning(store: &dyn Store) {
 /// Signals: kept until a wait takes them, oldest first, the same one again for the same
 /// journal entry, and a waiting execution is woken by one.
 async fn exercise_signals(store: &dyn Store) {
+    save_pinned_component(store).await;
     let t0 = 5_000_000;
     store
         .create_execution(&execution("s1", "orders.run", None, t0))
@@ -514,7 +552,7 @@ async fn exercise_signals(store: &dyn Store) {
     store
         .update_execution(
             "s1",
-            "host-a",
+            &held("host-a", 1),
             &update(ExecutionStatus::Waiting, None, t0 + 11),
         )
         .await
@@ -540,7 +578,7 @@ async fn exercise_signals(store: &dyn Store) {
     store
         .update_execution(
             "s1",
-            "host-b",
+            &held("host-b", 2),
             &update(ExecutionStatus::Completed, None, t0 + 15),
         )
         .await
@@ -552,6 +590,7 @@ async fn exercise_signals(store: &dyn Store) {
 /// one write failing (a taken sequence, a lease held by another) leaves the others alone,
 /// and an execution created under a lease is running and not claimable until it expires.
 async fn exercise_concurrent_writes(store: &dyn Store) {
+    save_pinned_component(store).await;
     let t0 = 5_000_000;
     let lease = |owner: &str| {
         Some(Lease {
@@ -589,13 +628,13 @@ async fn exercise_concurrent_writes(store: &dyn Store) {
     let appends = (0..20).flat_map(|i| {
         let id = format!("c{i}");
         [
-            (entry(&id, 1), "host-a"),
-            (entry(&id, 1), "host-a"),
-            (entry(&id, 2), "host-b"),
+            (entry(&id, 1), held("host-a", store::FIRST_EPOCH)),
+            (entry(&id, 1), held("host-a", store::FIRST_EPOCH)),
+            (entry(&id, 2), held("host-b", store::FIRST_EPOCH)),
         ]
     });
     let answers = futures::future::join_all(
-        appends.map(|(e, owner)| async move { (e.seq, store.append_journal(&e, owner).await) }),
+        appends.map(|(e, holder)| async move { (e.seq, store.append_journal(&e, &holder).await) }),
     )
     .await;
     let (mut appended, mut conflicts, mut lost) = (0, 0, 0);
@@ -627,6 +666,161 @@ async fn exercise_concurrent_writes(store: &dyn Store) {
             .iter()
             .all(|e| e.lease_owner.as_deref() == Some("host-b"))
     );
+}
+
+/// What nodes sharing a store rely on: executions only for stored versions, fenced
+/// claims even for the same node, leases handed back, heartbeats and drains, the current
+/// components without bytes, the database's clock and (PostgreSQL) notices.
+async fn exercise_cluster(store: &dyn Store, shared: bool) {
+    let mut notices = store.notices();
+    assert_eq!(notices.is_some(), shared, "notices exist where nodes share");
+    // Nothing is recorded for a version that is not stored.
+    assert_eq!(
+        store
+            .create_execution(&execution("x0", "orders.run", None, 1))
+            .await
+            .expect("create"),
+        Created::VersionGone
+    );
+    save_pinned_component(store).await;
+    assert_eq!(
+        store.component_heads().await.expect("heads"),
+        vec![store::ComponentHead {
+            tenant: "default".into(),
+            name: "orders".into(),
+            version: "v1".into(),
+            deployed_at: 1,
+        }]
+    );
+    if let Some(notices) = &mut notices {
+        let notice = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                match notices.recv().await.expect("a notice") {
+                    Notice::Missed => continue,
+                    notice => return notice,
+                }
+            }
+        })
+        .await
+        .expect("a notice of the deploy within 10 s");
+        assert_eq!(notice, Notice::ComponentsChanged("default".into()));
+    }
+    let mut new = execution("x1", "orders.run", None, 1);
+    new.lease = Some(Lease {
+        owner: "A".into(),
+        until: 1_000,
+    });
+    assert_eq!(
+        store.create_execution(&new).await.expect("create"),
+        Created::New
+    );
+
+    // A's lease lapses while A is frozen; A's own scheduler claims it again. The frozen
+    // run (epoch 1) can no longer write; the new one (epoch 2) can.
+    let claimed = store.claim_due("A", 2_000, 3_000, 10).await.expect("claim");
+    assert_eq!(
+        claimed
+            .iter()
+            .map(|e| (e.id.as_str(), e.lease_epoch))
+            .collect::<Vec<_>>(),
+        [("x1", 2)]
+    );
+    let fenced = store
+        .append_journal(&entry("x1", 1), &held("A", store::FIRST_EPOCH))
+        .await
+        .expect_err("the frozen run is fenced off");
+    assert!(matches!(fenced, StoreError::LeaseLost { .. }), "{fenced}");
+    let stale = store
+        .update_execution(
+            "x1",
+            &held("A", 1),
+            &update(ExecutionStatus::Failed, None, 2_001),
+        )
+        .await
+        .expect_err("the frozen run cannot end it either");
+    assert!(matches!(stale, StoreError::LeaseLost { .. }), "{stale}");
+    store
+        .append_journal(&entry("x1", 1), &held("A", 2))
+        .await
+        .expect("the current claim writes");
+
+    // A stops gracefully: its lease is handed back, and B claims it at once, long before
+    // the lease would have run out.
+    assert_eq!(store.release_leases("A").await.expect("release"), 1);
+    assert_eq!(store.release_leases("A").await.expect("release again"), 0);
+    let taken = store.claim_due("B", 2_001, 3_000, 10).await.expect("claim");
+    assert_eq!(
+        taken
+            .iter()
+            .map(|e| (e.id.as_str(), e.lease_epoch))
+            .collect::<Vec<_>>(),
+        [("x1", 3)]
+    );
+
+    // Heartbeats, listing with the leases each node holds, draining.
+    assert!(
+        !store
+            .beat("A", "127.0.0.1:1", 100, 2_000)
+            .await
+            .expect("beat")
+    );
+    assert!(
+        !store
+            .beat("B", "127.0.0.1:2", 200, 2_000)
+            .await
+            .expect("beat")
+    );
+    assert!(
+        !store
+            .beat("B", "127.0.0.1:2", 200, 2_500)
+            .await
+            .expect("beat")
+    );
+    store.stopped("A", 2_100).await.expect("stopped");
+    let nodes = store.list_nodes(2_050).await.expect("nodes");
+    let summary: Vec<_> = nodes
+        .iter()
+        .map(|n| (n.id.as_str(), n.beat_at, n.stopped_at, n.leases, n.draining))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("A", 2_000, Some(2_100), 0, false),
+            ("B", 2_500, None, 1, false)
+        ]
+    );
+    assert_eq!(
+        store.list_nodes(2_200).await.expect("nodes").len(),
+        1,
+        "A stopped before"
+    );
+    // A sole node starting hands back its dead predecessor's leases, not its own.
+    assert_eq!(store.release_others_leases("B").await.expect("release"), 0);
+    assert_eq!(store.release_others_leases("C").await.expect("release"), 1);
+    assert!(store.drain_node("B").await.expect("drain"));
+    assert!(!store.drain_node("nobody").await.expect("drain"));
+    assert!(
+        store
+            .beat("B", "127.0.0.1:2", 200, 3_000)
+            .await
+            .expect("beat"),
+        "told to drain"
+    );
+
+    // The database's clock: PostgreSQL's own; on SQLite this process's.
+    let database_now = store.database_now().await.expect("clock");
+    assert_eq!(database_now.is_some(), shared);
+    if let Some(now) = database_now {
+        let local = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64;
+        // The same machine: the same clock, within a generous bound.
+        assert!(
+            (now - local).abs() < 60_000,
+            "database {now}, local {local}"
+        );
+    }
 }
 
 fn key(id: &str, tenant: Option<&str>, hash: &str, expires_at: Option<i64>) -> StoredKey {
@@ -929,6 +1123,9 @@ async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store::open(None, dir.path()).await.expect("open sqlite");
     exercise_signals(store.as_ref()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_cluster(store.as_ref(), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1050,6 +1247,9 @@ async fn postgres_store_keeps_its_workflow_contract() {
     database.drop_it().await;
     let database = PostgresDatabase::create().await;
     exercise_concurrent_writes(database.open().await.as_ref()).await;
+    database.drop_it().await;
+    let database = PostgresDatabase::create().await;
+    exercise_cluster(database.open().await.as_ref(), true).await;
     database.drop_it().await;
 }
 

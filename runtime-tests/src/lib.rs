@@ -1,5 +1,8 @@
 //! Helpers for the integration tests in `tests/`: the guest components (built by
-//! `build.rs`), and [`TestHost`], the real `tsdev` binary serving on a free port.
+//! `build.rs`), [`TestHost`], the real `tsdev` binary serving on a free port, and
+//! [`cluster::Cluster`], several of them on one PostgreSQL database.
+
+pub mod cluster;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -59,6 +62,12 @@ pub fn tsdev_build(crate_dir: &Path) -> PathBuf {
 /// `wasm` with a `tsdev-manifest` custom section holding `toml` appended, as any toolchain
 /// could write it.
 pub fn with_manifest(wasm: &[u8], toml: &str) -> Vec<u8> {
+    with_custom_section(wasm, "tsdev-manifest", toml.as_bytes())
+}
+
+/// `wasm` with a custom section `name` holding `payload` appended: the same component
+/// under another version (content hash).
+pub fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
     fn leb128(mut n: usize, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;
@@ -70,15 +79,14 @@ pub fn with_manifest(wasm: &[u8], toml: &str) -> Vec<u8> {
             out.push(byte | 0x80);
         }
     }
-    let name = "tsdev-manifest";
-    let mut payload = Vec::new();
-    leb128(name.len(), &mut payload);
-    payload.extend_from_slice(name.as_bytes());
-    payload.extend_from_slice(toml.as_bytes());
+    let mut section = Vec::new();
+    leb128(name.len(), &mut section);
+    section.extend_from_slice(name.as_bytes());
+    section.extend_from_slice(payload);
     let mut out = wasm.to_vec();
     out.push(0);
-    leb128(payload.len(), &mut out);
-    out.extend_from_slice(&payload);
+    leb128(section.len(), &mut out);
+    out.extend_from_slice(&section);
     out
 }
 
@@ -112,6 +120,12 @@ impl TestHost {
 
     /// Start a host on `data` with extra `serve` arguments.
     pub fn start_on(data: &Path, extra: &[&str]) -> TestHost {
+        TestHost::start_with(data, extra, &[])
+    }
+
+    /// Start a host on `data` with extra `serve` arguments and environment variables. With
+    /// `TSDEV_ADMIN_KEY` among them, that is the admin key the clients send.
+    pub fn start_with(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> TestHost {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -125,6 +139,7 @@ impl TestHost {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -147,8 +162,11 @@ impl TestHost {
         };
         // Keep draining stdout so the host never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines.by_ref() {});
+        let given_key = env.iter().find(|(name, _)| *name == "TSDEV_ADMIN_KEY");
         let admin_key = if extra.contains(&"--insecure-no-auth") {
             None
+        } else if let Some((_, key)) = given_key {
+            Some(key.to_string())
         } else {
             let key = std::fs::read_to_string(data.join("admin.key"))
                 .expect("a host with keys required keeps its admin key in DATA/admin.key");
@@ -195,6 +213,37 @@ impl TestHost {
     /// Everything the host has logged so far (its stderr, across restarts).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.data.join("host.log")).unwrap_or_default()
+    }
+
+    /// The host's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send `signal` (`KILL`, `STOP`, `CONT`, `TERM`) to the host process.
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("running kill");
+        assert!(sent.success(), "kill -{signal} {}", self.pid());
+    }
+
+    /// Whether the host process has exited (a zombie not yet waited for counts).
+    pub fn has_exited(&self) -> bool {
+        match std::fs::read_to_string(format!("/proc/{}/stat", self.pid())) {
+            // The state follows the command name in parentheses.
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+            Err(_) => true,
+        }
+    }
+
+    /// Wait for the host process to exit.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().expect("waiting for tsdev")
     }
 
     /// Whether the host process is still running.

@@ -4,7 +4,11 @@
 //! for its result. In the same run, the same clients call the step's procedure directly
 //! (`POST /rpc/greeter.hello`): the baseline a durable step is compared with.
 //!
-//! `cargo build --release -p tsdev -p bench && target/release/workflow_load [SECONDS CLIENTS,CLIENTS,…]`
+//! With `stores` as a third argument it compares, in one run and with the same clients,
+//! SQLite, one node on PostgreSQL and two nodes on one PostgreSQL database (clients spread
+//! over both, as a load balancer would), with the machine's CPU time per workflow.
+//!
+//! `cargo build --release -p tsdev -p bench && target/release/workflow_load [SECONDS CLIENTS,CLIENTS,… [stores]]`
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -32,6 +36,17 @@ async fn load(
     connections: usize,
     check: fn(&[u8]) -> bool,
 ) -> anyhow::Result<(f64, Summary)> {
+    load_spread(&[url.to_string()], body, seconds, connections, check).await
+}
+
+/// [`load`] with client `i` sending to `urls[i % urls.len()]`.
+async fn load_spread(
+    urls: &[String],
+    body: &str,
+    seconds: f64,
+    connections: usize,
+    check: fn(&[u8]) -> bool,
+) -> anyhow::Result<(f64, Summary)> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;
@@ -39,8 +54,9 @@ async fn load(
     let failures = Arc::new(Mutex::new(0usize));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, url, body) = (client.clone(), url.to_string(), body.to_string());
+        .map(|i| {
+            let url = urls[i % urls.len()].clone();
+            let (client, body) = (client.clone(), body.to_string());
             let (latencies, failures) = (latencies.clone(), failures.clone());
             tokio::spawn(async move {
                 let mut mine = Vec::new();
@@ -89,6 +105,114 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// CPU time the whole machine has spent (user and system, every process), in ms.
+fn machine_cpu_ms() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat
+        .lines()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("/proc/stat is empty"))?;
+    // cpu user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let busy: u64 = ticks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !matches!(i, 3 | 4))
+        .take(6)
+        .map(|(_, t)| t)
+        .sum();
+    // USER_HZ is 100 on Linux.
+    Ok(busy as f64 * 10.0)
+}
+
+/// One store set-up: `urls` serve the workflows.
+async fn measure_store(
+    name: &str,
+    urls: &[String],
+    seconds: f64,
+    clients: usize,
+) -> anyhow::Result<f64> {
+    let workflow_urls: Vec<String> = urls
+        .iter()
+        .map(|u| format!("{u}/rpc/flows.greet-all"))
+        .collect();
+    let body = r#"{"names":["a","b","c"]}"#;
+    load_spread(&workflow_urls, body, 1.0, clients, is_three_greetings).await?;
+    let mut best = 0.0f64;
+    for round in 1..=2 {
+        let cpu_before = machine_cpu_ms()?;
+        let (rate, w) =
+            load_spread(&workflow_urls, body, seconds, clients, is_three_greetings).await?;
+        let cpu = machine_cpu_ms()? - cpu_before;
+        let cpu_per_workflow = cpu / (rate * seconds);
+        println!(
+            "{name:<22} round {round}: {rate:>7.0} workflows/s p50 {:>6.2} ms p99 {:>6.2} ms | machine CPU {cpu_per_workflow:.2} ms per workflow",
+            ms(w.p50),
+            ms(w.p99),
+        );
+        best = best.max(rate);
+    }
+    Ok(best)
+}
+
+/// SQLite, one node on PostgreSQL and two nodes on one PostgreSQL, in one run.
+async fn compare_stores(seconds: f64, clients: usize) -> anyhow::Result<()> {
+    println!(
+        "loopback, {clients} clients, 2 x {seconds} s rounds per store; three-step workflow = POST /rpc/flows.greet-all; CPU: the whole machine (clients too)"
+    );
+    let sqlite = {
+        let data = tempfile::tempdir()?;
+        let tsdev = spawn_tsdev(data.path())?;
+        measure_store("SQLite", std::slice::from_ref(&tsdev.url), seconds, clients).await?
+    };
+    let one = {
+        let cluster = runtime_tests::cluster::Cluster::start(1).await;
+        deploy_workflows(&cluster).await?;
+        let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url.clone()).collect();
+        let rate = measure_store("PostgreSQL, 1 node", &urls, seconds, clients).await?;
+        cluster.finish().await;
+        rate
+    };
+    let two = {
+        let cluster = runtime_tests::cluster::Cluster::start(2).await;
+        deploy_workflows(&cluster).await?;
+        let urls: Vec<String> = cluster.nodes.iter().map(|n| n.url.clone()).collect();
+        let rate = measure_store("PostgreSQL, 2 nodes", &urls, seconds, clients).await?;
+        cluster.finish().await;
+        rate
+    };
+    println!(
+        "PostgreSQL 1 node / SQLite: {:.2}x (target >= 0.6) | 2 nodes / 1 node: {:.2}x (same 2 cores: a lower bound)",
+        one / sqlite,
+        two / one
+    );
+    Ok(())
+}
+
+/// Deploy `hello` and `flows` on the first node and wait until every node serves them.
+async fn deploy_workflows(cluster: &runtime_tests::cluster::Cluster) -> anyhow::Result<()> {
+    let first = cluster.node(0);
+    for (name, path) in [
+        ("hello", runtime_tests::guests::HELLO),
+        ("flows", runtime_tests::guests::FLOWS),
+    ] {
+        let (status, body) = first.deploy(name, path).await;
+        anyhow::ensure!(status == 201, "deploying {name}: {body}");
+    }
+    for node in &cluster.nodes {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while node.get("/v1/components/flows").await.0 != 200 {
+            anyhow::ensure!(Instant::now() < deadline, "a node never served flows");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -99,6 +223,12 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .map(|n| n.trim().parse())
         .collect::<Result<_, _>>()?;
+    if args.get(3).is_some_and(|a| a == "stores") {
+        for clients in client_counts {
+            compare_stores(seconds, clients).await?;
+        }
+        return Ok(());
+    }
     let data = tempfile::tempdir()?;
     let tsdev = spawn_tsdev(data.path())?;
     let workflow = format!("{}/rpc/flows.greet-all", tsdev.url);

@@ -68,12 +68,12 @@ impl DevCommand {
         )
         .await
         .context("opening the host")?;
-        let workflows = WorkflowEngine::new(host.clone());
-        workflows.spawn_scheduler();
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("listening on {}", self.listen))?;
         let addr = listener.local_addr()?;
+        let workflows = WorkflowEngine::new(host.clone());
+        workflows.spawn_scheduler(&addr.to_string());
         let app = crate::http::app(
             AppState::new(workflows),
             &crate::http::HttpConfig {

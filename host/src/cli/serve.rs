@@ -16,6 +16,9 @@ use crate::registry::Deployment;
 use crate::store::DEFAULT_TENANT;
 use crate::workflow::WorkflowEngine;
 
+/// After a stop signal, how long requests in progress may take before the host exits anyway.
+const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Run the host: HTTP API on `--listen`, state under `--data`.
 #[derive(Args)]
 pub(super) struct ServeCommand {
@@ -95,13 +98,15 @@ impl ServeCommand {
         for path in &self.deploy {
             deploy_path(&host, path).await?;
         }
-        // Unfinished workflow executions resume from here on: every one is due.
-        let workflows = WorkflowEngine::new(host.clone());
-        workflows.spawn_scheduler();
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("listening on {}", self.listen))?;
         let addr = listener.local_addr()?;
+        // Follow other nodes on the same database, then resume unfinished workflow
+        // executions: every one is due.
+        crate::cluster::follow(&host).await;
+        let workflows = WorkflowEngine::new(host.clone());
+        workflows.spawn_scheduler(&addr.to_string());
         // Runtime tests read this line to find the port.
         println!("listening on http://{addr}");
         for deployment in host.registry(DEFAULT_TENANT).list() {
@@ -114,17 +119,39 @@ impl ServeCommand {
             );
         }
         let app = crate::http::app(
-            AppState::new(workflows),
+            AppState::new(workflows.clone()),
             &crate::http::HttpConfig {
                 cors_origins: self.cors_origins.clone(),
                 loopback_only: addr.ip().is_loopback(),
                 auth,
             },
         )?;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving HTTP")?;
+        let stopping = Arc::new(tokio::sync::Notify::new());
+        let signalled = stopping.clone();
+        let mut server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    shutdown_signal().await;
+                    signalled.notify_one();
+                })
+                .await
+        });
+        tokio::select! {
+            served = &mut server => return Ok(served.context("serving HTTP")??),
+            () = stopping.notified() => {}
+        }
+        // Other nodes resume this node's executions at once, not after their leases.
+        if let Err(e) = workflows.stop().await {
+            tracing::warn!("handing back workflow leases: {e}");
+        }
+        // Requests still open (event streams, long waits) get this long to end.
+        match tokio::time::timeout(HTTP_DRAIN, server).await {
+            Ok(served) => served.context("serving HTTP")??,
+            Err(_) => tracing::warn!(
+                "requests still open {} s after the stop signal were cut off",
+                HTTP_DRAIN.as_secs()
+            ),
+        }
         Ok(())
     }
 }

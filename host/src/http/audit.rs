@@ -39,6 +39,8 @@ pub(crate) fn action_of(method: &Method, route: &str) -> Option<(&'static str, b
         ("POST", "/v1/executions/{id}/cancel") => "execution.cancel",
         ("POST", "/v1/executions/{id}/signals/{name}") => "execution.signal",
         ("GET", "/v1/audit") => "audit.list",
+        ("GET", "/v1/nodes") => "node.list",
+        ("POST", "/v1/nodes/{id}/drain") => "node.drain",
         _ => return None,
     };
     Some((action, write))

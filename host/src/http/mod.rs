@@ -22,6 +22,7 @@ pub(crate) mod components;
 pub(crate) mod cross_site;
 pub(crate) mod exposure;
 pub(crate) mod health;
+pub(crate) mod nodes;
 pub(crate) mod openapi;
 pub(crate) mod openapi_management;
 pub(crate) mod problem;
@@ -225,6 +226,8 @@ fn routes(state: AppState) -> Router {
             axum::routing::delete(tenants::revoke_key),
         )
         .route("/v1/audit", get(tenants::audit))
+        .route("/v1/nodes", get(nodes::list))
+        .route("/v1/nodes/{id}/drain", post(nodes::drain))
         // A tenant's public procedures, for callers without a key.
         .route(
             "/t/{tenant}/rpc/{procedure}",

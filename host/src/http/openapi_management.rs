@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::api::{
     AuditList, Catalogue, ComponentInfo, ComponentList, CreatedKey, ExecutionInfo, ExecutionList,
-    HealthInfo, KeyList, NewKey, NewTenant, ProblemBody, RunningInfo, SignalInfo, StartedInfo,
-    TenantInfo, TenantList,
+    HealthInfo, KeyList, NewKey, NewTenant, NodeList, ProblemBody, RunningInfo, SignalInfo,
+    StartedInfo, TenantInfo, TenantList,
 };
 use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
@@ -319,6 +319,7 @@ pub(crate) fn add(
     );
 
     add_tenants(paths, g);
+    add_nodes(paths, g);
 
     // Every management endpoint needs a key (when keys are on): say how it refuses.
     for (path, item) in paths.iter_mut() {
@@ -486,4 +487,33 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
         ),
     ]);
     paths.insert("/v1/audit".into(), json!({ "get": audit }));
+}
+
+/// `/v1/nodes` and draining one.
+fn add_nodes(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
+    paths.insert(
+        "/v1/nodes".into(),
+        json!({ "get": operation(
+            "nodes.list",
+            "The nodes sharing the store that beat in the last minute, with the leases each holds (admin).",
+            responses(vec![("200", answer::<NodeList>(g, "The nodes."))]),
+        ) }),
+    );
+    let mut drain = operation(
+        "nodes.drain",
+        "Tell a node to drain (admin): from its next heartbeat it claims no new executions; its runs in progress go on.",
+        responses(vec![
+            (
+                "202",
+                json!({ "description": "The node drains from its next heartbeat." }),
+            ),
+            ("404", problem_response("not-found")),
+        ]),
+    );
+    drain["parameters"] = json!([path_param(
+        "id",
+        "The node's id (`GET /v1/nodes`).",
+        json!({ "type": "string" })
+    )]);
+    paths.insert("/v1/nodes/{id}/drain".into(), json!({ "post": drain }));
 }

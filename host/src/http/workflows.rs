@@ -51,6 +51,12 @@ impl From<StartError> for Problem {
                 error.to_string(),
             )
             .with("execution", json!(id)),
+            StartError::VersionGone => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::ComponentUnavailable,
+                error.to_string(),
+            )
+            .with("retry_after", json!(1)),
             StartError::Store(e) => Problem::internal(&e),
         }
     }

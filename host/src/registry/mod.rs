@@ -348,6 +348,31 @@ impl Registry {
         Ok(old)
     }
 
+    /// Replace everything with `deployments` at once (a node following what another node
+    /// deployed): refused, with nothing changed, if they conflict among themselves.
+    pub fn replace_all(&self, deployments: Vec<Arc<Deployment>>) -> Result<(), DeployError> {
+        let mut fresh = Index::default();
+        for deployment in deployments {
+            fresh.conflict(&deployment)?;
+            for (i, procedure) in deployment.procedures.iter().enumerate() {
+                fresh.procedures.insert(
+                    procedure.name.clone(),
+                    ProcedureRef {
+                        deployment: deployment.clone(),
+                        index: i,
+                    },
+                );
+            }
+            fresh
+                .deployments
+                .insert(deployment.name.clone(), deployment);
+        }
+        fresh.routes = Arc::new(fresh.routes_with(None, None)?);
+        *self.write() = fresh;
+        self.changed();
+        Ok(())
+    }
+
     /// Remove the deployment called `name`; returns it if there was one.
     pub fn remove(&self, name: &str) -> Option<Arc<Deployment>> {
         let mut index = self.write();

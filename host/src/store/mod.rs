@@ -7,13 +7,17 @@
 //!
 //! - components: deployed components and their versions;
 //! - [`TenantStore`]: tenants, API keys (their hashes) and the audit log;
-//! - [`workflow`]: durable workflow executions and their leases;
-//! - [`journal`]: the typed, versioned journal of each execution.
+//! - [`workflow`]: durable workflow executions and their fenced leases;
+//! - [`journal`]: the typed, versioned journal of each execution;
+//! - [`NodeStore`]: the nodes sharing the database, and what keeps each in step with the
+//!   others (the database's clock, the current components, notices on PostgreSQL).
 //!
 //! Writes are answered only once committed; on SQLite the writes of concurrent callers
 //! are committed together (see `writes`).
 
 pub mod journal;
+mod nodes;
+mod notices;
 mod sql;
 mod tenants;
 pub(crate) mod workflow;
@@ -25,10 +29,13 @@ use std::sync::Arc;
 use crate::limits::CallLimits;
 
 pub use journal::{JournalEntry, Outcome, Step, StepKind};
+pub use nodes::{ComponentHead, Node, NodeStore};
+pub use notices::Notice;
 pub use sql::SqlStore;
 pub use tenants::{AuditEntry, AuditFilter, StoredKey, Tenant, TenantStore};
 pub use workflow::{
-    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, Lease, NewExecution,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, FIRST_EPOCH, Holder,
+    Lease, NewExecution,
 };
 pub use writes::{CHECKPOINT_INTERVAL, MAX_BATCH, MAX_QUEUED_WRITES, WAL_MAX_PAGES};
 
@@ -112,7 +119,7 @@ pub struct StoredComponent {
 
 /// What the host keeps across restarts.
 #[async_trait::async_trait]
-pub trait Store: TenantStore + Send + Sync + 'static {
+pub trait Store: TenantStore + NodeStore + Send + Sync + 'static {
     /// Save `component` as the current version of its name, replacing the previous one
     /// in one transaction.
     async fn save_component(&self, component: &StoredComponent) -> Result<(), StoreError>;
@@ -143,8 +150,9 @@ pub trait Store: TenantStore + Send + Sync + 'static {
     /// Whether a write commits: one small write through the same path as every other.
     async fn check_writes(&self, now: i64) -> Result<(), StoreError>;
 
-    /// Record a new execution (pending, or running under its [`Lease`] when it has one), or
-    /// find the one started before with the same idempotency key.
+    /// Record a new execution (pending, or running under its [`Lease`] at [`FIRST_EPOCH`]
+    /// when it has one), or find the one started before with the same idempotency key.
+    /// Recorded only while the version it is pinned to is stored ([`Created::VersionGone`]).
     async fn create_execution(&self, execution: &NewExecution) -> Result<Created, StoreError>;
 
     /// An execution of `tenant`.
@@ -158,7 +166,8 @@ pub trait Store: TenantStore + Send + Sync + 'static {
     -> Result<Vec<Execution>, StoreError>;
 
     /// Claim up to `limit` executions that are due (pending or running with no live lease,
-    /// sleeping or waiting whose wake time has come) for `owner` until `lease_until`.
+    /// sleeping or waiting whose wake time has come) for `owner` until `lease_until`; each
+    /// claim takes the execution's next lease epoch.
     async fn claim_due(
         &self,
         owner: &str,
@@ -170,12 +179,13 @@ pub trait Store: TenantStore + Send + Sync + 'static {
     /// Extend every lease `owner` holds to `until`; how many there were.
     async fn renew_leases(&self, owner: &str, until: i64) -> Result<u64, StoreError>;
 
-    /// Change an execution held by `owner`. Sleeping, waiting and finished executions give
-    /// their lease up, so any host can pick them up when they are due.
+    /// Change an execution `holder` holds ([`StoreError::LeaseLost`] when it does not).
+    /// Sleeping, waiting and finished executions give their lease up, so any host can pick
+    /// them up when they are due.
     async fn update_execution(
         &self,
         id: &str,
-        owner: &str,
+        holder: &Holder,
         update: &ExecutionUpdate,
     ) -> Result<(), StoreError>;
 
@@ -183,9 +193,10 @@ pub trait Store: TenantStore + Send + Sync + 'static {
     /// A run in progress finds its lease gone and stops at its next journal write.
     async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError>;
 
-    /// Append one journal entry of an execution held by `owner`. The sequence is the
+    /// Append one journal entry of an execution `holder` holds. The sequence is the
     /// execution's next; a second entry with the same sequence is a [`StoreError::JournalConflict`].
-    async fn append_journal(&self, entry: &JournalEntry, owner: &str) -> Result<(), StoreError>;
+    async fn append_journal(&self, entry: &JournalEntry, holder: &Holder)
+    -> Result<(), StoreError>;
 
     /// An execution's journal entries after sequence `after` (0: all), in sequence order.
     async fn load_journal(

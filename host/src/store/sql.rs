@@ -2,19 +2,30 @@
 //! (both accept `$1` placeholders), migrations per backend. Reads use a pool; writes go
 //! through [`Writes`] (group commit on SQLite).
 
+use std::sync::Arc;
+
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
+use tokio::sync::broadcast;
 
 use super::journal::{JOURNAL_FORMAT, JournalEntry, Outcome, Step, StepKind};
+use super::notices::{COMPONENTS_CHANNEL, EXECUTIONS_CHANNEL, Notice, WAKE_CHANNEL, notify};
 use super::workflow::{
-    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, NewExecution,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, FIRST_EPOCH, Holder,
+    NewExecution,
 };
 use super::writes::Writes;
 use super::{SignalSent, Store, StoreError, StoredComponent, db};
 use crate::limits::CallLimits;
 
-/// Connections per pool on PostgreSQL, which is shared by hosts.
-const MAX_CONNECTIONS: u32 = 8;
+/// Connections per node's pool on PostgreSQL, which is shared by nodes
+/// (`TSDEV_DATABASE_POOL` overrides it).
+const MAX_CONNECTIONS: u32 = 16;
+/// The longest a statement may run on PostgreSQL before the server ends it.
+const STATEMENT_TIMEOUT_MS: u64 = 30_000;
+/// The longest a PostgreSQL session may sit idle inside a transaction: a frozen node
+/// (SIGSTOP, a stalled VM) gives its row locks back after this.
+const IDLE_IN_TRANSACTION_TIMEOUT_MS: u64 = 5_000;
 /// Reading connections on SQLite (WAL lets them run beside the one writer).
 const SQLITE_READERS: u32 = 4;
 
@@ -27,7 +38,9 @@ pub struct SqlStore {
     pub(super) pool: AnyPool,
     pub(super) writes: Writes,
     /// The few queries that differ between backends (row locking) look at this.
-    sqlite: bool,
+    pub(super) sqlite: bool,
+    /// Notices from other nodes (PostgreSQL only).
+    pub(super) notices: Option<Arc<broadcast::Sender<Notice>>>,
 }
 
 /// The versions of component `$2` of tenant `$1` that unfinished executions are pinned to:
@@ -36,7 +49,7 @@ const PINNED_VERSIONS: &str = "SELECT component_version FROM executions \
     WHERE tenant = $1 AND component = $2 AND status NOT IN ('completed', 'failed', 'cancelled')";
 
 const EXECUTION_COLUMNS: &str = "id, tenant, workflow, component, component_version, args, \
-    idempotency_key, status, result, error, wake_at, lease_owner, lease_expires_at, created_at, updated_at";
+    idempotency_key, status, result, error, wake_at, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at";
 
 fn execution_from_row(row: &sqlx::any::AnyRow) -> Result<Execution, StoreError> {
     let read = db("reading an execution row");
@@ -72,6 +85,7 @@ fn execution_from_row(row: &sqlx::any::AnyRow) -> Result<Execution, StoreError> 
         wake_at: get_opt_i64("wake_at")?,
         lease_owner: get_opt("lease_owner")?,
         lease_expires_at: get_opt_i64("lease_expires_at")?,
+        lease_epoch: get_i64("lease_epoch")?,
         created_at: get_i64("created_at")?,
         updated_at: get_i64("updated_at")?,
     })
@@ -93,8 +107,32 @@ impl SqlStore {
             return Err(StoreError::UnsupportedUrl(scheme));
         }
         if postgres {
+            let connections = match std::env::var("TSDEV_DATABASE_POOL") {
+                Ok(n) => n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "TSDEV_DATABASE_POOL={n:?}: give a positive number of connections"
+                    ))
+                })?,
+                Err(_) => MAX_CONNECTIONS,
+            };
             let pool = AnyPoolOptions::new()
-                .max_connections(MAX_CONNECTIONS)
+                .max_connections(connections)
+                // No ping before each use (a round trip per statement): a connection that
+                // died fails its statement once and is replaced.
+                .test_before_acquire(false)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(
+                            format!(
+                                "SET statement_timeout = {STATEMENT_TIMEOUT_MS}; \
+                                 SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+                            )
+                            .as_str(),
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
                 .connect(url)
                 .await
                 .map_err(db("connecting to the database"))?;
@@ -103,6 +141,7 @@ impl SqlStore {
                 writes: Writes::pooled(pool.clone()),
                 pool,
                 sqlite,
+                notices: Some(super::notices::listen(url.to_string())),
             });
         }
         // The writer first: it creates the file and migrates before readers open it.
@@ -113,6 +152,7 @@ impl SqlStore {
             writes: Writes::group_commit(writer, pool.clone()),
             pool,
             sqlite,
+            notices: None,
         })
     }
 }
@@ -159,6 +199,7 @@ impl Store for SqlStore {
         let fuel = to_i64(c.limits.fuel, "fuel")?;
         let memory_bytes = to_i64(c.limits.memory_bytes, "memory bytes")?;
         let timeout_ms = to_i64(c.limits.timeout_ms, "timeout ms")?;
+        let sqlite = self.sqlite;
         self.writes.run_atomic(move |conn| {
             Box::pin(async move {
                 sqlx::query(
@@ -205,6 +246,9 @@ impl Store for SqlStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db("dropping the previous version"))?;
+                if !sqlite {
+                    notify(conn, COMPONENTS_CHANNEL, &c.tenant).await?;
+                }
                 Ok(())
             })
         })
@@ -213,6 +257,7 @@ impl Store for SqlStore {
 
     async fn delete_component(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
         let (tenant, name) = (tenant.to_string(), name.to_string());
+        let sqlite = self.sqlite;
         self.writes
             .run_atomic(move |conn| {
                 Box::pin(async move {
@@ -233,6 +278,9 @@ impl Store for SqlStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(db("deleting the component's versions"))?;
+                    if !sqlite {
+                        notify(conn, COMPONENTS_CHANNEL, &tenant).await?;
+                    }
                     Ok(deleted > 0)
                 })
             })
@@ -347,18 +395,33 @@ impl Store for SqlStore {
 
     async fn create_execution(&self, e: &NewExecution) -> Result<Created, StoreError> {
         let e = e.clone();
-        self.writes.run(move |conn| {
+        let sqlite = self.sqlite;
+        self.writes.run_atomic(move |conn| {
             Box::pin(async move {
-                let (status, owner, until) = match &e.lease {
-                    Some(lease) => (ExecutionStatus::Running, Some(&lease.owner), Some(lease.until)),
-                    None => (ExecutionStatus::Pending, None, None),
+                let (status, owner, until, epoch) = match &e.lease {
+                    Some(lease) => (ExecutionStatus::Running, Some(&lease.owner), Some(lease.until), FIRST_EPOCH),
+                    None => (ExecutionStatus::Pending, None, None, 0),
                 };
+                if !sqlite {
+                    // Hold the component's row: a deploy or delete of it on another node
+                    // (which drops versions no unfinished execution is pinned to) waits
+                    // for this execution, or this execution sees that its version went.
+                    sqlx::query("SELECT 1 FROM components WHERE tenant = $1 AND name = $2 FOR SHARE")
+                        .bind(&e.tenant)
+                        .bind(&e.component)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db("holding the component of an execution"))?;
+                }
                 // DO NOTHING rather than an error: a failed statement would abort a
-                // PostgreSQL transaction before the look-up below.
+                // PostgreSQL transaction before the look-up below. Only while the pinned
+                // version is stored: another node may have just replaced it.
                 let inserted = sqlx::query(
                     "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
-                     idempotency_key, status, lease_owner, lease_expires_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) ON CONFLICT DO NOTHING",
+                     idempotency_key, status, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11 \
+                     WHERE EXISTS (SELECT 1 FROM component_versions WHERE tenant = $2 AND name = $4 AND version = $5) \
+                     ON CONFLICT DO NOTHING",
                 )
                 .bind(&e.id)
                 .bind(&e.tenant)
@@ -371,6 +434,7 @@ impl Store for SqlStore {
                 .bind(owner)
                 .bind(until)
                 .bind(e.created_at)
+                .bind(epoch)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("recording an execution"))?
@@ -388,12 +452,17 @@ impl Store for SqlStore {
                 .fetch_optional(&mut *conn)
                 .await
                 .map_err(db("finding the execution with the same idempotency key"))?;
-                match row {
-                    Some(row) => Ok(Created::Existing(Box::new(execution_from_row(&row)?))),
-                    None => Err(StoreError::Corrupt(format!(
-                        "execution id {} is taken",
-                        e.id
-                    ))),
+                if let Some(row) = row {
+                    return Ok(Created::Existing(Box::new(execution_from_row(&row)?)));
+                }
+                let taken = sqlx::query("SELECT 1 FROM executions WHERE id = $1")
+                    .bind(&e.id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db("looking for an execution id"))?;
+                match taken {
+                    Some(_) => Err(StoreError::Corrupt(format!("execution id {} is taken", e.id))),
+                    None => Ok(Created::VersionGone),
                 }
             })
         })
@@ -465,7 +534,7 @@ impl Store for SqlStore {
             "FOR UPDATE SKIP LOCKED"
         };
         let query = format!(
-            "UPDATE executions SET lease_owner = $1, lease_expires_at = $2 WHERE id IN ( \
+            "UPDATE executions SET lease_owner = $1, lease_expires_at = $2, lease_epoch = lease_epoch + 1 WHERE id IN ( \
                SELECT id FROM executions \
                WHERE (lease_expires_at IS NULL OR lease_expires_at <= $3) \
                  AND (status IN ('pending', 'running') \
@@ -514,17 +583,18 @@ impl Store for SqlStore {
     async fn update_execution(
         &self,
         id: &str,
-        owner: &str,
+        holder: &Holder,
         u: &ExecutionUpdate,
     ) -> Result<(), StoreError> {
-        let (id, owner, u) = (id.to_string(), owner.to_string(), u.clone());
+        let (id, holder, u) = (id.to_string(), holder.clone(), u.clone());
+        let sqlite = self.sqlite;
         self.writes.run(move |conn| {
             Box::pin(async move {
                 let updated = sqlx::query(
                     "UPDATE executions SET status = $1, result = $2, error = $3, wake_at = $4, updated_at = $5, \
                      lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END, \
                      lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
-                     WHERE id = $7 AND lease_owner = $8",
+                     WHERE id = $7 AND lease_owner = $8 AND lease_epoch = $9",
                 )
                 .bind(u.status.as_str())
                 .bind(&u.result)
@@ -533,7 +603,8 @@ impl Store for SqlStore {
                 .bind(u.now)
                 .bind(u.status.releases_lease())
                 .bind(&id)
-                .bind(&owner)
+                .bind(&holder.owner)
+                .bind(holder.epoch)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("updating an execution"))?
@@ -541,8 +612,11 @@ impl Store for SqlStore {
                 if updated == 0 {
                     return Err(StoreError::LeaseLost {
                         execution_id: id,
-                        owner,
+                        owner: holder.owner,
                     });
+                }
+                if !sqlite && u.status.is_finished() {
+                    notify(conn, EXECUTIONS_CHANNEL, &id).await?;
                 }
                 Ok(())
             })
@@ -552,6 +626,8 @@ impl Store for SqlStore {
 
     async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.to_string(), id.to_string());
+        let sqlite = self.sqlite;
+        // One change; the notice after it needs no transaction.
         self.writes.run(move |conn| {
             Box::pin(async move {
                 let cancelled = sqlx::query(
@@ -566,21 +642,25 @@ impl Store for SqlStore {
                 .await
                 .map_err(db("cancelling an execution"))?
                 .rows_affected();
+                if cancelled == 1 && !sqlite {
+                    notify(conn, EXECUTIONS_CHANNEL, &id).await?;
+                }
                 Ok(cancelled == 1)
             })
         })
         .await
     }
 
-    async fn append_journal(&self, e: &JournalEntry, owner: &str) -> Result<(), StoreError> {
-        let (e, owner) = (e.clone(), owner.to_string());
+    async fn append_journal(&self, e: &JournalEntry, holder: &Holder) -> Result<(), StoreError> {
+        let (e, holder) = (e.clone(), holder.clone());
         self.writes.run(move |conn| {
             Box::pin(async move {
                 // Insert only while the lease is held, in one statement, so a host that lost
                 // its lease cannot add to a journal another host now writes.
                 let inserted = sqlx::query(
                     "INSERT INTO journal (execution_id, seq, kind, name, request, outcome, attempts, started_at, finished_at, format) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 FROM executions WHERE id = $1 AND lease_owner = $10",
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 FROM executions \
+                     WHERE id = $1 AND lease_owner = $10 AND lease_epoch = $12",
                 )
                 .bind(&e.execution_id)
                 .bind(e.seq)
@@ -591,15 +671,16 @@ impl Store for SqlStore {
                 .bind(e.attempts)
                 .bind(e.started_at)
                 .bind(e.finished_at)
-                .bind(&owner)
+                .bind(&holder.owner)
                 .bind(JOURNAL_FORMAT)
+                .bind(holder.epoch)
                 .execute(&mut *conn)
                 .await;
                 match inserted {
                     Ok(done) if done.rows_affected() == 1 => Ok(()),
                     Ok(_) => Err(StoreError::LeaseLost {
                         execution_id: e.execution_id,
-                        owner,
+                        owner: holder.owner,
                     }),
                     Err(error) if is_unique_violation(&error) => Err(StoreError::JournalConflict {
                         execution_id: e.execution_id,
@@ -622,6 +703,7 @@ impl Store for SqlStore {
     ) -> Result<SignalSent, StoreError> {
         let (tenant, execution_id) = (tenant.to_string(), execution_id.to_string());
         let (name, payload) = (name.to_string(), payload.to_string());
+        let sqlite = self.sqlite;
         self.writes
             .run_atomic(move |conn| {
                 Box::pin(async move {
@@ -659,6 +741,9 @@ impl Store for SqlStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(db("waking an execution for a signal"))?;
+                    if !sqlite {
+                        notify(conn, WAKE_CHANNEL, &execution_id).await?;
+                    }
                     Ok(SignalSent::Sent)
                 })
             })

@@ -105,6 +105,31 @@ pub struct Lease {
     pub until: i64,
 }
 
+/// Who holds an execution's lease: the node, and the epoch its claim took. The store
+/// accepts a run's writes (journal entries, status changes) only while both are still the
+/// execution's, so a node that lost its lease (frozen, partitioned, or itself claiming the
+/// execution again) cannot write, whatever its clock says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// The node.
+    pub owner: String,
+    /// The claim's epoch.
+    pub epoch: i64,
+}
+
+impl Execution {
+    /// The holder of this execution's lease as stored, if a node holds it.
+    pub fn holder(&self) -> Option<Holder> {
+        self.lease_owner.as_ref().map(|owner| Holder {
+            owner: owner.clone(),
+            epoch: self.lease_epoch,
+        })
+    }
+}
+
+/// The epoch an execution created under its starter's lease has (its first claim).
+pub const FIRST_EPOCH: i64 = 1;
+
 /// An execution as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Execution {
@@ -134,6 +159,8 @@ pub struct Execution {
     pub lease_owner: Option<String>,
     /// When that lease lapses.
     pub lease_expires_at: Option<i64>,
+    /// The epoch of the last claim: each claim takes the next one (see [`Holder`]).
+    pub lease_epoch: i64,
     /// When it was created, ms since the Unix epoch.
     pub created_at: i64,
     /// When it last changed.
@@ -147,6 +174,9 @@ pub enum Created {
     New,
     /// An execution with the same idempotency key exists; here it is.
     Existing(Box<Execution>),
+    /// Nothing was recorded: the component version it would be pinned to is no longer
+    /// stored (another node has just replaced or deleted the component).
+    VersionGone,
 }
 
 /// A change of an execution's state.

@@ -12,6 +12,8 @@ use super::imports;
 use super::interrupt::WorkflowInterrupt;
 use super::replay::Replay;
 use super::waiters::{Finished, RunWaiter, RunWaiters};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
 use crate::host::Host;
@@ -19,19 +21,28 @@ use crate::registry::Deployment;
 use crate::registry::json::{self, ArgError};
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Target};
 use crate::store::{
-    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, JournalEntry, Lease,
-    NewExecution, SignalSent, StoreError,
+    Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, FIRST_EPOCH, Holder,
+    JournalEntry, Lease, NewExecution, Node, Notice, SignalSent, StoreError,
 };
 
 /// The imports workflows need, for [`Host::open`]: every component is linked with them.
 pub const IMPORTS: &[ImportsHook] = &[imports::add_to_linker];
 
-/// How long a claimed execution stays this host's without renewal. A live host renews the
-/// leases of its runs every [`LEASE_RENEWAL`]; the runs of a host that died are taken up by
-/// any host (itself restarted, or another on the same database) once their lease runs out.
-pub(crate) const LEASE: Duration = Duration::from_secs(15);
-/// How often a host renews the leases of the executions it runs.
-pub(crate) const LEASE_RENEWAL: Duration = Duration::from_secs(5);
+/// How long a claimed execution stays this node's without renewal, when nodes share the
+/// database (PostgreSQL). A live node renews the leases of its runs three times a lease;
+/// the runs of a node that died are taken up by another node once their lease runs out,
+/// within a [`POLL_INTERVAL`] after: a kill -9 stalls runs for under 2 s. A node that
+/// loses a lease while alive (frozen, starved) is fenced off: see [`crate::store::Holder`].
+pub(crate) const SHARED_LEASE: Duration = Duration::from_millis(1_500);
+/// The lease on SQLite, whose one process is the only node: only a stall of the node
+/// itself could outlast a lease there, so it is long; a restarted node hands back every
+/// lease of its dead predecessor at start.
+pub(crate) const SOLE_LEASE: Duration = Duration::from_secs(15);
+/// How often a node records that it is alive (`GET /v1/nodes`) and learns whether it was
+/// told to drain.
+pub(crate) const NODE_BEAT: Duration = Duration::from_secs(1);
+/// A node that has not beaten for this long is no longer listed.
+pub(crate) const NODE_LISTED_FOR: Duration = Duration::from_secs(60);
 /// How often the scheduler looks for due executions (sooner when something is started).
 pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Workflow runs at once per host. Kept well under the instance slots, since each run's
@@ -57,6 +68,9 @@ pub enum StartError {
     InvalidArgs(#[from] ArgError),
     #[error("idempotency key already used by execution {0} with other arguments")]
     IdempotencyConflict(String),
+    /// The workflow's component was replaced by another node as this one started it.
+    #[error("the workflow's component was replaced meanwhile; start it again")]
+    VersionGone,
     /// The tenant has as many unfinished executions as its quota allows.
     #[error("the tenant has {0} unfinished executions, its quota; retry when some end")]
     Quota(u64),
@@ -77,10 +91,6 @@ enum Claim {
     StartedHere,
     /// Claimed by the scheduler: pending, resumed after a crash, or due after a wait.
     Due,
-}
-
-fn lease_from(now: i64) -> i64 {
-    now + i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn update(
@@ -131,6 +141,14 @@ pub struct WorkflowEngine {
     pinned: moka::sync::Cache<(String, String, String), Arc<Deployment>>,
     /// Event streams open now.
     event_streams: Arc<tokio::sync::Semaphore>,
+    /// Told to drain, or stopping: claims nothing, starts nothing here.
+    draining: AtomicBool,
+    /// Set when the node stops: its runs in progress end where they are.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// When this node started (database time).
+    started_at: i64,
+    /// How long its claims last: [`SHARED_LEASE`] or [`SOLE_LEASE`].
+    lease: Duration,
 }
 
 impl WorkflowEngine {
@@ -138,14 +156,32 @@ impl WorkflowEngine {
     /// runs until [`WorkflowEngine::spawn_scheduler`].
     pub fn new(host: Arc<Host>) -> Arc<WorkflowEngine> {
         Arc::new(WorkflowEngine {
-            host,
-            node_id: format!("host-{}", uuid::Uuid::new_v4()),
+            node_id: format!("node-{}", uuid::Uuid::new_v4().simple()),
             wake: tokio::sync::Notify::new(),
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_RUNS)),
             waiters: RunWaiters::default(),
             pinned: pinned_versions(),
             event_streams: Arc::new(tokio::sync::Semaphore::new(MAX_EVENT_STREAMS)),
+            draining: AtomicBool::new(false),
+            stopping: tokio::sync::watch::Sender::new(false),
+            started_at: now_ms(),
+            lease: if host.store().notices().is_some() {
+                SHARED_LEASE
+            } else {
+                SOLE_LEASE
+            },
+            host,
         })
+    }
+
+    /// When a lease taken `now` lapses.
+    fn lease_from(&self, now: i64) -> i64 {
+        now.saturating_add(i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// This node's id: the lease owner of the executions it runs.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// The host this engine runs on.
@@ -168,8 +204,31 @@ impl WorkflowEngine {
             .await
     }
 
-    /// [`Host::start_workflow`] with the id a new execution gets.
+    /// [`WorkflowEngine::start_workflow`] with the id a new execution gets. A workflow this
+    /// node does not know, or whose version another node has just replaced, is looked for
+    /// again after following the store.
     async fn start_workflow_as(
+        self: &Arc<Self>,
+        id: String,
+        tenant: &str,
+        workflow: &str,
+        args: &Value,
+        idempotency_key: Option<String>,
+    ) -> Result<Started, StartError> {
+        let first = self
+            .try_start(id.clone(), tenant, workflow, args, idempotency_key.clone())
+            .await;
+        match first {
+            Err(StartError::NotFound(_)) | Err(StartError::VersionGone) => {
+                self.host.sync_from_store(Some(tenant)).await?;
+                self.try_start(id, tenant, workflow, args, idempotency_key)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_start(
         self: &Arc<Self>,
         id: String,
         tenant: &str,
@@ -192,7 +251,11 @@ impl WorkflowEngine {
         if self.host.store().count_unfinished(tenant).await? >= allowed {
             return Err(StartError::Quota(allowed));
         }
-        let slot = self.slots.clone().try_acquire_owned().ok();
+        // A draining node leaves new executions to the others.
+        let slot = match self.draining.load(Ordering::SeqCst) {
+            true => None,
+            false => self.slots.clone().try_acquire_owned().ok(),
+        };
         let created_at = now_ms();
         let new = NewExecution {
             id: id.clone(),
@@ -205,7 +268,7 @@ impl WorkflowEngine {
             created_at,
             lease: slot.as_ref().map(|_| Lease {
                 owner: self.node_id.clone(),
-                until: lease_from(created_at),
+                until: self.lease_from(created_at),
             }),
         };
         let created = self.host.store().create_execution(&new).await?;
@@ -222,6 +285,7 @@ impl WorkflowEngine {
                     existing: false,
                 })
             }
+            Created::VersionGone => Err(StartError::VersionGone),
             Created::Existing(existing) => {
                 let same = serde_json::from_str::<Value>(&existing.args).is_ok_and(|a| &a == args);
                 if same {
@@ -280,16 +344,39 @@ impl WorkflowEngine {
         }
     }
 
-    /// Run the scheduler until the host is dropped: claim due executions, run each.
-    pub fn spawn_scheduler(self: &Arc<Self>) {
+    /// Run the scheduler until the engine is dropped: claim due executions, run each; renew
+    /// the leases of runs; beat as a node serving at `address`; hear other nodes' notices.
+    pub fn spawn_scheduler(self: &Arc<Self>, address: &str) {
+        self.spawn_beat(address.to_string());
+        self.spawn_notice_listener();
+        if self.lease == SOLE_LEASE {
+            // The only node: any lease held is its dead predecessor's.
+            let engine = self.clone();
+            tokio::spawn(async move {
+                match engine
+                    .host
+                    .store()
+                    .release_others_leases(&engine.node_id)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(released) => {
+                        tracing::info!(released, "resuming the runs of the previous start")
+                    }
+                    Err(e) => tracing::warn!("handing back the previous start's leases: {e}"),
+                }
+                engine.wake.notify_one();
+            });
+        }
         let renewer = Arc::downgrade(self);
+        let renewal = self.lease / 3;
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(LEASE_RENEWAL).await;
+                tokio::time::sleep(renewal).await;
                 let Some(engine) = renewer.upgrade() else {
                     return;
                 };
-                let until = lease_from(now_ms());
+                let until = engine.lease_from(now_ms());
                 if let Err(e) = engine
                     .host
                     .store()
@@ -317,13 +404,99 @@ impl WorkflowEngine {
         });
     }
 
+    /// Beat every [`NODE_BEAT`], and learn whether this node was told to drain.
+    fn spawn_beat(self: &Arc<Self>, address: String) {
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                let beat = engine
+                    .host
+                    .store()
+                    .beat(&engine.node_id, &address, engine.started_at, now_ms())
+                    .await;
+                match beat {
+                    Ok(true) if !engine.draining.swap(true, Ordering::SeqCst) => {
+                        tracing::info!(node = %engine.node_id, "told to drain: claiming no new executions");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("recording this node's heartbeat: {e}"),
+                }
+                drop(engine);
+                tokio::time::sleep(NODE_BEAT).await;
+            }
+        });
+    }
+
+    /// Hear other nodes (PostgreSQL): a run that ended elsewhere tells the callers waiting
+    /// for it here; an execution that became due wakes the scheduler.
+    fn spawn_notice_listener(self: &Arc<Self>) {
+        let Some(mut notices) = self.host.store().notices() else {
+            return;
+        };
+        let engine = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let notice = notices.recv().await;
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                match notice {
+                    Ok(Notice::ExecutionFinished(id)) => engine.waiters.ended(&id, None),
+                    Ok(Notice::Due(_) | Notice::Missed) => engine.wake.notify_one(),
+                    Ok(Notice::ComponentsChanged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        engine.wake.notify_one();
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        });
+    }
+
+    /// Stop gracefully: claim and start nothing more, end the runs in progress where they
+    /// are (what they journaled stays; a step in flight runs again, as after a crash), and
+    /// hand back their leases, so that other nodes resume them at once rather than after
+    /// a lease. How many leases were handed back.
+    pub async fn stop(&self) -> Result<u64, StoreError> {
+        self.draining.store(true, Ordering::SeqCst);
+        self.stopping.send_replace(true);
+        let all = u32::try_from(MAX_CONCURRENT_RUNS).unwrap_or(u32::MAX);
+        // Every slot free: every run has ended (each drops its slot as it ends).
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.slots.acquire_many(all)).await;
+        let store = self.host.store();
+        let released = store.release_leases(&self.node_id).await?;
+        store.stopped(&self.node_id, now_ms()).await?;
+        tracing::info!(node = %self.node_id, released, "stopped: leases handed back");
+        Ok(released)
+    }
+
+    /// The nodes sharing the store (this one too) that beat within [`NODE_LISTED_FOR`].
+    pub async fn nodes(&self) -> Result<Vec<Node>, StoreError> {
+        let window = i64::try_from(NODE_LISTED_FOR.as_millis()).unwrap_or(i64::MAX);
+        self.host
+            .store()
+            .list_nodes(now_ms().saturating_sub(window))
+            .await
+    }
+
+    /// Tell node `id` to drain (it learns at its next beat); false when there is none.
+    pub async fn drain(&self, id: &str) -> Result<bool, StoreError> {
+        self.host.store().drain_node(id).await
+    }
+
     async fn claim_and_run(self: &Arc<Self>) {
+        if self.draining.load(Ordering::SeqCst) {
+            return;
+        }
         let free = self.slots.available_permits();
         if free == 0 {
             return;
         }
         let now = now_ms();
-        let lease_until = lease_from(now);
+        let lease_until = self.lease_from(now);
         let claimed = match self
             .host
             .store()
@@ -344,6 +517,20 @@ impl WorkflowEngine {
         }
     }
 
+    /// Whose writes the store accepts for `execution`, claimed this way.
+    fn holder(&self, execution: &Execution, claim: Claim) -> Holder {
+        match claim {
+            Claim::StartedHere => Holder {
+                owner: self.node_id.clone(),
+                epoch: FIRST_EPOCH,
+            },
+            Claim::Due => execution.holder().unwrap_or_else(|| Holder {
+                owner: self.node_id.clone(),
+                epoch: execution.lease_epoch,
+            }),
+        }
+    }
+
     /// Run `execution` in a task holding `slot`, and tell waiters when the run ends.
     fn spawn_run(
         self: &Arc<Self>,
@@ -352,14 +539,20 @@ impl WorkflowEngine {
         slot: tokio::sync::OwnedSemaphorePermit,
     ) {
         let engine = self.clone();
+        let mut stopping = self.stopping.subscribe();
         tokio::spawn(async move {
             let id = execution.id.clone();
-            let finished = match engine.run(execution, claim).await {
-                Ok(finished) => finished,
-                Err(e) => {
-                    tracing::warn!(execution = %id, "workflow run: {e}");
-                    None
-                }
+            let run = engine.run(execution, claim);
+            let finished = tokio::select! {
+                ran = run => match ran {
+                    Ok(finished) => finished,
+                    Err(e) => {
+                        tracing::warn!(execution = %id, "workflow run: {e}");
+                        None
+                    }
+                },
+                // Dropping the run stops its guest call where it is.
+                _ = stopping.wait_for(|stopping| *stopping) => None,
             };
             drop(slot);
             engine.waiters.ended(&id, finished);
@@ -370,12 +563,21 @@ impl WorkflowEngine {
     /// loaded from the store with the limits it was deployed with (compiled once, then
     /// kept among the last [`MAX_PINNED_VERSIONS`]).
     async fn pinned_deployment(&self, execution: &Execution) -> Result<Arc<Deployment>, String> {
-        if let Some(current) = self
-            .host
-            .registry(&execution.tenant)
-            .get(&execution.component)
-            && current.version == execution.component_version
-        {
+        let current = || {
+            self.host
+                .registry(&execution.tenant)
+                .get(&execution.component)
+                .filter(|current| current.version == execution.component_version)
+        };
+        if let Some(current) = current() {
+            return Ok(current);
+        }
+        // Perhaps deployed by another node and not followed yet: follow it now (or wait
+        // for the sync compiling it), rather than compile it a second time.
+        if let Err(e) = self.host.sync_from_store(Some(&execution.tenant)).await {
+            tracing::warn!(tenant = %execution.tenant, "looking for newly deployed components: {e}");
+        }
+        if let Some(current) = current() {
             return Ok(current);
         }
         let key = (
@@ -420,14 +622,14 @@ impl WorkflowEngine {
         claim: Claim,
     ) -> Result<Option<Finished>, StoreError> {
         let id = execution.id.clone();
-        let owner = self.node_id.clone();
+        let holder = self.holder(&execution, claim);
         let store = self.host.store();
-        let end = match self.replay_and_go_on(&execution, claim).await? {
+        let end = match self.replay_and_go_on(&execution, claim, &holder).await? {
             Some(end) => end,
             None => return Ok(None),
         };
         tracing::info!(execution = %id, workflow = %execution.workflow, status = end.status.as_str(), "workflow run ended");
-        store.update_execution(&id, &owner, &end).await?;
+        store.update_execution(&id, &holder, &end).await?;
         Ok(end.status.is_finished().then_some(Finished {
             status: end.status,
             result: end.result,
@@ -441,9 +643,9 @@ impl WorkflowEngine {
         self: &Arc<Self>,
         execution: &Execution,
         claim: Claim,
+        holder: &Holder,
     ) -> Result<Option<ExecutionUpdate>, StoreError> {
         let id = execution.id.clone();
-        let owner = self.node_id.clone();
         let store = self.host.store();
         let deployment = match self.pinned_deployment(execution).await {
             Ok(deployment) => deployment,
@@ -473,7 +675,7 @@ impl WorkflowEngine {
                 let journal = store.load_journal(&id, 0).await?;
                 if execution.status != ExecutionStatus::Running {
                     let running = update(ExecutionStatus::Running, None, None, None);
-                    store.update_execution(&id, &owner, &running).await?;
+                    store.update_execution(&id, holder, &running).await?;
                 }
                 journal
             }
@@ -482,7 +684,7 @@ impl WorkflowEngine {
             host: self.host.clone(),
             tenant: execution.tenant.clone(),
             execution_id: id.clone(),
-            owner: owner.clone(),
+            holder: holder.clone(),
             journal,
             cursor: 0,
             position: Default::default(),
@@ -535,7 +737,7 @@ impl WorkflowEngine {
                         store
                             .update_execution(
                                 &id,
-                                &owner,
+                                holder,
                                 &update(ExecutionStatus::Waiting, None, None, wake_at),
                             )
                             .await?;
@@ -637,6 +839,11 @@ impl WorkflowEngine {
 /// The stored form of an execution this host has just created under its own lease.
 fn started_here(new: NewExecution) -> Execution {
     let (lease_owner, lease_expires_at) = new.lease.map(|l| (l.owner, l.until)).unzip();
+    let lease_epoch = if lease_owner.is_some() {
+        FIRST_EPOCH
+    } else {
+        0
+    };
     Execution {
         id: new.id,
         tenant: new.tenant,
@@ -651,6 +858,7 @@ fn started_here(new: NewExecution) -> Execution {
         wake_at: None,
         lease_owner,
         lease_expires_at,
+        lease_epoch,
         created_at: new.created_at,
         updated_at: new.created_at,
     }

@@ -20,7 +20,7 @@ use crate::host::{CallError, Host};
 use crate::limits;
 use crate::runtime::{CallContext, CallExtension, PausedTime};
 use crate::store::journal::{CallOutcome, SignalOutcome, StepFailure};
-use crate::store::{JournalEntry, Outcome, Step, StepKind};
+use crate::store::{Holder, JournalEntry, Outcome, Step, StepKind};
 
 /// The workflow side of one run's `StoreState`.
 pub(crate) struct Replay {
@@ -28,8 +28,9 @@ pub(crate) struct Replay {
     /// The execution's tenant: its steps call that tenant's procedures.
     pub(super) tenant: String,
     pub(super) execution_id: String,
-    /// This host's lease owner id: the store refuses journal writes from anyone else.
-    pub(super) owner: String,
+    /// This node's claim on the execution: the store refuses journal writes from anyone
+    /// else, and from this node once it has lost the claim.
+    pub(super) holder: Holder,
     pub(super) journal: Vec<JournalEntry>,
     /// Index of the next journal entry to replay; `cursor + 1` is the next sequence.
     pub(super) cursor: usize,
@@ -142,7 +143,7 @@ impl Replay {
         };
         self.host
             .store()
-            .append_journal(&entry, &self.owner)
+            .append_journal(&entry, &self.holder)
             .await
             .map_err(|e| WorkflowInterrupt::Journal(e.to_string()))?;
         let outcome = entry.outcome.clone();
@@ -493,7 +494,7 @@ async fn step_outcome(
         request_id: key.clone(),
         idempotency_key: Some(key),
     };
-    match host.call(tenant, procedure, args, &context).await {
+    match host.call_current(tenant, procedure, args, &context).await {
         Ok(output) => CallOutcome::Ok {
             ok: serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null),
         },

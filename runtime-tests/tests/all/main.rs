@@ -1,6 +1,7 @@
 //! One integration-test binary: the real `tsdev` binary over real HTTP.
 
 mod api;
+mod cluster;
 mod devloop;
 mod errors;
 mod hostile;

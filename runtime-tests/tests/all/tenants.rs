@@ -404,7 +404,8 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
             ("GET", "/v1/components" | "/v1/executions" | "/v1/audit") => &[200],
             ("POST", "/v1/components") => &[415],
             // Admin only.
-            (_, "/v1/tenants") | ("DELETE" | "PATCH", "/v1/tenants/{tenant}") => &[403],
+            (_, "/v1/tenants" | "/v1/nodes" | "/v1/nodes/{id}/drain")
+            | ("DELETE" | "PATCH", "/v1/tenants/{tenant}") => &[403],
             _ => &[404],
         };
         assert!(
@@ -418,7 +419,10 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
     for (method, template, path) in &operations {
         let (status, body, _) = send(&host, &reader, method.clone(), path, Some(json!({}))).await;
         if *method == Method::GET {
-            if template == "/v1/tenants" || template.starts_with("/v1/tenants/{tenant}/keys") {
+            if template == "/v1/tenants"
+                || template == "/v1/nodes"
+                || template.starts_with("/v1/tenants/{tenant}/keys")
+            {
                 assert_eq!(status, 403, "read-only: {method} {template}: {body}");
             } else {
                 assert!(
