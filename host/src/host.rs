@@ -131,6 +131,9 @@ pub struct Host {
     unloadable: std::sync::Mutex<HashSet<ComponentHead>>,
 }
 
+/// A registry as a sync saw it: its generation and its deployments.
+type Served = (u64, Vec<Arc<Deployment>>);
+
 /// How long a write check answers `/ready` before the next one is made.
 pub(crate) const READY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -412,6 +415,17 @@ impl Host {
     /// cheap after the first time). How many tenants' registries changed.
     pub async fn sync_from_store(&self, only: Option<&str>) -> Result<usize, StoreError> {
         let _one_at_a_time = self.sync_lock.lock().await;
+        // What this node serves, seen whole (a deploy here saves, then installs, under the
+        // deploy lock) and before the store is read: the store is then at least as new, and
+        // a deploy here after this shows as a changed generation.
+        let seen: HashMap<String, Served> = {
+            let _guard = self.deploy_lock.lock().await;
+            self.registries()
+                .into_iter()
+                .filter(|(tenant, _)| only.is_none_or(|t| t == tenant))
+                .map(|(tenant, registry)| (tenant, (registry.generation(), registry.list())))
+                .collect()
+        };
         let mut wanted: BTreeMap<String, Vec<ComponentHead>> = BTreeMap::new();
         for head in self.store.component_heads().await? {
             if only.is_none_or(|t| t == head.tenant) {
@@ -424,18 +438,20 @@ impl Host {
             for tenant in &tenants {
                 self.remember_quotas(&tenant.name, tenant.quotas);
             }
-            for (tenant, _) in self.registries() {
-                if !tenants.iter().any(|t| t.name == tenant) {
+            for tenant in seen.keys() {
+                if tenants.iter().any(|t| &t.name == tenant) {
+                    wanted.entry(tenant.clone()).or_default();
+                } else {
                     gone_tenants.push(tenant.clone());
                 }
-                wanted.entry(tenant).or_default();
             }
         } else if let Some(tenant) = only {
             wanted.entry(tenant.to_string()).or_default();
         }
         let mut changed = 0;
         for (tenant, heads) in wanted {
-            if self.follow_tenant(&tenant, heads).await? {
+            let served = seen.get(&tenant).cloned().unwrap_or_default();
+            if self.follow_tenant(&tenant, heads, served).await? {
                 changed += 1;
             }
         }
@@ -446,22 +462,27 @@ impl Host {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for tenant in gone_tenants {
-                registries.remove(&tenant);
-                self.usage.forget(&tenant);
+                let unchanged = registries
+                    .get(&tenant)
+                    .is_some_and(|r| Some(r.generation()) == seen.get(&tenant).map(|s| s.0));
+                if unchanged {
+                    registries.remove(&tenant);
+                    self.usage.forget(&tenant);
+                }
             }
         }
         Ok(changed)
     }
 
-    /// Make `tenant`'s registry hold the stored components `heads`; whether it changed.
+    /// Make `tenant`'s registry hold the stored components `heads`, given what it held
+    /// (`served`) before they were read; whether it changed.
     async fn follow_tenant(
         &self,
         tenant: &str,
         heads: Vec<ComponentHead>,
+        served: Served,
     ) -> Result<bool, StoreError> {
-        let registry = self.registry(tenant);
-        let generation = registry.generation();
-        let current = registry.list();
+        let (generation, current) = served;
         let same = current.len() == heads.len()
             && heads.iter().all(|head| {
                 current.iter().any(|d| {

@@ -208,11 +208,20 @@ async fn all_completed_once(cluster: &Cluster, node: &TestHost, ids: &[String]) 
     }
 }
 
+/// Short workflows in flight while two of three nodes are killed.
+const SHORT_WORKFLOWS: usize = 300;
+
 #[tokio::test]
 async fn runs_of_a_killed_node_resume_elsewhere_within_two_seconds() {
     let mut cluster = Cluster::start(3).await;
     deploy_everywhere(&cluster).await;
-    // Runs on the first two nodes; both are killed, one after the other.
+    // Many short workflows started on every node, in flight through both kills.
+    let args = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 500 });
+    let mut short = Vec::new();
+    for i in 0..SHORT_WORKFLOWS {
+        short.push(start(cluster.node(i % 3), "flows.greet-twice", args.clone()).await);
+    }
+    // Long runs on the first two nodes; both are killed, one after the other.
     for victim in [0, 1] {
         let node = cluster.node(victim);
         // Started here, so run here: created under this node's lease.
@@ -227,6 +236,12 @@ async fn runs_of_a_killed_node_resume_elsewhere_within_two_seconds() {
         }
         all_completed_once(&cluster, cluster.node(2), &ids).await;
         let _ = cluster.nodes[victim].wait();
+    }
+    for id in &short {
+        let done = finished(cluster.node(2), id).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["result"], "Hello, Ada! | Hello, Bob!");
+        assert_eq!(cluster.journal_len(id).await, 3, "each step journaled once");
     }
     cluster.finish().await;
 }
