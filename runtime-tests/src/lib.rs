@@ -65,6 +65,42 @@ pub fn with_manifest(wasm: &[u8], toml: &str) -> Vec<u8> {
     with_custom_section(wasm, "tsdev-manifest", toml.as_bytes())
 }
 
+/// `wasm` (a component or module) without its top-level custom sections called `name`:
+/// for instance a component as built, without the manifest `tsdev build` embedded.
+pub fn without_custom_section(wasm: &[u8], name: &str) -> Vec<u8> {
+    fn leb128(bytes: &[u8], at: &mut usize) -> usize {
+        let (mut value, mut shift) = (0usize, 0);
+        loop {
+            let byte = bytes[*at];
+            *at += 1;
+            value |= usize::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return value;
+            }
+            shift += 7;
+        }
+    }
+    let mut out = wasm[..8].to_vec();
+    let mut at = 8;
+    while at < wasm.len() {
+        let start = at;
+        let id = wasm[at];
+        at += 1;
+        let size = leb128(wasm, &mut at);
+        let body = at;
+        at += size;
+        if id == 0 {
+            let mut name_at = body;
+            let length = leb128(wasm, &mut name_at);
+            if &wasm[name_at..name_at + length] == name.as_bytes() {
+                continue;
+            }
+        }
+        out.extend_from_slice(&wasm[start..at]);
+    }
+    out
+}
+
 /// `wasm` with a custom section `name` holding `payload` appended: the same component
 /// under another version (content hash).
 pub fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {

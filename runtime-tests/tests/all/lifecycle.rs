@@ -131,3 +131,43 @@ async fn health_and_readiness() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_lets_calls_in_flight_finish_and_refuses_new_connections() {
+    let mut host = TestHost::start();
+    // The catalog without its manifest: items.busy has the default 10 s timeout.
+    let catalog = std::fs::read(guests::CATALOG).expect("catalog");
+    let plain = runtime_tests::without_custom_section(&catalog, "tsdev-manifest");
+    assert_eq!(host.upload("name=catalog", plain).await.0, 201);
+    let (client, url) = (host.client.clone(), host.url.clone());
+    let slow = tokio::spawn(async move {
+        let response = client
+            .post(format!("{url}/rpc/items.busy"))
+            .json(&json!({ "ms": 1500 }))
+            .send()
+            .await
+            .expect("the call in flight is answered");
+        (
+            response.status().as_u16(),
+            response.text().await.unwrap_or_default(),
+        )
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    host.signal("TERM");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A new connection finds nobody listening.
+    let fresh = runtime_tests::client(None)
+        .get(format!("{}/health", host.url))
+        .send()
+        .await;
+    assert!(fresh.is_err(), "a new connection after SIGTERM: {fresh:?}");
+    let (status, body) = slow.await.expect("the call task");
+    assert_eq!(status, 200, "{body}");
+    let exit = host.wait();
+    assert!(exit.success(), "a graceful stop exits 0: {exit:?}");
+    assert!(
+        host.log().contains("stopped: leases handed back"),
+        "{}",
+        host.log()
+    );
+}
