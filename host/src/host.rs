@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::Value;
 
 use crate::clock::now_ms;
+use crate::error_kind::ErrorKind;
 use crate::limits;
 use crate::limits::CallLimits;
 use crate::quota::{Quotas, Usage};
@@ -300,11 +301,15 @@ impl Host {
             .await
             .map_err(|_| DeployFailure::ShuttingDown)?;
         let runtime = self.runtime.clone();
+        let started = std::time::Instant::now();
         let (deployment, wasm) = tokio::task::spawn_blocking(move || {
             let deployment = Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at);
             (deployment, wasm)
         })
         .await?;
+        crate::metrics::metrics()
+            .compile_duration
+            .observe(started.elapsed().as_secs_f64());
         Ok((deployment?, wasm))
     }
 
@@ -594,6 +599,29 @@ impl Host {
     /// Call a procedure already looked up in `tenant`'s registry, in one of the tenant's
     /// instance slots (none free: [`CallError::Quota`]).
     pub async fn call_found(
+        &self,
+        tenant: &str,
+        found: &ProcedureRef,
+        args: &Value,
+        context: &CallContext,
+    ) -> Result<CallOutput, CallError> {
+        let started = std::time::Instant::now();
+        let answer = self
+            .call_found_unmeasured(tenant, found, args, context)
+            .await;
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(CallError::NotFound(_)) => ErrorKind::NotFound.as_str(),
+            Err(CallError::InvalidArgs(_)) => ErrorKind::InvalidArgs.as_str(),
+            Err(CallError::ProcedureError(_)) => ErrorKind::ProcedureError.as_str(),
+            Err(CallError::Quota(_)) => ErrorKind::QuotaExceeded.as_str(),
+            Err(CallError::Failure(failure)) => failure.kind().as_str(),
+        };
+        crate::metrics::metrics().call(tenant, &found.procedure().name, outcome, started.elapsed());
+        answer
+    }
+
+    async fn call_found_unmeasured(
         &self,
         tenant: &str,
         found: &ProcedureRef,

@@ -4,6 +4,7 @@
 //! Modules, lowest first; each depends only on those above it (docs/design/architecture.md):
 //!
 //! - [`limits`], [`clock`], [`error_kind`]: documented limits, the clock, failure kinds.
+//! - `metrics`: the host's own metrics (Prometheus text at `GET /metrics`).
 //! - [`access`]: API keys, scopes and tenant names; [`quota`]: per-tenant quotas.
 //! - [`manifest`], [`sections`]: `tsdev.toml` and the custom sections `tsdev build` embeds.
 //! - [`policy`]: response caches and rate limits the host enforces on HTTP calls.
@@ -34,6 +35,7 @@ mod host;
 mod http;
 pub mod limits;
 mod manifest;
+mod metrics;
 mod policy;
 pub mod quota;
 mod registry;

@@ -22,6 +22,7 @@ pub(crate) mod components;
 pub(crate) mod cross_site;
 pub(crate) mod exposure;
 pub(crate) mod health;
+pub(crate) mod metrics;
 pub(crate) mod nodes;
 pub(crate) mod openapi;
 pub(crate) mod openapi_management;
@@ -154,6 +155,8 @@ pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin
             auth,
             auth::authenticate,
         ))
+        // Outside the refusals, so that they are counted too.
+        .layer(axum::middleware::from_fn(metrics::record))
         .layer(axum::middleware::from_fn_with_state(
             cross_site,
             cross_site::refuse_cross_site,
@@ -226,6 +229,7 @@ fn routes(state: AppState) -> Router {
             axum::routing::delete(tenants::revoke_key),
         )
         .route("/v1/audit", get(tenants::audit))
+        .route("/metrics", get(metrics::scrape))
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/nodes/{id}/drain", post(nodes::drain))
         // A tenant's public procedures, for callers without a key.

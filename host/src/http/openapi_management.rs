@@ -323,7 +323,7 @@ pub(crate) fn add(
 
     // Every management endpoint needs a key (when keys are on): say how it refuses.
     for (path, item) in paths.iter_mut() {
-        if !path.starts_with("/v1/") {
+        if !path.starts_with("/v1/") && path != "/metrics" {
             continue;
         }
         if let Value::Object(operations) = item {
@@ -516,4 +516,13 @@ fn add_nodes(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
         json!({ "type": "string" })
     )]);
     paths.insert("/v1/nodes/{id}/drain".into(), json!({ "post": drain }));
+    let metrics = operation(
+        "metrics",
+        "The host's metrics in the Prometheus (OpenMetrics) text format (admin). Series and labels: docs/operations.md.",
+        responses(vec![(
+            "200",
+            json!({ "description": "Every metric.", "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } }),
+        )]),
+    );
+    paths.insert("/metrics".into(), json!({ "get": metrics }));
 }

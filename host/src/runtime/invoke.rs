@@ -60,11 +60,14 @@ impl Runtime {
         extension: Option<Box<dyn CallExtension>>,
     ) -> Result<Vec<Val>, CallFailure> {
         // Wait for a slot here, on the caller's side: the queue holds no guest task.
+        let metrics = crate::metrics::metrics();
+        let waiting = crate::metrics::InGauge::new(&metrics.instances_waiting);
         let slot = self
             .slots_owned()
             .acquire_owned()
             .await
             .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
+        drop(waiting);
         let sliced = Arc::new(AtomicBool::new(false));
         let call = OwnedCall {
             sliced: sliced.clone(),
@@ -82,6 +85,7 @@ impl Runtime {
             },
             extension,
             _slot: slot,
+            _in_use: crate::metrics::InGauge::new(&metrics.instances_in_use),
         };
         let mut call = Box::pin(call.run());
         let Some(guests) = self.guest_threads() else {
@@ -138,6 +142,8 @@ struct OwnedCall {
     extension: Option<Box<dyn CallExtension>>,
     /// The runtime's call slot, released when the call ends.
     _slot: tokio::sync::OwnedSemaphorePermit,
+    /// Counts the call among the instances in use while it lives.
+    _in_use: crate::metrics::InGauge,
 }
 
 impl OwnedCall {
@@ -154,6 +160,7 @@ impl OwnedCall {
             label,
             extension,
             _slot,
+            _in_use,
         } = self;
         // The deadline moves on by the time the extension pauses it (a workflow run's
         // durable calls, each with limits of its own).
@@ -206,6 +213,11 @@ impl OwnedCall {
         }
         .await;
         store.data().output.flush();
+        if let Ok(left) = store.get_fuel() {
+            crate::metrics::metrics()
+                .fuel_used
+                .observe(call_limits.fuel.saturating_sub(left) as f64);
+        }
         match outcome {
             Ok(Ok(results)) => Ok(results),
             Ok(Err(error)) => {

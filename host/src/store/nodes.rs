@@ -75,6 +75,14 @@ pub trait NodeStore: Send + Sync {
     /// The current version of every component of every tenant.
     async fn component_heads(&self) -> Result<Vec<ComponentHead>, StoreError>;
 
+    /// How many executions of every tenant are in each unfinished status.
+    async fn count_unfinished_by_status(
+        &self,
+    ) -> Result<Vec<(super::ExecutionStatus, u64)>, StoreError>;
+
+    /// The store's connections: open, and idle among them.
+    fn pool_state(&self) -> (u32, usize);
+
     /// The database's clock in ms since the Unix epoch; `None` when this process's clock
     /// is the database's (SQLite, embedded).
     async fn database_now(&self) -> Result<Option<i64>, StoreError>;
@@ -239,6 +247,37 @@ impl NodeStore for SqlStore {
                 })
             })
             .collect()
+    }
+
+    async fn count_unfinished_by_status(
+        &self,
+    ) -> Result<Vec<(super::ExecutionStatus, u64)>, StoreError> {
+        // Spelled as the statuses, so that the index led by status counts only those rows.
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM executions \
+             WHERE status IN ('pending', 'running', 'sleeping', 'waiting') GROUP BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("counting executions by status"))?;
+        rows.iter()
+            .filter_map(|row| {
+                let status: String = match row.try_get("status") {
+                    Ok(status) => status,
+                    Err(e) => return Some(Err(db("reading a count")(e))),
+                };
+                let count: i64 = match row.try_get("n") {
+                    Ok(count) => count,
+                    Err(e) => return Some(Err(db("reading a count")(e))),
+                };
+                super::ExecutionStatus::parse(&status)
+                    .map(|s| Ok((s, u64::try_from(count).unwrap_or(0))))
+            })
+            .collect()
+    }
+
+    fn pool_state(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
     }
 
     async fn database_now(&self) -> Result<Option<i64>, StoreError> {

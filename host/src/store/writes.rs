@@ -189,6 +189,9 @@ async fn commit_batches(
     let mut kept: Option<PoolConnection<Any>> = None;
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let mut answers = Vec::with_capacity(batch.len());
+        let started = std::time::Instant::now();
+        let metrics = crate::metrics::metrics();
+        metrics.commit_batch.observe(batch.len() as f64);
         let committed = async {
             let conn = match &mut kept {
                 Some(conn) => conn,
@@ -217,6 +220,9 @@ async fn commit_batches(
         }
         .await
         .map_err(Arc::new);
+        metrics
+            .commit_duration
+            .observe(started.elapsed().as_secs_f64());
         if let Err(e) = &committed {
             tracing::error!("committing a batch of {} writes: {e}", answers.len());
             // Take a fresh connection for the next batch.

@@ -629,6 +629,12 @@ impl WorkflowEngine {
             None => return Ok(None),
         };
         tracing::info!(execution = %id, workflow = %execution.workflow, status = end.status.as_str(), "workflow run ended");
+        crate::metrics::metrics()
+            .workflow_runs
+            .get_or_create(&crate::metrics::StatusLabels {
+                status: end.status.as_str().to_string(),
+            })
+            .inc();
         store.update_execution(&id, &holder, &end).await?;
         Ok(end.status.is_finished().then_some(Finished {
             status: end.status,

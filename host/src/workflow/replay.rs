@@ -147,6 +147,13 @@ impl Replay {
             .await
             .map_err(|e| WorkflowInterrupt::Journal(e.to_string()))?;
         let outcome = entry.outcome.clone();
+        let took = entry.finished_at.saturating_sub(entry.started_at).max(0) as f64 / 1_000.0;
+        crate::metrics::metrics()
+            .step_duration
+            .get_or_create(&crate::metrics::StepLabels {
+                kind: entry.step.kind.as_str().to_string(),
+            })
+            .observe(took);
         self.journal.push(entry);
         self.cursor += 1;
         self.position.advance();

@@ -6,6 +6,7 @@ mod devloop;
 mod errors;
 mod hostile;
 mod lifecycle;
+mod metrics;
 mod orders;
 mod probes;
 mod python;

@@ -1,0 +1,107 @@
+//! `GET /metrics` (admin): the host's metrics in the Prometheus text format, and the layer
+//! that counts every HTTP request by route template and status.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::auth::Caller;
+use super::problem::Problem;
+use crate::access::Scope;
+use crate::host::Host;
+use crate::metrics::{HttpLabels, RouteLabels, StatusLabels, metrics};
+use crate::store::ExecutionStatus;
+
+/// The content type Prometheus asks for and prometheus-client writes.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Count the request under its route template, with parameters as `:name`
+/// (`/rpc/:procedure`: braces in label values trip some parsers). REST routes of manifests,
+/// served by the fallback, count as `fallback`: their paths are the tenants' to choose.
+pub(crate) async fn record(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "fallback".to_string(), |m| route_label(m.as_str()));
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let m = metrics();
+    m.http_duration
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+        })
+        .observe(started.elapsed().as_secs_f64());
+    m.http_requests
+        .get_or_create(&HttpLabels {
+            route,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// `/rpc/{procedure}` as `/rpc/:procedure`, `/t/{tenant}/{*route}` as `/t/:tenant/*route`.
+fn route_label(template: &str) -> String {
+    template
+        .split('/')
+        .map(
+            |part| match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if name.starts_with('*') => name.to_string(),
+                Some(name) => format!(":{name}"),
+                None => part.to_string(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `GET /metrics`: every metric; what the store knows is read now.
+pub(crate) async fn scrape(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Response, Problem> {
+    caller.require(Scope::Admin)?;
+    let m = metrics();
+    let store = host.store();
+    match store.count_unfinished_by_status().await {
+        Ok(counts) => {
+            for status in ExecutionStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_finished())
+            {
+                let count = counts
+                    .iter()
+                    .find(|(s, _)| *s == status)
+                    .map_or(0, |(_, n)| *n);
+                m.executions
+                    .get_or_create(&StatusLabels {
+                        status: status.as_str().to_string(),
+                    })
+                    .set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
+        }
+        Err(e) => tracing::warn!("counting executions for /metrics: {e}"),
+    }
+    let (open, idle) = store.pool_state();
+    m.store_connections.set(i64::from(open));
+    m.store_connections_idle
+        .set(i64::try_from(idle).unwrap_or(i64::MAX));
+    Ok(([(CONTENT_TYPE, OPENMETRICS)], m.encode()).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn route_templates_become_labels_without_braces() {
+        assert_eq!(super::route_label("/rpc/{procedure}"), "/rpc/:procedure");
+        assert_eq!(
+            super::route_label("/t/{tenant}/{*route}"),
+            "/t/:tenant/*route"
+        );
+        assert_eq!(super::route_label("/health"), "/health");
+    }
+}

@@ -1,0 +1,153 @@
+//! `GET /metrics`: the host's metrics, read with a Prometheus text parser
+//! (prometheus-parse), moving as calls, workflows and requests are made.
+
+use prometheus_parse::{Scrape, Value as Metric};
+use runtime_tests::{TestHost, guests};
+use serde_json::json;
+
+async fn scrape(host: &TestHost) -> Scrape {
+    let response = host
+        .client
+        .get(format!("{}/metrics", host.url))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let text = response.text().await.expect("the metrics");
+    Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("Prometheus text")
+}
+
+/// The value of series `name` with (at least) `labels`: a counter's or gauge's value, a
+/// histogram's count; 0 when there is no such series yet.
+fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == name)
+        .filter(|s| labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match &s.value {
+            Metric::Counter(v) | Metric::Gauge(v) | Metric::Untyped(v) => *v,
+            Metric::Histogram(buckets) => buckets.iter().map(|b| b.count).fold(0.0, f64::max),
+            Metric::Summary(_) => 0.0,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_move_as_calls_and_workflows_are_made() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    assert_eq!(host.deploy("flows", guests::FLOWS).await.0, 201);
+
+    let before = scrape(&host).await;
+    assert!(
+        value(&before, "tsdev_compile_duration_seconds", &[]) >= 2.0,
+        "two compiles counted"
+    );
+    for _ in 0..3 {
+        let (status, _) = host.rpc("greeter.hello", json!({ "name": "Ada" })).await;
+        assert_eq!(status, 200);
+    }
+    let (status, _) = host.rpc("greeter.hello", json!({ "name": 7 })).await;
+    assert_eq!(status, 400);
+    // A three-step workflow, run to its end.
+    let (status, body) = host
+        .rpc("flows.greet-all", json!({ "names": ["a", "b", "c"] }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let after = scrape(&host).await;
+
+    let ok = [
+        ("tenant", "default"),
+        ("procedure", "greeter.hello"),
+        ("outcome", "ok"),
+    ];
+    let delta = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    // Three direct calls and three workflow steps.
+    assert_eq!(delta("tsdev_calls_total", &ok), 6.0);
+    assert_eq!(delta("tsdev_call_duration_seconds", &ok), 6.0);
+    let invalid = [("procedure", "greeter.hello"), ("outcome", "invalid-args")];
+    assert_eq!(delta("tsdev_calls_total", &invalid), 1.0);
+    let rpc_ok = [("route", "/rpc/:procedure"), ("status", "200")];
+    assert_eq!(delta("tsdev_http_requests_total", &rpc_ok), 4.0);
+    let rpc_bad = [("route", "/rpc/:procedure"), ("status", "400")];
+    assert_eq!(delta("tsdev_http_requests_total", &rpc_bad), 1.0);
+    assert!(
+        delta(
+            "tsdev_http_request_duration_seconds",
+            &[("route", "/rpc/:procedure")]
+        ) >= 5.0
+    );
+    assert_eq!(
+        delta("tsdev_workflow_runs_total", &[("status", "completed")]),
+        1.0
+    );
+    assert_eq!(
+        delta("tsdev_workflow_step_duration_seconds", &[("kind", "call")]),
+        3.0
+    );
+    // Every guest call's fuel: three calls, three steps and the workflow itself.
+    assert!(delta("tsdev_guest_fuel_used", &[]) >= 7.0);
+    // Each write is committed by the SQLite writer, some together.
+    assert!(delta("tsdev_store_commit_duration_seconds", &[]) >= 1.0);
+    assert!(delta("tsdev_store_commit_writes", &[]) >= 1.0);
+    // Nothing runs between the calls; the store's pool is open.
+    assert_eq!(value(&after, "tsdev_instances_in_use", &[]), 0.0);
+    assert_eq!(
+        value(&after, "tsdev_executions", &[("status", "running")]),
+        0.0
+    );
+    assert!(value(&after, "tsdev_store_connections", &[]) >= 1.0);
+    // The scrapes themselves are requests.
+    assert!(
+        value(
+            &after,
+            "tsdev_http_requests_total",
+            &[("route", "/metrics")]
+        ) >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn metrics_need_an_admin_key() {
+    let host = TestHost::start();
+    let anonymous = host
+        .anonymous
+        .get(format!("{}/metrics", host.url))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let (status, created) = {
+        let response = host
+            .client
+            .post(format!("{}/v1/tenants/default/keys", host.url))
+            .json(&json!({ "name": "reader", "scopes": ["read", "call"] }))
+            .send()
+            .await
+            .expect("a key");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json::<serde_json::Value>().await.expect("JSON"),
+        )
+    };
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().expect("the key");
+    let reader = runtime_tests::client(Some(key))
+        .get(format!("{}/metrics", host.url))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(reader.status().as_u16(), 403);
+}
