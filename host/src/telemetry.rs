@@ -1,18 +1,39 @@
-//! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`); and a last word
-//! in the log when the process dies of SIGBUS.
+//! Logging: `tracing` to stderr as text or JSON lines, filtered by `RUST_LOG` (default
+//! `info`); and a last word in the log when the process dies of SIGBUS.
 
 use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-pub(crate) fn init() {
+/// How log records are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub(crate) enum LogFormat {
+    /// One line of text per record, for people.
+    #[default]
+    Text,
+    /// One JSON object per line: the record's fields flattened, with those of the
+    /// request's span (`request_id`, `method`, `path`), for log pipelines.
+    Json,
+}
+
+pub(crate) fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A second init (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
     log_fatal_sigbus();
 }
 

@@ -48,7 +48,7 @@ fn is_source(crate_dir: &Path, changed: &Path) -> bool {
 
 impl DevCommand {
     pub(super) async fn run(self) -> anyhow::Result<()> {
-        crate::telemetry::init();
+        crate::telemetry::init(crate::telemetry::LogFormat::Text);
         if !self.listen.ip().is_loopback() {
             anyhow::bail!(
                 "tsdev dev serves without API keys: it listens on loopback addresses only, \

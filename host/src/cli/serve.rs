@@ -55,11 +55,14 @@ pub(super) struct ServeCommand {
     /// --listen is a loopback address.
     #[arg(long)]
     insecure_no_auth: bool,
+    /// How the log (stderr) is written: text for people, JSON lines for log pipelines.
+    #[arg(long, env = "TSDEV_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: crate::telemetry::LogFormat,
 }
 
 impl ServeCommand {
     pub(super) async fn run(self) -> anyhow::Result<()> {
-        crate::telemetry::init();
+        crate::telemetry::init(self.log_format);
         if self.insecure_no_auth && !self.listen.ip().is_loopback() {
             anyhow::bail!(
                 "--insecure-no-auth serves everyone who can reach {} without keys: it is \

@@ -135,8 +135,18 @@ pub(crate) async fn authenticate(
             .map(|c| (c.tenant.as_str(), c.key_id.as_deref()));
         audit::record(&auth.host, who, asked, response.status(), kind).await;
     }
+    let mut response = response;
+    if let Some(caller) = caller {
+        response
+            .extensions_mut()
+            .insert(CallerTenant(caller.tenant));
+    }
     response
 }
+
+/// The tenant a request acted in, on its response: for the request's log event.
+#[derive(Clone, Debug)]
+pub(crate) struct CallerTenant(pub(crate) String);
 
 async fn caller(
     auth: &Auth,

@@ -27,14 +27,27 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "fallback".to_string(), |m| route_label(m.as_str()));
+    let procedure = procedure_of(&route, request.uri().path());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
+    let took = started.elapsed();
+    // One event per request; the request's span adds its id, method and path.
+    let tenant = response.extensions().get::<super::auth::CallerTenant>();
+    tracing::info!(
+        target: "tsdev::request",
+        route = %route,
+        status = response.status().as_u16(),
+        duration_ms = took.as_secs_f64() * 1e3,
+        tenant = tenant.map(|t| t.0.as_str()),
+        procedure = procedure.as_deref(),
+        "request"
+    );
     let m = metrics();
     m.http_duration
         .get_or_create(&RouteLabels {
             route: route.clone(),
         })
-        .observe(started.elapsed().as_secs_f64());
+        .observe(took.as_secs_f64());
     m.http_requests
         .get_or_create(&HttpLabels {
             route,
@@ -42,6 +55,19 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
         })
         .inc();
     response
+}
+
+/// The procedure a call route names: the last segment of `/rpc/:procedure` and
+/// `/t/:tenant/rpc/:procedure`.
+fn procedure_of(route: &str, path: &str) -> Option<String> {
+    route
+        .ends_with("/rpc/:procedure")
+        .then(|| {
+            path.rsplit('/')
+                .next()
+                .map(|p| crate::runtime::output::printable(p).into_owned())
+        })
+        .flatten()
 }
 
 /// `/rpc/{procedure}` as `/rpc/:procedure`, `/t/{tenant}/{*route}` as `/t/:tenant/*route`.

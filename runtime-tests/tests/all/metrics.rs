@@ -1,5 +1,6 @@
 //! `GET /metrics`: the host's metrics, read with a Prometheus text parser
-//! (prometheus-parse), moving as calls, workflows and requests are made.
+//! (prometheus-parse), moving as calls, workflows and requests are made; and the log as
+//! JSON lines (`--log-format json`).
 
 use prometheus_parse::{Scrape, Value as Metric};
 use runtime_tests::{TestHost, guests};
@@ -150,4 +151,41 @@ async fn metrics_need_an_admin_key() {
         .await
         .expect("scrape");
     assert_eq!(reader.status().as_u16(), 403);
+}
+
+#[tokio::test]
+async fn json_logs_have_one_event_per_request_and_structured_guest_records() {
+    let dir = tempfile::tempdir().expect("a data directory");
+    let host = TestHost::start_with(dir.path(), &["--log-format", "json"], &[]);
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, _) = host.rpc("greeter.hello", json!({ "name": "Ada" })).await;
+    assert_eq!(status, 200);
+    let log = host.log();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let request = records
+        .iter()
+        .find(|r| r["target"] == "tsdev::request" && r["route"] == "/rpc/:procedure")
+        .unwrap_or_else(|| panic!("no request event: {log}"));
+    assert_eq!(request["status"], 200, "{request}");
+    assert_eq!(request["tenant"], "default", "{request}");
+    assert_eq!(request["procedure"], "greeter.hello", "{request}");
+    assert!(request["duration_ms"].as_f64().is_some(), "{request}");
+    let request_id = request["span"]["request_id"]
+        .as_str()
+        .expect("the span's request id");
+    assert_eq!(request["span"]["method"], "POST", "{request}");
+    // The guest's own log line, as fields of the same request.
+    let guest = records
+        .iter()
+        .find(|r| r["target"] == "tsdev::guest")
+        .unwrap_or_else(|| panic!("no guest record: {log}"));
+    assert_eq!(guest["procedure"], "greeter.hello", "{guest}");
+    assert_eq!(guest["request_id"], request_id, "{guest}");
+    assert!(
+        guest["message"].as_str().unwrap_or("").contains("Ada"),
+        "{guest}"
+    );
 }
