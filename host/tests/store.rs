@@ -757,6 +757,37 @@ async fn exercise_cluster(store: &dyn Store, shared: bool) {
         [("x1", 3)]
     );
 
+    // The end of a run is told to every node (PostgreSQL), in the statement that ends it.
+    let mut y1 = execution("y1", "orders.run", None, 1);
+    y1.lease = Some(Lease {
+        owner: "B".into(),
+        until: 3_000,
+    });
+    assert_eq!(
+        store.create_execution(&y1).await.expect("create"),
+        Created::New
+    );
+    store
+        .update_execution(
+            "y1",
+            &held("B", 1),
+            &update(ExecutionStatus::Completed, None, 2_002),
+        )
+        .await
+        .expect("complete");
+    if let Some(notices) = &mut notices {
+        let finished = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                if let Notice::ExecutionFinished(id) = notices.recv().await.expect("a notice") {
+                    return id;
+                }
+            }
+        })
+        .await
+        .expect("a notice of the end within 10 s");
+        assert_eq!(finished, "y1");
+    }
+
     // Heartbeats, listing with the leases each node holds, draining.
     assert!(
         !store

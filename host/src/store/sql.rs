@@ -395,78 +395,83 @@ impl Store for SqlStore {
 
     async fn create_execution(&self, e: &NewExecution) -> Result<Created, StoreError> {
         let e = e.clone();
-        let sqlite = self.sqlite;
-        self.writes.run_atomic(move |conn| {
-            Box::pin(async move {
-                let (status, owner, until, epoch) = match &e.lease {
-                    Some(lease) => (ExecutionStatus::Running, Some(&lease.owner), Some(lease.until), FIRST_EPOCH),
-                    None => (ExecutionStatus::Pending, None, None, 0),
-                };
-                if !sqlite {
-                    // Hold the component's row: a deploy or delete of it on another node
-                    // (which drops versions no unfinished execution is pinned to) waits
-                    // for this execution, or this execution sees that its version went.
-                    sqlx::query("SELECT 1 FROM components WHERE tenant = $1 AND name = $2 FOR SHARE")
+        // Recorded only while its version is the component's current one (executions start
+        // on the current version): another node may have just replaced or deleted it. On
+        // PostgreSQL the component's row is held (FOR SHARE) by the insert: a redeploy or
+        // delete on another node (which updates that row, then drops the versions no
+        // unfinished execution is pinned to, in one transaction) either waits for this
+        // insert and then sees it, or goes first and this insert finds the row changed.
+        let lock = if self.sqlite { "" } else { "FOR SHARE" };
+        let query = format!(
+            "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
+             idempotency_key, status, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11 \
+             WHERE EXISTS (SELECT 1 FROM components WHERE tenant = $2 AND name = $4 AND version = $5 {lock}) \
+             ON CONFLICT DO NOTHING"
+        );
+        // One statement in the common case: no transaction needed.
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    let (status, owner, until, epoch) = match &e.lease {
+                        Some(lease) => (
+                            ExecutionStatus::Running,
+                            Some(&lease.owner),
+                            Some(lease.until),
+                            FIRST_EPOCH,
+                        ),
+                        None => (ExecutionStatus::Pending, None, None, 0),
+                    };
+                    // DO NOTHING rather than an error: a failed statement would abort a
+                    // PostgreSQL transaction.
+                    let inserted = sqlx::query(&query)
+                        .bind(&e.id)
                         .bind(&e.tenant)
+                        .bind(&e.workflow)
                         .bind(&e.component)
-                        .fetch_optional(&mut *conn)
+                        .bind(&e.component_version)
+                        .bind(&e.args)
+                        .bind(&e.idempotency_key)
+                        .bind(status.as_str())
+                        .bind(owner)
+                        .bind(until)
+                        .bind(e.created_at)
+                        .bind(epoch)
+                        .execute(&mut *conn)
                         .await
-                        .map_err(db("holding the component of an execution"))?;
-                }
-                // DO NOTHING rather than an error: a failed statement would abort a
-                // PostgreSQL transaction before the look-up below. Only while the pinned
-                // version is stored: another node may have just replaced it.
-                let inserted = sqlx::query(
-                    "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
-                     idempotency_key, status, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11 \
-                     WHERE EXISTS (SELECT 1 FROM component_versions WHERE tenant = $2 AND name = $4 AND version = $5) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&e.id)
-                .bind(&e.tenant)
-                .bind(&e.workflow)
-                .bind(&e.component)
-                .bind(&e.component_version)
-                .bind(&e.args)
-                .bind(&e.idempotency_key)
-                .bind(status.as_str())
-                .bind(owner)
-                .bind(until)
-                .bind(e.created_at)
-                .bind(epoch)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("recording an execution"))?
-                .rows_affected();
-                if inserted == 1 {
-                    return Ok(Created::New);
-                }
-                let row = sqlx::query(&format!(
-                    "SELECT {EXECUTION_COLUMNS} FROM executions \
+                        .map_err(db("recording an execution"))?
+                        .rows_affected();
+                    if inserted == 1 {
+                        return Ok(Created::New);
+                    }
+                    let row = sqlx::query(&format!(
+                        "SELECT {EXECUTION_COLUMNS} FROM executions \
                      WHERE tenant = $1 AND workflow = $2 AND idempotency_key = $3"
-                ))
-                .bind(&e.tenant)
-                .bind(&e.workflow)
-                .bind(&e.idempotency_key)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db("finding the execution with the same idempotency key"))?;
-                if let Some(row) = row {
-                    return Ok(Created::Existing(Box::new(execution_from_row(&row)?)));
-                }
-                let taken = sqlx::query("SELECT 1 FROM executions WHERE id = $1")
-                    .bind(&e.id)
+                    ))
+                    .bind(&e.tenant)
+                    .bind(&e.workflow)
+                    .bind(&e.idempotency_key)
                     .fetch_optional(&mut *conn)
                     .await
-                    .map_err(db("looking for an execution id"))?;
-                match taken {
-                    Some(_) => Err(StoreError::Corrupt(format!("execution id {} is taken", e.id))),
-                    None => Ok(Created::VersionGone),
-                }
+                    .map_err(db("finding the execution with the same idempotency key"))?;
+                    if let Some(row) = row {
+                        return Ok(Created::Existing(Box::new(execution_from_row(&row)?)));
+                    }
+                    let taken = sqlx::query("SELECT 1 FROM executions WHERE id = $1")
+                        .bind(&e.id)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db("looking for an execution id"))?;
+                    match taken {
+                        Some(_) => Err(StoreError::Corrupt(format!(
+                            "execution id {} is taken",
+                            e.id
+                        ))),
+                        None => Ok(Created::VersionGone),
+                    }
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError> {
@@ -587,41 +592,55 @@ impl Store for SqlStore {
         u: &ExecutionUpdate,
     ) -> Result<(), StoreError> {
         let (id, holder, u) = (id.to_string(), holder.clone(), u.clone());
-        let sqlite = self.sqlite;
-        self.writes.run(move |conn| {
-            Box::pin(async move {
-                let updated = sqlx::query(
-                    "UPDATE executions SET status = $1, result = $2, error = $3, wake_at = $4, updated_at = $5, \
-                     lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END, \
-                     lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
-                     WHERE id = $7 AND lease_owner = $8 AND lease_epoch = $9",
-                )
-                .bind(u.status.as_str())
-                .bind(&u.result)
-                .bind(&u.error)
-                .bind(u.wake_at)
-                .bind(u.now)
-                .bind(u.status.releases_lease())
-                .bind(&id)
-                .bind(&holder.owner)
-                .bind(holder.epoch)
-                .execute(&mut *conn)
-                .await
-                .map_err(db("updating an execution"))?
-                .rows_affected();
-                if updated == 0 {
-                    return Err(StoreError::LeaseLost {
-                        execution_id: id,
-                        owner: holder.owner,
-                    });
-                }
-                if !sqlite && u.status.is_finished() {
-                    notify(conn, EXECUTIONS_CHANNEL, &id).await?;
-                }
-                Ok(())
+        const UPDATE: &str = "UPDATE executions SET status = $1, result = $2, error = $3, wake_at = $4, updated_at = $5, \
+             lease_owner = CASE WHEN $6 THEN NULL ELSE lease_owner END, \
+             lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
+             WHERE id = $7 AND lease_owner = $8 AND lease_epoch = $9";
+        // On PostgreSQL, the end of a run is told to every node in the same statement.
+        let notify_too = !self.sqlite && u.status.is_finished();
+        let query = if notify_too {
+            format!(
+                "WITH updated AS ({UPDATE} RETURNING id) \
+                 SELECT updated.id FROM updated, LATERAL (SELECT pg_notify('{EXECUTIONS_CHANNEL}', updated.id)) AS told"
+            )
+        } else {
+            UPDATE.to_string()
+        };
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    let update = sqlx::query(&query)
+                        .bind(u.status.as_str())
+                        .bind(&u.result)
+                        .bind(&u.error)
+                        .bind(u.wake_at)
+                        .bind(u.now)
+                        .bind(u.status.releases_lease())
+                        .bind(&id)
+                        .bind(&holder.owner)
+                        .bind(holder.epoch);
+                    let changed = if notify_too {
+                        update
+                            .fetch_all(&mut *conn)
+                            .await
+                            .map(|rows| rows.len() as u64)
+                    } else {
+                        update
+                            .execute(&mut *conn)
+                            .await
+                            .map(|done| done.rows_affected())
+                    }
+                    .map_err(db("updating an execution"))?;
+                    if changed == 0 {
+                        return Err(StoreError::LeaseLost {
+                            execution_id: id,
+                            owner: holder.owner,
+                        });
+                    }
+                    Ok(())
+                })
             })
-        })
-        .await
+            .await
     }
 
     async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {

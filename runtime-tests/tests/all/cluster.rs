@@ -209,7 +209,7 @@ async fn all_completed_once(cluster: &Cluster, node: &TestHost, ids: &[String]) 
 }
 
 /// Short workflows in flight while two of three nodes are killed.
-const SHORT_WORKFLOWS: usize = 300;
+const SHORT_WORKFLOWS: usize = 500;
 
 #[tokio::test]
 async fn runs_of_a_killed_node_resume_elsewhere_within_two_seconds() {
