@@ -139,9 +139,11 @@ impl ServeCommand {
                 })
                 .await
         });
+        // The signal first: with no request open, the server ends at the same moment.
         tokio::select! {
-            served = &mut server => return Ok(served.context("serving HTTP")??),
+            biased;
             () = stopping.notified() => {}
+            served = &mut server => return Ok(served.context("serving HTTP")??),
         }
         // Other nodes resume this node's executions at once, not after their leases.
         if let Err(e) = workflows.stop().await {

@@ -370,8 +370,12 @@ async fn sigterm_hands_runs_over_at_once_and_nodes_are_listed_and_drained() {
             a.log()
         );
     }
-    assert!(a.log().contains("leases handed back"), "{}", a.log());
     all_completed_once(&cluster, b, &ids).await;
+    eventually("A has exited", Duration::from_secs(15), || async {
+        a.has_exited().then_some(())
+    })
+    .await;
+    assert!(a.log().contains("leases handed back"), "{}", a.log());
     let (_, listed) = b.get("/v1/nodes").await;
     let a_entry = listed["nodes"]
         .as_array()
