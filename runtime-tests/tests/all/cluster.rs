@@ -229,6 +229,9 @@ async fn runs_of_a_killed_node_resume_elsewhere_within_two_seconds() {
         until_running(&cluster, &ids).await;
         node.signal("KILL");
         let killed_at = cluster.database_now().await;
+        // A statement the node sent before it died may still commit; no other node can
+        // claim its runs this soon, so what is journaled after this is theirs.
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let times = hand_off_times(&cluster, &ids, killed_at).await;
         eprintln!("hand-off after kill -9 of node {victim}: {times:?} ms");
         for ms in &times {
@@ -254,10 +257,23 @@ async fn a_frozen_node_writes_nothing_after_losing_its_leases() {
     let ids = start_long_runs(a, 2).await;
     until_running(&cluster, &ids).await;
     a.signal("STOP");
-    let stopped_at = cluster.database_now().await;
-    // B takes the runs over once A's leases lapse.
-    hand_off_times(&cluster, &ids, stopped_at).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let epochs: Vec<i64> =
+        futures::future::join_all(ids.iter().map(|id| cluster.lease_epoch(id))).await;
+    // B takes the runs over once A's leases lapse (a claim takes the next epoch), and
+    // journals on.
+    for (id, epoch) in ids.iter().zip(epochs) {
+        eventually(
+            "B claims the frozen node's run",
+            Duration::from_secs(30),
+            || async { (cluster.lease_epoch(id).await > epoch).then_some(()) },
+        )
+        .await;
+        let claimed_at = cluster.journal_len(id).await;
+        eventually("B journals the run", Duration::from_secs(30), || async {
+            (cluster.journal_len(id).await > claimed_at).then_some(())
+        })
+        .await;
+    }
     a.signal("CONT");
     all_completed_once(&cluster, b, &ids).await;
     // A woke up still running them, and every write it tried was refused.
