@@ -538,10 +538,13 @@ impl Store for SqlStore {
         } else {
             "FOR UPDATE SKIP LOCKED"
         };
+        // The status list first: it is the predicate of the partial index on unfinished
+        // executions, so the scan reads those few rows, not the history.
         let query = format!(
             "UPDATE executions SET lease_owner = $1, lease_expires_at = $2, lease_epoch = lease_epoch + 1 WHERE id IN ( \
                SELECT id FROM executions \
-               WHERE (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+               WHERE status IN ('pending', 'running', 'sleeping', 'waiting') \
+                 AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
                  AND (status IN ('pending', 'running') \
                       OR (status IN ('sleeping', 'waiting') AND wake_at IS NOT NULL AND wake_at <= $3)) \
                ORDER BY COALESCE(wake_at, created_at) LIMIT $4 {lock}) \
