@@ -33,6 +33,11 @@ fn errors_are_printed_with_their_causes() {
         "{stderr}"
     );
     assert!(stderr.contains("caused by:"), "{stderr}");
+    // Nobody answers: the CLI says what to do.
+    assert!(
+        stderr.contains("hint: no tsdev host answers") && stderr.contains("tsdev serve"),
+        "{stderr}"
+    );
 
     let out = tsdev(&["call", "greeter.hello", "{not json"]);
     assert!(!out.status.success());
@@ -50,6 +55,17 @@ fn errors_are_printed_with_their_causes() {
     let out = tsdev(&["build", empty.path().to_str().expect("utf-8 path")]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("has no Cargo.toml"));
+
+    // A file that is not WebAssembly is named as such, before anything else is tried.
+    let readme = repo_root().join("README.md");
+    let out = tsdev(&["deploy", readme.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: {} is not WebAssembly", readme.display())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hint:"), "{stderr}");
 }
 
 /// build -> serve -> deploy -> call, all through the CLI.
@@ -78,7 +94,7 @@ fn build_deploy_and_call_through_the_cli() {
         use std::io::BufRead;
         let stdout = server.stdout.take().expect("piped stdout");
         let mut lines = std::io::BufReader::new(stdout).lines();
-        loop {
+        let url = loop {
             let line = lines
                 .next()
                 .expect("serve prints its address")
@@ -86,7 +102,10 @@ fn build_deploy_and_call_through_the_cli() {
             if let Some(url) = line.strip_prefix("listening on ") {
                 break url.to_string();
             }
-        }
+        };
+        // Keep reading: the host prints more after its address.
+        std::thread::spawn(move || for _ in lines.by_ref() {});
+        url
     };
     // Keys are required: without one the deploy is refused...
     let out = tsdev(&[
@@ -118,6 +137,21 @@ fn build_deploy_and_call_through_the_cli() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("deployed hello version "));
+    // A crate directory is built, then deployed under its manifest's name.
+    let out = tsdev(&[
+        "deploy",
+        hello.to_str().expect("utf-8 path"),
+        "--url",
+        &url,
+        "--data",
+        data.path().to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("deployed hello version "),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = tsdev(&["call", "greeter.hello", r#"{"name": "CLI"}"#, "--url", &url]);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -177,4 +211,51 @@ fn serve_help_does_not_show_the_database_password() {
     let help = text(&out.stdout);
     assert!(help.contains("TSDEV_DATABASE_URL"), "{help}");
     assert!(!help.contains("hunter2"), "{help}");
+}
+
+#[test]
+fn serve_keeps_serving_when_its_stdout_is_closed() {
+    use std::io::{Read, Write};
+    // A free port, known before the host starts: its banner cannot be read.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tsdev"))
+        .args(["serve", "--listen", &address, "--data"])
+        .arg(data.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting tsdev serve");
+    // Whoever started it stops reading at once: every line it prints meets a closed pipe.
+    drop(server.stdout.take());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let answer = loop {
+        if let Ok(mut connection) = std::net::TcpStream::connect(&address) {
+            connection
+                .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                .expect("a request");
+            let mut answer = String::new();
+            connection.read_to_string(&mut answer).expect("an answer");
+            break answer;
+        }
+        assert!(
+            matches!(server.try_wait(), Ok(None)),
+            "the host exited: {:?}",
+            server.try_wait()
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the host never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    let _ = server.kill();
+    let _ = server.wait();
 }

@@ -8,10 +8,11 @@ use clap::Args;
 use super::answer_error;
 use super::client::HostArgs;
 
-/// Upload FILE to a host as the component NAME (a new version if NAME exists).
+/// Upload FILE to a host as the component NAME (a new version if NAME exists); a crate
+/// directory is built with `tsdev build` first.
 #[derive(Args)]
 pub(super) struct DeployCommand {
-    /// The component (.wasm).
+    /// The component (.wasm), or a crate directory to build.
     file: PathBuf,
     /// Component name: lowercase letters, digits and '-'. Default: the name in the
     /// component's embedded tsdev.toml, else the file name.
@@ -23,10 +24,25 @@ pub(super) struct DeployCommand {
 }
 
 impl DeployCommand {
-    pub(super) async fn run(self) -> anyhow::Result<()> {
+    pub(super) async fn run(mut self) -> anyhow::Result<()> {
+        let mut built_name = None;
+        if self.file.is_dir() {
+            let built = super::build::BuildCommand::for_deploy(self.file.clone())
+                .run()
+                .await?;
+            built_name = Some(built.name);
+            self.file = built.wasm;
+        }
         let wasm = std::fs::read(&self.file)
             .with_context(|| format!("reading {}", self.file.display()))?;
-        let name = match self.name {
+        if !wasm.starts_with(b"\0asm") {
+            anyhow::bail!(
+                "{} is not WebAssembly (a component starts with the bytes \\0asm): give the .wasm \
+                 that `tsdev build` printed, or the crate directory to build",
+                self.file.display()
+            );
+        }
+        let name = match self.name.or(built_name) {
             Some(name) => name,
             None => super::default_component_name(&self.file, &wasm)?,
         };

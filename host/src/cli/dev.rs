@@ -88,7 +88,7 @@ impl DevCommand {
                 .with_graceful_shutdown(shutdown_signal())
                 .await
         });
-        println!("listening on http://{addr}");
+        super::say!("listening on http://{addr}");
         let mut built = source_fingerprint(&crate_dir);
         rebuild(&host, &crate_dir, addr).await;
 
@@ -107,7 +107,7 @@ impl DevCommand {
             .watcher()
             .watch(&crate_dir, RecursiveMode::Recursive)
             .with_context(|| format!("watching {}", crate_dir.display()))?;
-        println!("watching {} for changes", crate_dir.display());
+        super::say!("watching {} for changes", crate_dir.display());
         loop {
             tokio::select! {
                 Some(()) = changed.recv() => {
@@ -120,7 +120,7 @@ impl DevCommand {
                         continue;
                     }
                     built = now;
-                    println!("change detected, rebuilding …");
+                    super::say!("change detected, rebuilding …");
                     rebuild(&host, &crate_dir, addr).await;
                 }
                 served = &mut server => {
@@ -171,7 +171,7 @@ fn source_fingerprint(crate_dir: &Path) -> [u8; 32] {
 async fn rebuild(host: &Host, crate_dir: &Path, addr: SocketAddr) {
     match deploy_path(host, crate_dir).await {
         Ok(deployment) => {
-            println!(
+            super::say!(
                 "{} version {} is live",
                 deployment.name,
                 &deployment.version[..12.min(deployment.version.len())]
@@ -179,11 +179,11 @@ async fn rebuild(host: &Host, crate_dir: &Path, addr: SocketAddr) {
             print_urls(addr, &deployment);
         }
         Err(error) => {
-            println!("error: {error}");
+            super::say!("error: {error}");
             for cause in error.chain().skip(1) {
-                println!("  caused by: {cause}");
+                super::say!("  caused by: {cause}");
             }
-            println!("the last good version keeps serving; fix the error and save");
+            super::say!("the last good version keeps serving; fix the error and save");
         }
     }
 }

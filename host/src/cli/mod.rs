@@ -50,6 +50,17 @@ enum Command {
     Login(login::LoginCommand),
 }
 
+/// `println!` for long-running commands (`serve`, `dev`): their stdout may be closed by
+/// whoever started them (a supervisor, a test that read the address and went away), and a
+/// host must not die of that. Write errors are ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 /// Parse the command line, run the command, print any error with its causes.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -86,9 +97,25 @@ pub fn main() -> ExitCode {
             for cause in error.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
+            if let Some(hint) = hint_for(&error) {
+                eprintln!("hint: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// What to do about a failure the message alone does not explain.
+fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
+    let unreachable = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<reqwest::Error>()
+            .is_some_and(|e| e.is_connect())
+    });
+    unreachable.then_some(
+        "no tsdev host answers at that address: start one with `tsdev serve` (or `tsdev dev`), \
+         or point at another with --url / TSDEV_URL",
+    )
 }
 
 /// The name a component file deploys as when none is given: its manifest's, else the file

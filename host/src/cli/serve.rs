@@ -111,12 +111,12 @@ impl ServeCommand {
         let workflows = WorkflowEngine::new(host.clone());
         workflows.spawn_scheduler(&addr.to_string());
         // Runtime tests read this line to find the port.
-        println!("listening on http://{addr}");
+        super::say!("listening on http://{addr}");
         for deployment in host.registry(DEFAULT_TENANT).list() {
             print_urls(addr, &deployment);
         }
         if auth == AuthMode::Keys {
-            println!(
+            super::say!(
                 "  API keys are required for everything but public procedures; the admin key is in {}",
                 self.data.join(super::bootstrap::ADMIN_KEY_FILE).display()
             );
@@ -181,7 +181,7 @@ pub(crate) async fn deploy_path(host: &Host, path: &Path) -> anyhow::Result<Arc<
         .deploy(DEFAULT_TENANT, &name, wasm, CallLimits::default())
         .await
         .with_context(|| format!("deploying {}", wasm_path.display()))?;
-    println!(
+    super::say!(
         "deployed {} ({} procedures)",
         deployment.name,
         deployment.procedures.len()
@@ -193,17 +193,17 @@ pub(crate) async fn deploy_path(host: &Host, path: &Path) -> anyhow::Result<Arc<
 pub(crate) fn print_urls(addr: std::net::SocketAddr, deployment: &Deployment) {
     for p in &deployment.procedures {
         if !p.is_public() {
-            println!("  {}  (private: workflow steps only)", p.name);
+            super::say!("  {}  (private: workflow steps only)", p.name);
             continue;
         }
         let args = crate::registry::schema::example_args(&p.params);
-        println!("  {}  {}", p.name, p.signature);
-        println!("    curl -s http://{addr}/rpc/{} --json '{args}'", p.name);
+        super::say!("  {}  {}", p.name, p.signature);
+        super::say!("    curl -s http://{addr}/rpc/{} --json '{args}'", p.name);
         if let Some(route) = &p.enforcement.policy.route {
-            println!("    {} http://{addr}{}", route.method.as_str(), route.path);
+            super::say!("    {} http://{addr}{}", route.method.as_str(), route.path);
         }
     }
-    println!("  docs: http://{addr}/docs   OpenAPI: http://{addr}/openapi.json");
+    super::say!("  docs: http://{addr}/docs   OpenAPI: http://{addr}/openapi.json");
 }
 
 pub(crate) async fn shutdown_signal() {
