@@ -488,26 +488,26 @@ impl Host {
         served: Served,
     ) -> Result<bool, StoreError> {
         let (generation, current) = served;
-        let same = current.len() == heads.len()
-            && heads.iter().all(|head| {
-                current.iter().any(|d| {
+        // The deployment this node already has for `head`, if it is that very one.
+        let served = |head: &ComponentHead| {
+            current
+                .iter()
+                .find(|d| {
                     d.name == head.name
                         && d.version == head.version
                         && d.deployed_at == head.deployed_at
                 })
-            });
+                .cloned()
+        };
+        let same = current.len() == heads.len() && heads.iter().all(|head| served(head).is_some());
         if same {
             return Ok(false);
         }
         let mut deployments = Vec::new();
         let mut loaded = Vec::new();
         for head in heads {
-            if let Some(kept) = current.iter().find(|d| {
-                d.name == head.name
-                    && d.version == head.version
-                    && d.deployed_at == head.deployed_at
-            }) {
-                deployments.push(kept.clone());
+            if let Some(kept) = served(&head) {
+                deployments.push(kept);
                 continue;
             }
             if self.is_unloadable(&head) {

@@ -41,6 +41,9 @@ pub(crate) const SOLE_LEASE: Duration = Duration::from_secs(15);
 /// How often a node records that it is alive (`GET /v1/nodes`) and learns whether it was
 /// told to drain.
 pub(crate) const NODE_BEAT: Duration = Duration::from_secs(1);
+/// On a graceful stop, how long to wait for the runs just told to end to let go of their
+/// slots before their leases are handed back anyway.
+pub(crate) const STOP_WAIT: Duration = Duration::from_secs(5);
 /// A node that has not beaten for this long is no longer listed.
 pub(crate) const NODE_LISTED_FOR: Duration = Duration::from_secs(60);
 /// How often the scheduler looks for due executions (sooner when something is started).
@@ -465,7 +468,7 @@ impl WorkflowEngine {
         self.stopping.send_replace(true);
         let all = u32::try_from(MAX_CONCURRENT_RUNS).unwrap_or(u32::MAX);
         // Every slot free: every run has ended (each drops its slot as it ends).
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.slots.acquire_many(all)).await;
+        let _ = tokio::time::timeout(STOP_WAIT, self.slots.acquire_many(all)).await;
         let store = self.host.store();
         let released = store.release_leases(&self.node_id).await?;
         store.stopped(&self.node_id, now_ms()).await?;
