@@ -116,6 +116,41 @@ pub struct ComponentList {
     pub components: Vec<ComponentInfo>,
 }
 
+/// One kept version of a component.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VersionInfo {
+    /// Hex SHA-256 of its bytes.
+    pub version: String,
+    /// When it was last made current (deployed or rolled back to), ms since the Unix epoch.
+    pub deployed_at: i64,
+    /// The id of the key that did that; absent when no key was used.
+    pub deployed_by: Option<String>,
+    /// Size of the component.
+    pub size_bytes: u64,
+    /// It is the version the component runs now.
+    pub current: bool,
+}
+
+/// `GET /v1/components/{name}/versions`: newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VersionList {
+    /// The component.
+    pub name: String,
+    /// Its kept versions: the current one, the most recent others (up to 10 in all), and
+    /// any an unfinished workflow execution runs on.
+    pub versions: Vec<VersionInfo>,
+}
+
+/// `POST /v1/components/{name}/rollback`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The version to make current: its hash or a prefix of it naming one kept version.
+    /// Absent: the newest kept version before the current one.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
 /// One procedure in the catalogue of `GET /procedures`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CatalogueEntry {

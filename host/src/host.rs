@@ -20,7 +20,7 @@ use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Runtime, Target};
-use crate::store::{self, ComponentHead, Store, StoreError, StoredComponent};
+use crate::store::{self, ComponentHead, Store, StoreError, StoredComponent, VersionRecord};
 
 /// Where the host keeps its state.
 #[derive(Clone)]
@@ -73,6 +73,19 @@ pub enum DeployFailure {
     /// a ceiling allows.
     #[error("{0}")]
     Quota(QuotaRefusal),
+    /// A rollback named a component that is not deployed.
+    #[error("no component named {0}")]
+    NoComponent(String),
+    /// A rollback found no kept version to go to.
+    #[error("{0}")]
+    NoVersion(String),
+    /// A rollback's version prefix matches more than one kept version.
+    #[error("{prefix:?} matches {count} versions of {name}; give more of the hash")]
+    AmbiguousVersion {
+        name: String,
+        prefix: String,
+        count: usize,
+    },
 }
 
 /// A quota that refused something.
@@ -342,13 +355,15 @@ impl Host {
         }
     }
 
-    /// Deploy `wasm` as the component `name` of `tenant`, replacing its previous version.
+    /// Deploy `wasm` as the component `name` of `tenant`, replacing its previous version
+    /// (kept for rollback, see [`limits::KEPT_VERSIONS`]). `deployed_by`: the key's id.
     pub async fn deploy(
         &self,
         tenant: &str,
         name: &str,
         wasm: Vec<u8>,
         limits: CallLimits,
+        deployed_by: Option<&str>,
     ) -> Result<Arc<Deployment>, DeployFailure> {
         crate::registry::check_name(name)?;
         crate::registry::check_component_bytes(&wasm)?;
@@ -373,6 +388,7 @@ impl Host {
                 wasm,
                 limits,
                 deployed_at,
+                deployed_by: deployed_by.map(str::to_string),
             })
             .await?;
         registry.install(deployment.clone())?;
@@ -380,6 +396,82 @@ impl Host {
         tracing::info!(tenant, component = name, version = %deployment.version, procedures = deployment.procedures.len(), "deployed");
         self.keep_compiled(&deployment).await;
         self.collect_compiled().await;
+        Ok(deployment)
+    }
+
+    /// The kept versions of the component `name` of `tenant`, newest first; `None` when
+    /// there is no such component.
+    pub async fn versions(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<Vec<VersionRecord>>, StoreError> {
+        self.store.list_versions(tenant, name).await
+    }
+
+    /// Make a kept version of the component `name` current again, with the limits it was
+    /// deployed with: the one whose hash is or starts with `to`, else the newest one
+    /// before the current. Procedures and routes swap atomically, as in a deploy (it is
+    /// one: the same checks, the same store transaction, the same notice to other nodes).
+    pub async fn rollback(
+        &self,
+        tenant: &str,
+        name: &str,
+        to: Option<&str>,
+        deployed_by: Option<&str>,
+    ) -> Result<Arc<Deployment>, DeployFailure> {
+        let versions = self
+            .store
+            .list_versions(tenant, name)
+            .await?
+            .ok_or_else(|| DeployFailure::NoComponent(name.to_string()))?;
+        let target = match to {
+            Some(wanted) => {
+                let matching: Vec<&VersionRecord> =
+                    match versions.iter().find(|v| v.version == wanted) {
+                        Some(exact) => vec![exact],
+                        None if wanted.is_empty() => vec![],
+                        None => versions
+                            .iter()
+                            .filter(|v| v.version.starts_with(wanted))
+                            .collect(),
+                    };
+                match matching.as_slice() {
+                    [one] => (*one).clone(),
+                    [] => {
+                        return Err(DeployFailure::NoVersion(format!(
+                            "no kept version of {name} is {wanted:?} (see its versions)"
+                        )));
+                    }
+                    several => {
+                        return Err(DeployFailure::AmbiguousVersion {
+                            name: name.to_string(),
+                            prefix: wanted.to_string(),
+                            count: several.len(),
+                        });
+                    }
+                }
+            }
+            None => versions
+                .iter()
+                .find(|v| !v.current)
+                .cloned()
+                .ok_or_else(|| {
+                    DeployFailure::NoVersion(format!("no earlier version of {name} is kept"))
+                })?,
+        };
+        let (wasm, limits) = self
+            .store
+            .load_component_version(tenant, name, &target.version)
+            .await?
+            .ok_or_else(|| {
+                DeployFailure::NoVersion(format!(
+                    "version {} of {name} is no longer kept",
+                    target.version
+                ))
+            })?;
+        let deployment = self.deploy(tenant, name, wasm, limits, deployed_by).await?;
+        tracing::info!(tenant, component = name, version = %deployment.version, "rolled back");
         Ok(deployment)
     }
 

@@ -26,6 +26,10 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 /// Largest component accepted at upload. A Python component from componentize-py is
 /// about 18 MiB; this leaves room for bigger toolchains.
 pub const MAX_COMPONENT_BYTES: usize = 64 << 20;
+/// Versions of a component kept for rollback: the current one and the most recently
+/// deployed others, up to this many in all. Versions an unfinished workflow execution is
+/// pinned to are kept as well, however many.
+pub const KEPT_VERSIONS: usize = 10;
 /// Largest request body for `/rpc/{procedure}`.
 pub const MAX_ARGS_BYTES: usize = 4 << 20;
 /// Largest JSON result a call may produce; a bigger one fails with `result-too-large`.

@@ -5,7 +5,7 @@
 
 use sqlx::Connection;
 use tsdev::access::Scope;
-use tsdev::limits::CallLimits;
+use tsdev::limits::{CallLimits, KEPT_VERSIONS};
 use tsdev::store::journal::CallOutcome;
 use tsdev::store::{
     self, AuditEntry, AuditFilter, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
@@ -25,6 +25,7 @@ fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> Stored
             timeout_ms: 789,
         },
         deployed_at,
+        deployed_by: Some("key-1".into()),
     }
 }
 
@@ -455,27 +456,96 @@ async fn exercise_version_pinning(store: &dyn Store) {
         )
         .await
         .expect("complete");
-    store.save_component(&save("v3")).await.expect("save v3");
-    assert_eq!(
+    // Unpinned, v1 and v2 go once KEPT_VERSIONS newer ones are deployed.
+    for n in 3..3 + KEPT_VERSIONS as i64 {
         store
-            .load_component_version("default", "orders", "v1")
+            .save_component(&component("orders", &format!("v{n}"), b"later", n))
             .await
-            .expect("load"),
-        None
-    );
-    assert_eq!(
-        store
-            .load_component_version("default", "orders", "v2")
-            .await
-            .expect("load"),
-        None
-    );
+            .expect("save a later version");
+    }
+    for gone in ["v1", "v2"] {
+        assert_eq!(
+            store
+                .load_component_version("default", "orders", gone)
+                .await
+                .expect("load"),
+            None,
+            "{gone}"
+        );
+    }
     assert!(
         store
             .load_component_version("default", "orders", "v3")
             .await
             .expect("load")
             .is_some()
+    );
+}
+
+/// Version history: the newest `KEPT_VERSIONS` are kept for rollback (and any version an
+/// unfinished execution is pinned to), listed newest first; deploying a kept version again
+/// makes it the newest.
+async fn exercise_version_history(store: &dyn Store) {
+    assert_eq!(
+        store.list_versions("default", "shop").await.expect("list"),
+        None
+    );
+    let save = |n: i64| component("shop", &format!("s{n}"), &vec![1u8; n as usize], n);
+    store.save_component(&save(1)).await.expect("save s1");
+    let mut pinned = execution("shop-run", "shop.run", None, 1);
+    pinned.component = "shop".into();
+    pinned.component_version = "s1".into();
+    store.create_execution(&pinned).await.expect("create");
+    for n in 2..=(KEPT_VERSIONS as i64 + 3) {
+        store.save_component(&save(n)).await.expect("save");
+    }
+    let listed = store
+        .list_versions("default", "shop")
+        .await
+        .expect("list")
+        .expect("the component exists");
+    let names: Vec<&str> = listed.iter().map(|v| v.version.as_str()).collect();
+    let newest = KEPT_VERSIONS as i64 + 3;
+    let mut expected: Vec<String> = (newest - KEPT_VERSIONS as i64 + 1..=newest)
+        .rev()
+        .map(|n| format!("s{n}"))
+        .collect();
+    expected.push("s1".into()); // pinned, oldest
+    assert_eq!(names, expected);
+    assert!(listed[0].current);
+    assert!(listed.iter().skip(1).all(|v| !v.current));
+    assert_eq!(listed[0].size_bytes, newest as u64);
+    assert_eq!(listed[0].deployed_at, newest);
+    assert_eq!(listed[0].deployed_by.as_deref(), Some("key-1"));
+
+    // A rollback is a deploy of kept bytes: that version becomes current and newest, with
+    // the key that did it.
+    let again = StoredComponent {
+        deployed_at: newest + 1,
+        deployed_by: None,
+        ..save(newest - 1)
+    };
+    store.save_component(&again).await.expect("roll back");
+    let listed = store
+        .list_versions("default", "shop")
+        .await
+        .expect("list")
+        .expect("the component exists");
+    assert_eq!(listed[0].version, again.version);
+    assert!(listed[0].current);
+    assert_eq!(listed[0].deployed_by, None);
+    assert_eq!(listed[1].version, format!("s{newest}"));
+    assert!(!listed[1].current);
+    assert_eq!(listed.len(), KEPT_VERSIONS + 1);
+    assert!(
+        store
+            .delete_component("default", "shop")
+            .await
+            .expect("delete")
+    );
+    assert_eq!(
+        store.list_versions("default", "shop").await.expect("list"),
+        None
     );
 }
 
@@ -1151,6 +1221,7 @@ async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store::open(None, dir.path()).await.expect("open sqlite");
     exercise_version_pinning(store.as_ref()).await;
+    exercise_version_history(store.as_ref()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store::open(None, dir.path()).await.expect("open sqlite");
     exercise_signals(store.as_ref()).await;
@@ -1272,6 +1343,7 @@ async fn postgres_store_keeps_its_workflow_contract() {
     database.drop_it().await;
     let database = PostgresDatabase::create().await;
     exercise_version_pinning(database.open().await.as_ref()).await;
+    exercise_version_history(database.open().await.as_ref()).await;
     database.drop_it().await;
     let database = PostgresDatabase::create().await;
     exercise_signals(database.open().await.as_ref()).await;

@@ -339,6 +339,16 @@ impl TestHost {
         answer(response).await
     }
 
+    /// `POST path` with a JSON body (none for `Value::Null`).
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let request = self.client.post(format!("{}{path}", self.url));
+        let request = match body {
+            Value::Null => request,
+            body => request.json(&body),
+        };
+        answer(request.send().await.expect("posting")).await
+    }
+
     /// `GET path`.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self

@@ -41,8 +41,14 @@ async fn main() -> anyhow::Result<()> {
         tsdev::workflow::IMPORTS,
     )
     .await?;
-    host.deploy(DEFAULT_TENANT, "hello", wasm.clone(), CallLimits::default())
-        .await?;
+    host.deploy(
+        DEFAULT_TENANT,
+        "hello",
+        wasm.clone(),
+        CallLimits::default(),
+        None,
+    )
+    .await?;
     let args = json!({ "name": "bench" });
     let args_bytes = serde_json::to_vec(&args)?;
     let context = CallContext {

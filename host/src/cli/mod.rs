@@ -11,8 +11,10 @@ mod init;
 mod key;
 mod login;
 mod procedures;
+mod rollback;
 mod serve;
 mod tenant;
+mod versions;
 mod workflow;
 
 use std::process::ExitCode;
@@ -43,6 +45,8 @@ enum Command {
     Deploy(deploy::DeployCommand),
     Call(call::CallCommand),
     Procedures(procedures::ProceduresCommand),
+    Versions(versions::VersionsCommand),
+    Rollback(rollback::RollbackCommand),
     Generate(generate::GenerateCommand),
     Workflow(workflow::WorkflowCommand),
     Tenant(tenant::TenantCommand),
@@ -83,6 +87,8 @@ pub fn main() -> ExitCode {
             Command::Deploy(c) => c.run().await,
             Command::Call(c) => c.run().await,
             Command::Procedures(c) => c.run().await,
+            Command::Versions(c) => c.run().await,
+            Command::Rollback(c) => c.run().await,
             Command::Generate(c) => c.run().await,
             Command::Workflow(c) => c.run().await,
             Command::Tenant(c) => c.run().await,

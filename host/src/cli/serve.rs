@@ -178,7 +178,7 @@ pub(crate) async fn deploy_path(host: &Host, path: &Path) -> anyhow::Result<Arc<
         None => super::default_component_name(path, &wasm)?,
     };
     let deployment = host
-        .deploy(DEFAULT_TENANT, &name, wasm, CallLimits::default())
+        .deploy(DEFAULT_TENANT, &name, wasm, CallLimits::default(), None)
         .await
         .with_context(|| format!("deploying {}", wasm_path.display()))?;
     super::say!(

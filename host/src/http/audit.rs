@@ -24,6 +24,8 @@ pub(crate) fn action_of(method: &Method, route: &str) -> Option<(&'static str, b
         ("DELETE", "/v1/components/{name}") => "component.delete",
         ("GET", "/v1/components") => "component.list",
         ("GET", "/v1/components/{name}") => "component.show",
+        ("GET", "/v1/components/{name}/versions") => "component.versions",
+        ("POST", "/v1/components/{name}/rollback") => "component.rollback",
         ("POST", "/v1/tenants") => "tenant.create",
         ("GET", "/v1/tenants") => "tenant.list",
         ("GET", "/v1/tenants/{tenant}") => "tenant.show",

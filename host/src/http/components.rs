@@ -1,4 +1,4 @@
-//! `/v1/components`: upload (deploy), list, show, delete.
+//! `/v1/components`: upload (deploy), list, show, delete, versions and rollback.
 
 use std::sync::Arc;
 
@@ -12,7 +12,10 @@ use serde::Deserialize;
 use super::Problem;
 use super::auth::Caller;
 use crate::access::Scope;
-use crate::api::{ComponentInfo, ComponentList, ProcedureInfo, RateLimitInfo, UnexposedInfo};
+use crate::api::{
+    ComponentInfo, ComponentList, ProcedureInfo, RateLimitInfo, RollbackRequest, UnexposedInfo,
+    VersionInfo, VersionList,
+};
 use crate::error_kind::ErrorKind;
 use crate::host::Host;
 use crate::limits::{self, CallLimits};
@@ -151,7 +154,13 @@ pub(crate) async fn upload(
             })?,
     };
     let deployment = host
-        .deploy(&caller.tenant, &name, body.to_vec(), call_limits)
+        .deploy(
+            &caller.tenant,
+            &name,
+            body.to_vec(),
+            call_limits,
+            caller.key_id.as_deref(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -200,6 +209,62 @@ pub(crate) async fn remove(
     } else {
         Err(Problem::not_found(format!("no component named {name}")))
     }
+}
+
+/// `GET /v1/components/{name}/versions`.
+pub(crate) async fn versions(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Json<VersionList>, Problem> {
+    caller.require(Scope::Read)?;
+    let versions = host
+        .versions(&caller.tenant, &name)
+        .await?
+        .ok_or_else(|| Problem::not_found(format!("no component named {name}")))?;
+    Ok(Json(VersionList {
+        name,
+        versions: versions
+            .into_iter()
+            .map(|v| VersionInfo {
+                version: v.version,
+                deployed_at: v.deployed_at,
+                deployed_by: v.deployed_by,
+                size_bytes: v.size_bytes,
+                current: v.current,
+            })
+            .collect(),
+    }))
+}
+
+/// `POST /v1/components/{name}/rollback` with an optional `{"version": HASH}`.
+pub(crate) async fn rollback(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<ComponentInfo>, Problem> {
+    caller.require(Scope::Deploy)?;
+    let request: RollbackRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RollbackRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::BadBody,
+                format!("expected {{\"version\": HASH}} or no body: {e}"),
+            )
+        })?
+    };
+    let deployment = host
+        .rollback(
+            &caller.tenant,
+            &name,
+            request.version.as_deref(),
+            caller.key_id.as_deref(),
+        )
+        .await?;
+    Ok(Json(component_info(&deployment, false)))
 }
 
 /// `application/wasm` or `application/octet-stream`, in any case, with any parameters

@@ -2,7 +2,7 @@
 //! directly; every error is a [`Problem`].
 //!
 //! - [`auth`]: who is asking (API keys, tenants, scopes); [`audit`]: what they did.
-//! - [`components`]: upload, list, show and delete components.
+//! - [`components`]: upload, list, show and delete components; versions and rollback.
 //! - [`tenants`]: tenants, their keys, the audit log.
 //! - [`cross_site`]: what a page in a browser could send to a host it can reach, refused.
 //! - [`rpc`]: `POST /rpc/{procedure}` and `GET /procedures`.
@@ -201,6 +201,11 @@ fn routes(state: AppState) -> Router {
         .route(
             "/v1/components/{name}",
             get(components::show).delete(components::remove),
+        )
+        .route("/v1/components/{name}/versions", get(components::versions))
+        .route(
+            "/v1/components/{name}/rollback",
+            post(components::rollback).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )
         .route("/procedures", get(rpc::procedures))
         .route("/openapi.json", get(openapi::openapi))

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::api::{
     AuditList, Catalogue, ComponentInfo, ComponentList, CreatedKey, ExecutionInfo, ExecutionList,
-    HealthInfo, KeyList, NewKey, NewTenant, NodeList, ProblemBody, RunningInfo, SignalInfo,
-    StartedInfo, TenantInfo, TenantList,
+    HealthInfo, KeyList, NewKey, NewTenant, NodeList, ProblemBody, RollbackRequest, RunningInfo,
+    SignalInfo, StartedInfo, TenantInfo, TenantList, VersionList,
 };
 use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
@@ -152,6 +152,52 @@ pub(crate) fn add(
     paths.insert(
         "/v1/components/{name}".into(),
         json!({ "get": show, "delete": remove }),
+    );
+    let mut versions = operation(
+        "components.versions",
+        "The kept versions of a component, newest first.",
+        responses(vec![
+            ("200", answer::<VersionList>(g, "Its versions.")),
+            ("404", not_found()),
+        ]),
+    );
+    versions["parameters"] = json!([name.clone()]);
+    paths.insert(
+        "/v1/components/{name}/versions".into(),
+        json!({ "get": versions }),
+    );
+    let mut rollback = operation(
+        "components.rollback",
+        "Make a kept version current again (default: the newest before the current one).",
+        responses(vec![
+            ("200", answer::<ComponentInfo>(g, "Rolled back.")),
+            (
+                "400",
+                problem_response(
+                    "bad-body, invalid-args (a prefix naming several versions) or invalid-limits",
+                ),
+            ),
+            (
+                "404",
+                problem_response("not-found: no such component or kept version"),
+            ),
+            (
+                "409",
+                problem_response("procedure-conflict or route-conflict"),
+            ),
+            ("429", problem_response("quota-exceeded")),
+        ]),
+    );
+    rollback["parameters"] = json!([name.clone()]);
+    let rollback_schema =
+        serde_json::to_value(g.subschema_for::<RollbackRequest>()).unwrap_or(Value::Null);
+    rollback["requestBody"] = json!({
+        "required": false,
+        "content": { "application/json": { "schema": rollback_schema } },
+    });
+    paths.insert(
+        "/v1/components/{name}/rollback".into(),
+        json!({ "post": rollback }),
     );
 
     paths.insert(

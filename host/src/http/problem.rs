@@ -144,6 +144,14 @@ impl From<DeployFailure> for Problem {
                 failure.to_string(),
             ),
             DeployFailure::Quota(refusal) => refusal.into(),
+            DeployFailure::NoComponent(_) | DeployFailure::NoVersion(_) => {
+                Problem::not_found(failure.to_string())
+            }
+            DeployFailure::AmbiguousVersion { .. } => Problem::new(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::InvalidArgs,
+                failure.to_string(),
+            ),
         }
     }
 }

@@ -115,6 +115,23 @@ pub struct StoredComponent {
     pub limits: CallLimits,
     /// Milliseconds since the Unix epoch.
     pub deployed_at: i64,
+    /// The id of the key that deployed it, if a key was used.
+    pub deployed_by: Option<String>,
+}
+
+/// One stored version of a component, as its history lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VersionRecord {
+    /// The SHA-256 of its bytes.
+    pub version: String,
+    /// When it was last made current (deployed or rolled back to), ms since the Unix epoch.
+    pub deployed_at: i64,
+    /// The id of the key that did that, if a key was used.
+    pub deployed_by: Option<String>,
+    /// Its size.
+    pub size_bytes: u64,
+    /// It is the version the component runs now.
+    pub current: bool,
 }
 
 /// What the host keeps across restarts.
@@ -140,6 +157,15 @@ pub trait Store: TenantStore + NodeStore + Send + Sync + 'static {
         name: &str,
         version: &str,
     ) -> Result<Option<(Vec<u8>, CallLimits)>, StoreError>;
+
+    /// The stored versions of the component `name` of `tenant`, newest first (at most
+    /// `limits::KEPT_VERSIONS`, and those unfinished executions are pinned to); `None` when
+    /// there is no such component.
+    async fn list_versions(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<Vec<VersionRecord>>, StoreError>;
 
     /// The content hashes of every stored version of every component, of all tenants.
     async fn stored_versions(&self) -> Result<Vec<String>, StoreError>;

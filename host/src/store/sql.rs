@@ -15,8 +15,8 @@ use super::workflow::{
     NewExecution,
 };
 use super::writes::Writes;
-use super::{SignalSent, Store, StoreError, StoredComponent, db};
-use crate::limits::CallLimits;
+use super::{SignalSent, Store, StoreError, StoredComponent, VersionRecord, db};
+use crate::limits::{CallLimits, KEPT_VERSIONS};
 
 /// Connections per node's pool on PostgreSQL, which is shared by nodes
 /// (`TSDEV_DATABASE_POOL` overrides it).
@@ -203,9 +203,10 @@ impl Store for SqlStore {
         self.writes.run_atomic(move |conn| {
             Box::pin(async move {
                 sqlx::query(
-                    "INSERT INTO component_versions (tenant, name, version, wasm, created_at, fuel, memory_bytes, timeout_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (tenant, name, version) DO UPDATE SET \
-                     fuel = excluded.fuel, memory_bytes = excluded.memory_bytes, timeout_ms = excluded.timeout_ms",
+                    "INSERT INTO component_versions (tenant, name, version, wasm, created_at, fuel, memory_bytes, timeout_ms, deployed_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (tenant, name, version) DO UPDATE SET \
+                     fuel = excluded.fuel, memory_bytes = excluded.memory_bytes, timeout_ms = excluded.timeout_ms, \
+                     created_at = excluded.created_at, deployed_by = excluded.deployed_by",
                 )
                 .bind(&c.tenant)
                 .bind(&c.name)
@@ -215,6 +216,7 @@ impl Store for SqlStore {
                 .bind(fuel)
                 .bind(memory_bytes)
                 .bind(timeout_ms)
+                .bind(&c.deployed_by)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("saving the component's bytes"))?;
@@ -235,14 +237,18 @@ impl Store for SqlStore {
                 .execute(&mut *conn)
                 .await
                 .map_err(db("saving the component"))?;
-                // Older versions go, unless an unfinished execution is pinned to them.
+                // Older versions go past the newest few (kept for rollback), unless an
+                // unfinished execution is pinned to them.
                 sqlx::query(&format!(
                     "DELETE FROM component_versions WHERE tenant = $1 AND name = $2 AND version <> $3 \
-                     AND version NOT IN ({PINNED_VERSIONS})"
+                     AND version NOT IN ({PINNED_VERSIONS}) \
+                     AND version NOT IN (SELECT version FROM component_versions \
+                       WHERE tenant = $1 AND name = $2 ORDER BY created_at DESC, version LIMIT $4)"
                 ))
                 .bind(&c.tenant)
                 .bind(&c.name)
                 .bind(&c.version)
+                .bind(KEPT_VERSIONS as i64)
                 .execute(&mut *conn)
                 .await
                 .map_err(db("dropping the previous version"))?;
@@ -289,7 +295,7 @@ impl Store for SqlStore {
 
     async fn load_components(&self, tenant: &str) -> Result<Vec<StoredComponent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.name, c.version, v.wasm, c.fuel, c.memory_bytes, c.timeout_ms, c.deployed_at \
+            "SELECT c.name, c.version, v.wasm, c.fuel, c.memory_bytes, c.timeout_ms, c.deployed_at, v.deployed_by \
              FROM components c JOIN component_versions v \
                ON v.tenant = c.tenant AND v.name = c.name AND v.version = c.version \
              WHERE c.tenant = $1 ORDER BY c.name",
@@ -317,9 +323,58 @@ impl Store for SqlStore {
                         timeout_ms: to_u64(get_i64("timeout_ms")?, "timeout ms")?,
                     },
                     deployed_at: get_i64("deployed_at")?,
+                    deployed_by: row
+                        .try_get("deployed_by")
+                        .map_err(db("reading a component row"))?,
                 })
             })
             .collect()
+    }
+
+    async fn list_versions(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<Vec<VersionRecord>>, StoreError> {
+        let read = || db("reading a component version");
+        let current: Option<String> =
+            sqlx::query("SELECT version FROM components WHERE tenant = $1 AND name = $2")
+                .bind(tenant)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db("loading a component"))?
+                .map(|row| row.try_get("version"))
+                .transpose()
+                .map_err(read())?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        let rows = sqlx::query(
+            "SELECT version, created_at, deployed_by, CAST(length(wasm) AS BIGINT) AS size_bytes \
+             FROM component_versions WHERE tenant = $1 AND name = $2 \
+             ORDER BY created_at DESC, version",
+        )
+        .bind(tenant)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db("listing a component's versions"))?;
+        let versions = rows
+            .iter()
+            .map(|row| {
+                let version: String = row.try_get("version").map_err(read())?;
+                let size: i64 = row.try_get("size_bytes").map_err(read())?;
+                Ok(VersionRecord {
+                    current: version == current,
+                    deployed_at: row.try_get("created_at").map_err(read())?,
+                    deployed_by: row.try_get("deployed_by").map_err(read())?,
+                    size_bytes: to_u64(size, "size")?,
+                    version,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(versions))
     }
 
     async fn load_component_version(

@@ -92,7 +92,8 @@ async fn a_deploy_redeploy_or_delete_on_one_node_is_served_by_the_others() {
     };
 
     let deployed = Instant::now();
-    assert_eq!(a.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, first) = a.deploy("hello", guests::HELLO).await;
+    assert_eq!(status, 201, "{first}");
     let body = eventually("B serves what A deployed", Duration::from_secs(10), hello).await;
     assert_eq!(body["message"], "Hello, Ada!");
     eprintln!("deploy on A served by B after {:?}", deployed.elapsed());
@@ -109,6 +110,22 @@ async fn a_deploy_redeploy_or_delete_on_one_node_is_served_by_the_others() {
         (shown["version"] == version.as_str()).then_some(())
     })
     .await;
+
+    // A rollback on A: B serves the first version again.
+    let (status, body) = a.post("/v1/components/hello/rollback", json!({})).await;
+    assert_eq!(
+        (status, &body["version"]),
+        (200, &first["version"]),
+        "{body}"
+    );
+    eventually("B serves A's rollback", Duration::from_secs(10), || async {
+        let (_, shown) = b.get("/v1/components/hello").await;
+        (shown["version"] == first["version"]).then_some(())
+    })
+    .await;
+    let (_, history) = b.get("/v1/components/hello/versions").await;
+    assert_eq!(history["versions"][0]["version"], first["version"]);
+    assert_eq!(history["versions"][0]["current"], true);
 
     // A delete on A: gone from B too.
     let deleted = a

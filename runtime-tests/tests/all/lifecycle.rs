@@ -103,6 +103,160 @@ async fn a_new_version_replaces_the_old_and_delete_removes_it() {
     assert_eq!(host.get("/v1/components/app").await.0, 404);
 }
 
+/// The current version of `name` and which versions are kept, newest first.
+async fn history(host: &TestHost, name: &str) -> Vec<(String, bool)> {
+    let (status, body) = host.get(&format!("/v1/components/{name}/versions")).await;
+    assert_eq!(status, 200, "{body}");
+    body["versions"]
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| {
+            assert!(
+                v["deployed_by"].is_string(),
+                "the admin key deployed it: {v}"
+            );
+            assert!(v["size_bytes"].as_u64() > Some(1000), "{v}");
+            (
+                v["version"].as_str().expect("a version").to_string(),
+                v["current"] == true,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn earlier_versions_are_kept_and_a_rollback_swaps_back_whole() {
+    let host = TestHost::start();
+    let (_, first) = host.deploy("app", guests::HELLO).await;
+    let (_, second) = host.deploy("app", guests::TYPES).await;
+    let (v1, v2) = (
+        first["version"].as_str().expect("v1").to_string(),
+        second["version"].as_str().expect("v2").to_string(),
+    );
+    assert_eq!(
+        history(&host, "app").await,
+        [(v2.clone(), true), (v1.clone(), false)]
+    );
+
+    // No version named: the one before the current.
+    let (status, body) = host.post("/v1/components/app/rollback", json!(null)).await;
+    assert_eq!(
+        (status, body["version"].as_str()),
+        (200, Some(v1.as_str())),
+        "{body}"
+    );
+    assert_eq!(hello(&host, "x").await.0, 200);
+    assert_eq!(host.rpc("kinds.echo-u8", json!({ "v": 1 })).await.0, 404);
+    assert_eq!(
+        history(&host, "app").await,
+        [(v1.clone(), true), (v2.clone(), false)]
+    );
+    // A prefix of the hash names a version.
+    let (status, body) = host
+        .post(
+            "/v1/components/app/rollback",
+            json!({ "version": &v2[..8] }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["version"].as_str()),
+        (200, Some(v2.as_str())),
+        "{body}"
+    );
+    assert_eq!(hello(&host, "x").await.0, 404);
+
+    // Refusals leave the current version alone.
+    for (request, status, kind) in [
+        (json!({ "version": "ffff0000" }), 404, "not-found"),
+        (json!({ "version": 7 }), 400, "bad-body"),
+        (json!({ "verzion": &v1 }), 400, "bad-body"),
+    ] {
+        let (got, body) = host
+            .post("/v1/components/app/rollback", request.clone())
+            .await;
+        assert_eq!(
+            (got, body["kind"].as_str()),
+            (status, Some(kind)),
+            "{request}: {body}"
+        );
+    }
+    let (status, body) = host.post("/v1/components/nope/rollback", json!(null)).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (404, Some("not-found")),
+        "{body}"
+    );
+    assert_eq!(host.get("/v1/components/nope/versions").await.0, 404);
+    // v1's procedure now belongs to another component: rolling back would take it, 409.
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    let (status, body) = host
+        .post("/v1/components/app/rollback", json!({ "version": &v1 }))
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (409, Some("procedure-conflict")),
+        "{body}"
+    );
+    assert_eq!(
+        host.get("/v1/components/app").await.1["version"],
+        v2.as_str()
+    );
+    let removed = host
+        .client
+        .delete(format!("{}/v1/components/hello", host.url))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(removed.status().as_u16(), 204);
+
+    // The CLI: versions, then rollback to the one before.
+    let listed = host
+        .cli()
+        .args(["versions", "app"])
+        .output()
+        .expect("tsdev versions");
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[0].starts_with(&v2[..12]) && lines[0].ends_with("(current)"),
+        "{listed}"
+    );
+    assert!(lines[1].starts_with(&v1[..12]), "{listed}");
+    let rolled = host
+        .cli()
+        .args(["rollback", "app"])
+        .output()
+        .expect("tsdev rollback");
+    let said = String::from_utf8_lossy(&rolled.stdout);
+    assert!(
+        rolled.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&rolled.stderr)
+    );
+    assert!(
+        said.contains(&format!("app now runs version {}", &v1[..12])),
+        "{said}"
+    );
+    let refused = host
+        .cli()
+        .args(["rollback", "app", "ffff0000"])
+        .output()
+        .expect("tsdev rollback");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("404 Not Found not-found"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    // The rollback is stored: a restart serves v1.
+    let host = host.restart();
+    assert_eq!(hello(&host, "x").await.0, 200);
+    assert_eq!(history(&host, "app").await[0], (v1, true));
+}
+
 #[tokio::test]
 async fn sixty_four_concurrent_calls_are_all_correct() {
     let host = TestHost::start();

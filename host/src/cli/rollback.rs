@@ -1,0 +1,53 @@
+//! `tsdev rollback`: make a kept version of a component current again.
+
+use anyhow::Context;
+use clap::Args;
+
+use super::answer_error;
+use super::client::HostArgs;
+use super::versions::short_version;
+use crate::api::{ComponentInfo, RollbackRequest};
+
+/// Roll a component back to a kept version (default: the one before the current); see
+/// `tsdev versions NAME`.
+#[derive(Args)]
+pub(super) struct RollbackCommand {
+    /// The component.
+    name: String,
+    /// The version: its hash or a prefix of it. Default: the newest before the current.
+    version: Option<String>,
+    /// The host.
+    #[command(flatten)]
+    host: HostArgs,
+}
+
+impl RollbackCommand {
+    pub(super) async fn run(self) -> anyhow::Result<()> {
+        let url = self
+            .host
+            .at(&format!("/v1/components/{}/rollback", self.name));
+        let response = self
+            .host
+            .client()?
+            .post(&url)
+            .json(&RollbackRequest {
+                version: self.version.clone(),
+            })
+            .send()
+            .await
+            .with_context(|| format!("asking {url}"))?;
+        if !response.status().is_success() {
+            return Err(answer_error(response)
+                .await
+                .context(format!("rolling {} back", self.name)));
+        }
+        let component: ComponentInfo = response.json().await.context("reading the answer")?;
+        println!(
+            "{} now runs version {} ({} procedures)",
+            component.name,
+            short_version(&component.version),
+            component.procedures.len()
+        );
+        Ok(())
+    }
+}
