@@ -4,7 +4,8 @@
 //!   notice that a tenant's components changed, and every [`COMPONENT_CHECK`] in case a
 //!   notice was lost;
 //! - its clock follows the database's (see [`crate::clock`]), read every
-//!   [`DATABASE_CLOCK_CHECK`].
+//!   [`DATABASE_CLOCK_CHECK`];
+//! - the API keys it remembers are forgotten when a key is revoked anywhere.
 //!
 //! On SQLite the one process is the whole cluster: nothing to follow.
 
@@ -36,13 +37,29 @@ pub(crate) async fn follow(host: &Arc<Host>) {
     });
     let weak: Weak<Host> = Arc::downgrade(host);
     tokio::spawn(async move {
+        // The check comes every COMPONENT_CHECK however many other notices arrive (a busy
+        // cluster sends one per finished execution).
+        let mut check = tokio::time::interval(COMPONENT_CHECK);
+        check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let only = match tokio::time::timeout(COMPONENT_CHECK, notices.recv()).await {
-                Ok(Ok(Notice::ComponentsChanged(tenant))) => Some(tenant),
-                Ok(Ok(_)) => continue,
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return,
-                // Lagged, or nothing heard for a while: compare everything.
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) | Err(_) => None,
+            let only = tokio::select! {
+                notice = notices.recv() => match notice {
+                    Ok(Notice::ComponentsChanged(tenant)) => Some(tenant),
+                    Ok(Notice::KeysChanged) => {
+                        let Some(host) = weak.upgrade() else { return };
+                        host.forget_keys();
+                        continue;
+                    }
+                    Ok(Notice::ExecutionFinished(_) | Notice::Due(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    // Notices were lost: keys may have been revoked; compare everything.
+                    Ok(Notice::Missed) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        let Some(host) = weak.upgrade() else { return };
+                        host.forget_keys();
+                        None
+                    }
+                },
+                _ = check.tick() => None,
             };
             let Some(host) = weak.upgrade() else { return };
             if let Err(e) = host.sync_from_store(only.as_deref()).await {

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
+use crate::keys::KeyCache;
 use crate::limits;
 use crate::limits::CallLimits;
 use crate::quota::{Quotas, Usage};
@@ -20,7 +21,9 @@ use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Runtime, Target};
-use crate::store::{self, ComponentHead, Store, StoreError, StoredComponent, VersionRecord};
+use crate::store::{
+    self, ComponentHead, Store, StoreError, StoredComponent, StoredKey, VersionRecord,
+};
 
 /// Where the host keeps its state.
 #[derive(Clone)]
@@ -143,6 +146,8 @@ pub struct Host {
     sync_lock: tokio::sync::Mutex<()>,
     /// Stored versions this node failed to load: not tried again at every sync.
     unloadable: std::sync::Mutex<HashSet<ComponentHead>>,
+    /// Live API keys, remembered for a moment (see [`crate::keys`]).
+    keys: KeyCache,
 }
 
 /// A registry as a sync saw it: its generation and its deployments.
@@ -175,6 +180,7 @@ impl Host {
             ready: tokio::sync::Mutex::new(None),
             sync_lock: tokio::sync::Mutex::new(()),
             unloadable: std::sync::Mutex::default(),
+            keys: KeyCache::default(),
         });
         let mut loaded = 0;
         for tenant in host.store.list_tenants().await? {
@@ -277,6 +283,25 @@ impl Host {
     /// The durable store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The API key whose hash is `hash`, if one is stored (live or not); see
+    /// [`crate::keys`] for how long an answer is reused.
+    pub(crate) async fn key_by_hash(&self, hash: &str) -> Result<Option<StoredKey>, StoreError> {
+        self.keys.key_by_hash(self.store.as_ref(), hash).await
+    }
+
+    /// Revoke the key `id` of `tenant` (`None`: an admin key); false when there was no
+    /// live one. Takes effect for the next request, here and (by a notice) on every node.
+    pub async fn revoke_key(&self, tenant: Option<&str>, id: &str) -> Result<bool, StoreError> {
+        let revoked = self.store.revoke_key(tenant, id, now_ms()).await?;
+        self.keys.forget_all();
+        Ok(revoked)
+    }
+
+    /// Forget every remembered API key (one was revoked or deleted on another node).
+    pub(crate) fn forget_keys(&self) {
+        self.keys.forget_all();
     }
 
     /// Whether the host can serve: its store answers and a write commits. Checked at most
@@ -491,6 +516,7 @@ impl Host {
     pub async fn delete_tenant(&self, tenant: &str) -> Result<bool, StoreError> {
         let guard = self.deploy_lock.lock().await;
         let deleted = self.store.delete_tenant(tenant, now_ms()).await?;
+        self.keys.forget_all();
         self.registries
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -13,6 +13,7 @@
 //! - [`runtime`]: wasmtime engine, per-call instances, host imports, failure kinds; it
 //!   knows nothing of workflows.
 //! - [`registry`]: deployed components, procedures, JSON <-> WIT values, JSON Schema.
+//! - `keys`: API keys as requests see them (a moment's cache over the store).
 //! - [`host`]: deploy, undeploy, call.
 //! - `cluster`: a node following the others on one PostgreSQL (components, clock).
 //! - [`workflow`]: the workflow engine: durable executions run by replay over a journal.
@@ -33,6 +34,7 @@ mod cluster;
 mod error_kind;
 mod host;
 mod http;
+mod keys;
 pub mod limits;
 mod manifest;
 mod metrics;

@@ -95,6 +95,7 @@ fn execution(id: &str, workflow: &str, key: Option<&str>, created_at: i64) -> Ne
         idempotency_key: key.map(str::to_string),
         created_at,
         lease: None,
+        max_unfinished: u64::MAX,
     }
 }
 
@@ -177,6 +178,23 @@ async fn exercise_workflows(store: &dyn Store) {
             .await
             .expect("create"),
         Created::New
+    );
+    // The tenant's quota of unfinished executions is counted by the insert: three are
+    // unfinished now, so a fourth is refused at three, even with a known key.
+    for key in [None, Some("k")] {
+        let at_quota = NewExecution {
+            max_unfinished: 3,
+            ..execution("e5", "orders.run", key, t0 + 4)
+        };
+        assert_eq!(
+            store.create_execution(&at_quota).await.expect("create"),
+            Created::AtQuota
+        );
+    }
+    assert_eq!(store.count_unfinished("default").await.expect("count"), 3);
+    assert_eq!(
+        store.get_execution("default", "e5").await.expect("get"),
+        None
     );
 
     let e1 = store
@@ -1158,6 +1176,7 @@ async fn exercise_tenants(store: &dyn Store) {
                 idempotency_key: None,
                 created_at: 1,
                 lease: None,
+                max_unfinished: 10,
             })
             .await
             .expect("execution");

@@ -10,7 +10,8 @@
 //! - A tenant's key acts in its tenant; an admin key acts in `default` and on every tenant.
 //!   Under `/t/T/` a key of another tenant counts for nothing (anonymous).
 //!
-//! Keys are looked up in the store on every request, so a revocation works at once.
+//! Keys are looked up in the store and remembered for a second at most; a revocation
+//! works at once all the same (see [`crate::keys`]).
 
 use std::sync::Arc;
 
@@ -197,7 +198,6 @@ async fn caller(
     }
     let key = auth
         .host
-        .store()
         .key_by_hash(&access::hash_key(token))
         .await
         .map_err(|e| Problem::internal(&e))?

@@ -268,11 +268,7 @@ pub(crate) async fn revoke_key(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let tenant = visible_tenant(&host, &caller, &tenant, Scope::Keys).await?;
-    if host
-        .store()
-        .revoke_key(Some(&tenant.name), &id, now_ms())
-        .await?
-    {
+    if host.revoke_key(Some(&tenant.name), &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(format!(

@@ -1,5 +1,5 @@
 //! Notices between nodes sharing a PostgreSQL database (LISTEN/NOTIFY): a component
-//! changed, an execution finished, an execution became due. They are the fast path only:
+//! changed, an execution finished, an execution became due, a key was revoked. They are the fast path only:
 //! a notice can be lost (a dropped connection), so every consumer also looks again on a
 //! timer. SQLite has one process, which needs none.
 
@@ -18,6 +18,9 @@ pub(super) const EXECUTIONS_CHANNEL: &str = "tsdev_executions";
 /// Payload: the id of an execution that became due (a signal came, a lease was handed back).
 pub(super) const WAKE_CHANNEL: &str = "tsdev_wake";
 
+/// Payload: the tenant whose key was revoked, or that was deleted with its keys.
+pub(super) const KEYS_CHANNEL: &str = "tsdev_keys";
+
 /// Notices kept for a receiver that falls behind; past it, the receiver is told it lagged.
 const BACKLOG: usize = 1024;
 /// How long to wait before listening again after the listening connection failed.
@@ -32,6 +35,8 @@ pub enum Notice {
     ExecutionFinished(String),
     /// An execution became due.
     Due(String),
+    /// A key was revoked or deleted: remembered keys must be read again.
+    KeysChanged,
     /// Notices may have been missed (the listening connection dropped): look again at
     /// everything.
     Missed,
@@ -85,7 +90,12 @@ async fn listen_once(
 ) -> Result<(), sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect(url).await?;
     listener
-        .listen_all([COMPONENTS_CHANNEL, EXECUTIONS_CHANNEL, WAKE_CHANNEL])
+        .listen_all([
+            COMPONENTS_CHANNEL,
+            EXECUTIONS_CHANNEL,
+            WAKE_CHANNEL,
+            KEYS_CHANNEL,
+        ])
         .await?;
     // What happened before the listener was up was not heard.
     if let Some(strong) = sender.upgrade() {
@@ -112,6 +122,7 @@ async fn listen_once(
             COMPONENTS_CHANNEL => Notice::ComponentsChanged(payload),
             EXECUTIONS_CHANNEL => Notice::ExecutionFinished(payload),
             WAKE_CHANNEL => Notice::Due(payload),
+            KEYS_CHANNEL => Notice::KeysChanged,
             _ => continue,
         };
         let _ = strong.send(notice);

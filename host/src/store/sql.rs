@@ -46,7 +46,17 @@ pub struct SqlStore {
 /// The versions of component `$2` of tenant `$1` that unfinished executions are pinned to:
 /// kept when the component is redeployed or deleted.
 const PINNED_VERSIONS: &str = "SELECT component_version FROM executions \
-    WHERE tenant = $1 AND component = $2 AND status NOT IN ('completed', 'failed', 'cancelled')";
+    WHERE tenant = $1 AND component = $2 AND status IN ('pending', 'running', 'sleeping', 'waiting')";
+
+/// How many unfinished executions the tenant given as parameter `tenant` (`$2`) has.
+/// Spelled as the unfinished statuses, so that the partial index on (tenant, status) counts
+/// only those rows, however many finished ones the tenant has.
+fn unfinished_of_tenant(tenant: &str) -> String {
+    format!(
+        "SELECT COUNT(*) FROM executions \
+         WHERE tenant = {tenant} AND status IN ('pending', 'running', 'sleeping', 'waiting')"
+    )
+}
 
 const EXECUTION_COLUMNS: &str = "id, tenant, workflow, component, component_version, args, \
     idempotency_key, status, result, error, wake_at, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at";
@@ -457,13 +467,16 @@ impl Store for SqlStore {
         // unfinished execution is pinned to, in one transaction) either waits for this
         // insert and then sees it, or goes first and this insert finds the row changed.
         let lock = if self.sqlite { "" } else { "FOR SHARE" };
+        let unfinished = unfinished_of_tenant("$2");
         let query = format!(
             "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
              idempotency_key, status, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11 \
              WHERE EXISTS (SELECT 1 FROM components WHERE tenant = $2 AND name = $4 AND version = $5 {lock}) \
+               AND ({unfinished}) < $13 \
              ON CONFLICT DO NOTHING"
         );
+        let max_unfinished = i64::try_from(e.max_unfinished).unwrap_or(i64::MAX);
         // One statement in the common case: no transaction needed.
         self.writes
             .run(move |conn| {
@@ -492,12 +505,22 @@ impl Store for SqlStore {
                         .bind(until)
                         .bind(e.created_at)
                         .bind(epoch)
+                        .bind(max_unfinished)
                         .execute(&mut *conn)
                         .await
                         .map_err(db("recording an execution"))?
                         .rows_affected();
                     if inserted == 1 {
                         return Ok(Created::New);
+                    }
+                    // Why not (rare: a refusal or a repeated key), one question at a time.
+                    let (unfinished,): (i64,) = sqlx::query_as(&unfinished_of_tenant("$1"))
+                        .bind(&e.tenant)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db("counting unfinished executions"))?;
+                    if unfinished >= max_unfinished {
+                        return Ok(Created::AtQuota);
                     }
                     let row = sqlx::query(&format!(
                         "SELECT {EXECUTION_COLUMNS} FROM executions \
@@ -530,28 +553,27 @@ impl Store for SqlStore {
     }
 
     async fn get_execution(&self, tenant: &str, id: &str) -> Result<Option<Execution>, StoreError> {
+        // By id alone, the tenant checked here: with `tenant = $1` in the statement,
+        // PostgreSQL's generic plan for it, made while the table was young (empty at a
+        // first start), used an index led by tenant and read every execution of the tenant
+        // for each lookup until the table was next analysed (observed: 3,000 rows, 2 ms).
         let row = sqlx::query(&format!(
-            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE tenant = $1 AND id = $2"
+            "SELECT {EXECUTION_COLUMNS} FROM executions WHERE id = $1"
         ))
-        .bind(tenant)
         .bind(id)
         .fetch_optional(&self.pool)
         .await
         .map_err(db("reading an execution"))?;
-        row.as_ref().map(execution_from_row).transpose()
+        let execution = row.as_ref().map(execution_from_row).transpose()?;
+        Ok(execution.filter(|e| e.tenant == tenant))
     }
 
     async fn count_unfinished(&self, tenant: &str) -> Result<u64, StoreError> {
-        let (count,): (i64,) = sqlx::query_as(
-            // Spelled as the unfinished statuses, so that the index on (tenant, status) counts
-            // only those rows, however many finished ones the tenant has.
-            "SELECT COUNT(*) FROM executions \
-             WHERE tenant = $1 AND status IN ('pending', 'running', 'sleeping', 'waiting')",
-        )
-        .bind(tenant)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db("counting unfinished executions"))?;
+        let (count,): (i64,) = sqlx::query_as(&unfinished_of_tenant("$1"))
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db("counting unfinished executions"))?;
         to_u64(count, "count")
     }
 

@@ -4,6 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::notices::{COMPONENTS_CHANNEL, KEYS_CHANNEL, notify};
 use super::sql::SqlStore;
 use super::{StoreError, db};
 use crate::access::Scope;
@@ -254,6 +255,7 @@ impl TenantStore for SqlStore {
 
     async fn delete_tenant(&self, name: &str, now: i64) -> Result<bool, StoreError> {
         let name = name.to_string();
+        let sqlite = self.sqlite;
         self.writes
             .run_atomic(move |conn| {
                 Box::pin(async move {
@@ -269,7 +271,7 @@ impl TenantStore for SqlStore {
                     sqlx::query(
                         "UPDATE executions SET status = 'cancelled', lease_owner = NULL, \
                          lease_expires_at = NULL, wake_at = NULL, updated_at = $1 \
-                         WHERE tenant = $2 AND status NOT IN ('completed', 'failed', 'cancelled')",
+                         WHERE tenant = $2 AND status IN ('pending', 'running', 'sleeping', 'waiting')",
                     )
                     .bind(now)
                     .bind(&name)
@@ -286,6 +288,10 @@ impl TenantStore for SqlStore {
                             .execute(&mut *conn)
                             .await
                             .map_err(db("deleting a tenant's objects"))?;
+                    }
+                    if !sqlite {
+                        notify(conn, KEYS_CHANNEL, &name).await?;
+                        notify(conn, COMPONENTS_CHANNEL, &name).await?;
                     }
                     Ok(true)
                 })
@@ -359,6 +365,7 @@ impl TenantStore for SqlStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.map(str::to_string), id.to_string());
+        let sqlite = self.sqlite;
         self.writes
             .run(move |conn| {
                 Box::pin(async move {
@@ -374,6 +381,10 @@ impl TenantStore for SqlStore {
                     .await
                     .map_err(db("revoking a key"))?
                     .rows_affected();
+                    // Every node forgets the keys it remembers (see `crate::keys`).
+                    if revoked == 1 && !sqlite {
+                        notify(conn, KEYS_CHANNEL, tenant.as_deref().unwrap_or("")).await?;
+                    }
                     Ok(revoked == 1)
                 })
             })

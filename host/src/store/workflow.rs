@@ -94,6 +94,9 @@ pub struct NewExecution {
     /// Held from the start by a host that runs what it starts in place; none: the execution
     /// waits, pending, for any host's scheduler.
     pub lease: Option<Lease>,
+    /// Recorded only while the tenant has fewer unfinished executions than this (its
+    /// `running_executions` quota), counted in the same statement.
+    pub max_unfinished: u64,
 }
 
 /// A host's claim on an execution: nobody else runs it until `until` (renewed while it runs).
@@ -177,6 +180,9 @@ pub enum Created {
     /// Nothing was recorded: the component version it would be pinned to is no longer
     /// stored (another node has just replaced or deleted the component).
     VersionGone,
+    /// Nothing was recorded: the tenant has `max_unfinished` unfinished executions (checked
+    /// before the idempotency key: at the quota a repeated start is refused too).
+    AtQuota,
 }
 
 /// A change of an execution's state.

@@ -248,12 +248,8 @@ impl WorkflowEngine {
             return Err(StartError::NotAWorkflow(workflow.to_string()));
         }
         json::args_from_json(&found.procedure().params, args)?;
-        // At the quota, a repeated start with the same idempotency key is refused too (the
-        // store would find the earlier one only by creating).
+        // Counted by the store in the statement that records the execution.
         let allowed = self.host.quotas(tenant).running_executions;
-        if self.host.store().count_unfinished(tenant).await? >= allowed {
-            return Err(StartError::Quota(allowed));
-        }
         // A draining node leaves new executions to the others.
         let slot = match self.draining.load(Ordering::SeqCst) {
             true => None,
@@ -273,6 +269,7 @@ impl WorkflowEngine {
                 owner: self.node_id.clone(),
                 until: self.lease_from(created_at),
             }),
+            max_unfinished: allowed,
         };
         let created = self.host.store().create_execution(&new).await?;
         match created {
@@ -289,6 +286,7 @@ impl WorkflowEngine {
                 })
             }
             Created::VersionGone => Err(StartError::VersionGone),
+            Created::AtQuota => Err(StartError::Quota(allowed)),
             Created::Existing(existing) => {
                 let same = serde_json::from_str::<Value>(&existing.args).is_ok_and(|a| &a == args);
                 if same {
@@ -449,7 +447,7 @@ impl WorkflowEngine {
                 match notice {
                     Ok(Notice::ExecutionFinished(id)) => engine.waiters.ended(&id, None),
                     Ok(Notice::Due(_) | Notice::Missed) => engine.wake.notify_one(),
-                    Ok(Notice::ComponentsChanged(_)) => {}
+                    Ok(Notice::ComponentsChanged(_) | Notice::KeysChanged) => {}
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         engine.wake.notify_one();
                     }

@@ -84,13 +84,14 @@ async fn compiled_artifacts_are_kept_only_for_stored_versions() {
     // Refused uploads leave nothing behind: a conflict, a bad manifest.
     assert_eq!(host.deploy("hello-again", guests::HELLO).await.0, 409);
     assert_eq!(compiled(&host), first);
-    // A new version replaces the old one's artifact; a delete removes it.
+    // A new version adds its artifact; the old one's stays while that version is kept for
+    // rollback; a delete removes both.
     let wasm = std::fs::read(guests::HELLO).expect("hello");
     let v2 = runtime_tests::with_manifest(&wasm, "[component]\ndescription = \"v2\"\n");
     assert_eq!(host.upload("name=hello", v2).await.0, 201);
     let second = compiled(&host);
-    assert_eq!(second.len(), 1, "{second:?}");
-    assert_ne!(second, first);
+    assert_eq!(second.len(), 2, "{second:?}");
+    assert!(second.contains(&first[0]), "{second:?}");
     let response = host
         .client
         .delete(format!("{}/v1/components/hello", host.url))

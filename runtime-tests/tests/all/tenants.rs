@@ -856,3 +856,54 @@ async fn each_quota_is_enforced_and_named() {
     let (status, _, _) = send(&host, &host.client, Method::GET, "/v1/components", None).await;
     assert_eq!(status, 200);
 }
+
+/// Keys are remembered for a moment between requests; a revocation still takes effect for
+/// the very next request.
+#[tokio::test]
+async fn a_key_revoked_just_after_use_is_refused_at_once() {
+    let host = TestHost::start();
+    let (key, id) = tenant_with_key(&host, "acme", &["read"]).await;
+    let acme = client(Some(&key));
+    for _ in 0..3 {
+        let (status, body, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _, _) = send(
+        &host,
+        &host.client,
+        Method::DELETE,
+        &format!("/v1/tenants/acme/keys/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (401, Some("unauthenticated")),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("revoked")),
+        "{body}"
+    );
+
+    // Deleting the tenant ends its keys just as soon.
+    let (key, _) = key_in(&host, "acme", &["read"], None).await;
+    let acme = client(Some(&key));
+    let (status, _, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+    assert_eq!(status, 200);
+    let (status, _, _) = send(
+        &host,
+        &host.client,
+        Method::DELETE,
+        "/v1/tenants/acme",
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, body, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+    assert_eq!(status, 401, "{body}");
+}
