@@ -925,6 +925,50 @@ async fn exercise_cluster(store: &dyn Store, shared: bool) {
             .expect("beat"),
         "told to drain"
     );
+    // The ends of runs are notified only while another node is alive: B is alone now (A
+    // stopped), then A beats again.
+    for (id, other_beats) in [("z1", false), ("z2", true)] {
+        if other_beats {
+            store
+                .beat("A", "127.0.0.1:1", 100, 3_100)
+                .await
+                .expect("beat");
+        }
+        let mut run = execution(id, "orders.run", None, 1);
+        run.lease = Some(Lease {
+            owner: "B".into(),
+            until: 9_000,
+        });
+        assert_eq!(
+            store.create_execution(&run).await.expect("create"),
+            Created::New
+        );
+        store
+            .update_execution(
+                id,
+                &held("B", 1),
+                &update(ExecutionStatus::Completed, None, 3_200),
+            )
+            .await
+            .expect("complete");
+        if let Some(notices) = &mut notices {
+            let heard = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                loop {
+                    if let Ok(Notice::ExecutionFinished(ended)) = notices.recv().await
+                        && ended == id
+                    {
+                        return;
+                    }
+                }
+            })
+            .await
+            .is_ok();
+            assert_eq!(
+                heard, other_beats,
+                "{id}: notified only with another node alive"
+            );
+        }
+    }
 
     // The database's clock: PostgreSQL's own; on SQLite this process's.
     let database_now = store.database_now().await.expect("clock");

@@ -3,6 +3,9 @@
 //! step with: the database's clock, the current component versions, and the notices of
 //! other nodes. Implemented on [`SqlStore`].
 
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use sqlx::Row;
 use tokio::sync::broadcast;
 
@@ -42,11 +45,18 @@ pub struct ComponentHead {
     pub deployed_at: i64,
 }
 
+/// How recently another node must have beaten to count as alive for the notices of run
+/// ends (several beats: a node stalled for a moment still hears them). A node that joins
+/// is heard of at this node's next beat; until then its callers waiting for a run here
+/// learn of its end by their own periodic look (every second).
+pub(crate) const OTHERS_ALIVE_FOR: Duration = Duration::from_secs(5);
+
 /// Nodes, and what each node follows of the others.
 #[async_trait::async_trait]
 pub trait NodeStore: Send + Sync {
     /// Record that node `id` (serving at `address`, started at `started_at`) is alive at
-    /// `now`; whether it has been told to drain.
+    /// `now`; whether it has been told to drain. Also learns whether other nodes are alive
+    /// (within [`OTHERS_ALIVE_FOR`]): the ends of runs are notified only if so.
     async fn beat(
         &self,
         id: &str,
@@ -102,8 +112,11 @@ impl NodeStore for SqlStore {
         now: i64,
     ) -> Result<bool, StoreError> {
         let (id, address) = (id.to_string(), address.to_string());
-        self.writes
-            .run(move |conn| {
+        let draining = self
+            .writes
+            .run({
+                let id = id.clone();
+                move |conn| {
                 Box::pin(async move {
                     let row = sqlx::query(
                         "INSERT INTO nodes (id, address, started_at, beat_at) VALUES ($1, $2, $3, $4) \
@@ -120,8 +133,21 @@ impl NodeStore for SqlStore {
                     let draining: i64 = row.try_get("draining").map_err(db("reading a node"))?;
                     Ok(draining != 0)
                 })
-            })
+            }})
+            .await?;
+        if !self.sqlite {
+            let since = now - i64::try_from(OTHERS_ALIVE_FOR.as_millis()).unwrap_or(i64::MAX);
+            let (others,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM nodes WHERE id <> $1 AND stopped_at IS NULL AND beat_at >= $2",
+            )
+            .bind(&id)
+            .bind(since)
+            .fetch_one(&self.pool)
             .await
+            .map_err(db("counting the other nodes"))?;
+            self.others_alive.store(others > 0, Ordering::Relaxed);
+        }
+        Ok(draining)
     }
 
     async fn stopped(&self, id: &str, now: i64) -> Result<(), StoreError> {

@@ -3,6 +3,7 @@
 //! through [`Writes`] (group commit on SQLite).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor, Row};
@@ -41,6 +42,11 @@ pub struct SqlStore {
     pub(super) sqlite: bool,
     /// Notices from other nodes (PostgreSQL only).
     pub(super) notices: Option<Arc<broadcast::Sender<Notice>>>,
+    /// Whether another node was alive at this node's last heartbeat (see
+    /// `NodeStore::beat`): the end of a run is notified only then. A NOTIFY serialises
+    /// the commits that send one across the whole database server; alone, a node's own
+    /// waiters hear of its runs' ends in process. Until the first beat: assumed so.
+    pub(super) others_alive: AtomicBool,
 }
 
 /// The versions of component `$2` of tenant `$1` that unfinished executions are pinned to:
@@ -152,6 +158,7 @@ impl SqlStore {
                 pool,
                 sqlite,
                 notices: Some(super::notices::listen(url.to_string())),
+                others_alive: AtomicBool::new(true),
             });
         }
         // The writer first: it creates the file and migrates before readers open it.
@@ -163,6 +170,7 @@ impl SqlStore {
             pool,
             sqlite,
             notices: None,
+            others_alive: AtomicBool::new(false),
         })
     }
 }
@@ -677,7 +685,8 @@ impl Store for SqlStore {
              lease_expires_at = CASE WHEN $6 THEN NULL ELSE lease_expires_at END \
              WHERE id = $7 AND lease_owner = $8 AND lease_epoch = $9";
         // On PostgreSQL, the end of a run is told to every node in the same statement.
-        let notify_too = !self.sqlite && u.status.is_finished();
+        let notify_too =
+            !self.sqlite && u.status.is_finished() && self.others_alive.load(Ordering::Relaxed);
         let query = if notify_too {
             format!(
                 "WITH updated AS ({UPDATE} RETURNING id) \
