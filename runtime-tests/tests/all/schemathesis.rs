@@ -22,24 +22,37 @@ async fn schemathesis_finds_no_contract_violation() {
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let bin = python_venv(scratch, "schemathesis", SCHEMATHESIS);
     let config = Path::new(guests::ROOT).join("runtime-tests/schemathesis.toml");
-    let report = tempfile::tempdir().expect("a report directory");
-    let output = Command::new(bin.join("st"))
-        .arg("--config-file")
-        .arg(&config)
-        .args(["run", &format!("{}/openapi.json", host.url)])
-        // The admin key: every operation is reachable (401 and 403 have tests of their own).
-        // Headers given here replace the configuration's: repeat its Prefer.
-        .args(["--header", "Prefer: wait=1"])
-        .arg("--header")
-        .arg(format!(
-            "Authorization: Bearer {}",
-            host.admin_key.as_deref().expect("keys are required")
-        ))
-        .arg("--report-dir")
-        .arg(report.path())
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("running schemathesis");
+    let run = || {
+        let report = tempfile::tempdir().expect("a report directory");
+        Command::new(bin.join("st"))
+            .arg("--config-file")
+            .arg(&config)
+            .args(["run", &format!("{}/openapi.json", host.url)])
+            // The admin key: every operation is reachable (401 and 403 have tests of their
+            // own). Headers given here replace the configuration's: repeat its Prefer.
+            .args(["--header", "Prefer: wait=1"])
+            .arg("--header")
+            .arg(format!(
+                "Authorization: Bearer {}",
+                host.admin_key.as_deref().expect("keys are required")
+            ))
+            .arg("--report-dir")
+            .arg(report.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("running schemathesis")
+    };
+    let mut output = run();
+    // Hypothesis (schemathesis's generator) now and then crashes inside its own caches while
+    // describing a strategy (a KeyError in hypothesis/internal/lambda_sources.py, seen with
+    // hypothesis 6.170): that is no verdict on the API. Such a run, with no check failed, is
+    // made once more; any other error or failure stands.
+    let tool_crashed =
+        |stdout: &str| stdout.contains("hypothesis/internal/") && !stdout.contains(" failed");
+    if !output.status.success() && tool_crashed(&String::from_utf8_lossy(&output.stdout)) {
+        eprintln!("schemathesis crashed inside hypothesis; running it once more");
+        output = run();
+    }
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
