@@ -150,6 +150,38 @@ pub struct Host {
     keys: KeyCache,
 }
 
+/// The kept version a rollback of `name` goes to: the one whose hash is `to` or starts
+/// with it, else the newest one that is not current (`versions` are newest first).
+fn rollback_target<'v>(
+    name: &str,
+    versions: &'v [VersionRecord],
+    to: Option<&str>,
+) -> Result<&'v VersionRecord, DeployFailure> {
+    let Some(wanted) = to else {
+        return versions.iter().find(|v| !v.current).ok_or_else(|| {
+            DeployFailure::NoVersion(format!("no earlier version of {name} is kept"))
+        });
+    };
+    if let Some(exact) = versions.iter().find(|v| v.version == wanted) {
+        return Ok(exact);
+    }
+    let matching: Vec<&VersionRecord> = versions
+        .iter()
+        .filter(|v| !wanted.is_empty() && v.version.starts_with(wanted))
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(one),
+        [] => Err(DeployFailure::NoVersion(format!(
+            "no kept version of {name} is {wanted:?} (see its versions)"
+        ))),
+        several => Err(DeployFailure::AmbiguousVersion {
+            name: name.to_string(),
+            prefix: wanted.to_string(),
+            count: several.len(),
+        }),
+    }
+}
+
 /// A registry as a sync saw it: its generation and its deployments.
 type Served = (u64, Vec<Arc<Deployment>>);
 
@@ -450,41 +482,7 @@ impl Host {
             .list_versions(tenant, name)
             .await?
             .ok_or_else(|| DeployFailure::NoComponent(name.to_string()))?;
-        let target = match to {
-            Some(wanted) => {
-                let matching: Vec<&VersionRecord> =
-                    match versions.iter().find(|v| v.version == wanted) {
-                        Some(exact) => vec![exact],
-                        None if wanted.is_empty() => vec![],
-                        None => versions
-                            .iter()
-                            .filter(|v| v.version.starts_with(wanted))
-                            .collect(),
-                    };
-                match matching.as_slice() {
-                    [one] => (*one).clone(),
-                    [] => {
-                        return Err(DeployFailure::NoVersion(format!(
-                            "no kept version of {name} is {wanted:?} (see its versions)"
-                        )));
-                    }
-                    several => {
-                        return Err(DeployFailure::AmbiguousVersion {
-                            name: name.to_string(),
-                            prefix: wanted.to_string(),
-                            count: several.len(),
-                        });
-                    }
-                }
-            }
-            None => versions
-                .iter()
-                .find(|v| !v.current)
-                .cloned()
-                .ok_or_else(|| {
-                    DeployFailure::NoVersion(format!("no earlier version of {name} is kept"))
-                })?,
-        };
+        let target = rollback_target(name, &versions, to)?;
         let (wasm, limits) = self
             .store
             .load_component_version(tenant, name, &target.version)
