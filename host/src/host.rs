@@ -20,7 +20,7 @@ use crate::quota::{Quotas, Usage};
 use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
-use crate::runtime::{CallContext, CallFailure, ImportsHook, Runtime, Target};
+use crate::runtime::{Account, CallContext, CallFailure, ImportsHook, Runtime, Target};
 use crate::store::{
     self, ComponentHead, Store, StoreError, StoredComponent, StoredKey, VersionRecord,
 };
@@ -101,6 +101,8 @@ pub struct QuotaRefusal {
     pub detail: String,
     /// A ceiling on per-call limits (the request itself asks too much), not a count.
     pub ceiling: bool,
+    /// For a count: in how many seconds asking again may succeed (at least 1).
+    pub retry_after_secs: u64,
 }
 
 /// Why a call did not return a value.
@@ -133,7 +135,7 @@ pub struct Host {
     /// Each tenant's quotas, as stored (tenants without an entry have the defaults).
     quotas: RwLock<HashMap<String, Quotas>>,
     /// What each tenant uses now of its instance and request quotas.
-    usage: Usage,
+    usage: Arc<Usage>,
     store: Arc<dyn Store>,
     /// Deploys and removals run one at a time, so the conflict check and the swap agree.
     deploy_lock: tokio::sync::Mutex<()>,
@@ -205,7 +207,7 @@ impl Host {
             runtime,
             registries: RwLock::default(),
             quotas: RwLock::default(),
-            usage: Usage::default(),
+            usage: Arc::default(),
             store,
             deploy_lock: tokio::sync::Mutex::new(()),
             compile_slots: tokio::sync::Semaphore::new(limits::MAX_CONCURRENT_COMPILES),
@@ -293,6 +295,16 @@ impl Host {
             .insert(tenant.to_string(), quotas);
     }
 
+    /// `tenant`'s account for a call: the call shares the guest threads fairly with other
+    /// tenants' and draws its fuel from the tenant's budget for the minute.
+    pub fn account(&self, tenant: &str) -> Account {
+        let (usage, owner) = (self.usage.clone(), tenant.to_string());
+        Account {
+            computing: self.usage.computing(tenant, &self.quotas(tenant)),
+            meter: Box::new(move |used| usage.draw_fuel(&owner, used)),
+        }
+    }
+
     /// Whether `tenant` may make one more request now (its requests per second).
     pub fn admit_request(&self, tenant: &str) -> bool {
         self.usage.request(tenant, &self.quotas(tenant))
@@ -315,6 +327,11 @@ impl Host {
     /// The durable store.
     pub fn store(&self) -> &dyn Store {
         self.store.as_ref()
+    }
+
+    /// The store, for a task that outlives a borrow of the host.
+    pub(crate) fn shared_store(&self) -> Arc<dyn Store> {
+        self.store.clone()
     }
 
     /// The API key whose hash is `hash`, if one is stored (live or not); see
@@ -747,6 +764,18 @@ impl Host {
         let proc = found.procedure();
         let params = json::args_from_json(&proc.params, args)?;
         let quotas = self.quotas(tenant);
+        if let Some(wait) = self.usage.fuel_wait(tenant, &quotas) {
+            return Err(CallError::Quota(QuotaRefusal {
+                quota: "fuel_per_minute",
+                detail: format!(
+                    "tenant {tenant} has used its fuel for the minute ({} per minute); it refills in {} s",
+                    quotas.fuel_per_minute,
+                    wait.as_secs().max(1)
+                ),
+                ceiling: false,
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }));
+        }
         let _slot = self.usage.instance(tenant, &quotas).ok_or_else(|| {
             CallError::Quota(QuotaRefusal {
                 quota: "concurrent_instances",
@@ -755,6 +784,7 @@ impl Host {
                     quotas.concurrent_instances
                 ),
                 ceiling: false,
+                retry_after_secs: 1,
             })
         })?;
         let results = self
@@ -770,6 +800,7 @@ impl Host {
                 proc.limits(),
                 context,
                 None,
+                Some(self.account(tenant)),
             )
             .await?;
         let value = json::returned(results).map_err(CallError::ProcedureError)?;
@@ -800,6 +831,7 @@ fn within_ceilings(
                     "{name} asks for {asked} ({quota}); the tenant's ceiling is {ceiling}"
                 ),
                 ceiling: true,
+                retry_after_secs: 0,
             }))
         }
     };
@@ -846,6 +878,7 @@ fn check_ceilings(deployment: &Deployment, quotas: &Quotas) -> Result<(), Deploy
                         "{what} asks for {asked} ({quota}); the tenant's ceiling is {ceiling}"
                     ),
                     ceiling: true,
+                    retry_after_secs: 0,
                 }));
             }
         }
@@ -873,6 +906,7 @@ fn check_room(
                 others.len()
             ),
             ceiling: false,
+            retry_after_secs: 1,
         }));
     }
     let bytes: u64 =
@@ -885,6 +919,7 @@ fn check_room(
                 quotas.component_bytes
             ),
             ceiling: false,
+            retry_after_secs: 1,
         }));
     }
     Ok(())

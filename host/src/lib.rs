@@ -9,6 +9,7 @@
 //! - [`manifest`], [`sections`]: `tsdev.toml` and the custom sections `tsdev build` embeds.
 //! - [`policy`]: response caches and rate limits the host enforces on HTTP calls.
 //! - [`store`]: durable state on SQLite or PostgreSQL through sqlx; the typed journal.
+//! - [`retention`]: finished executions and audit entries deleted past their keeping.
 //! - [`api`]: the JSON answers of the HTTP API, as types shared with the CLI.
 //! - [`runtime`]: wasmtime engine, per-call instances, host imports, failure kinds; it
 //!   knows nothing of workflows.
@@ -41,6 +42,7 @@ mod metrics;
 mod policy;
 pub mod quota;
 mod registry;
+pub mod retention;
 pub mod runtime;
 mod sections;
 pub mod store;

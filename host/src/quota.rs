@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,13 @@ pub const DEFAULT_CONCURRENT_INSTANCES: u64 = limits::MAX_CONCURRENT_INSTANCES a
 pub const DEFAULT_REQUESTS_PER_SECOND: u64 = 100_000;
 /// Unfinished workflow executions a tenant may have.
 pub const DEFAULT_RUNNING_EXECUTIONS: u64 = 10_000;
+/// Fuel a tenant's calls may burn per minute: by default more than a host can burn
+/// (a core burns about 7 billion a second in a tight loop), so the budget is off until an
+/// admin sets it.
+pub const DEFAULT_FUEL_PER_MINUTE: u64 = 1 << 50;
+/// Bytes of journal a tenant's unfinished executions may hold (their steps' requests and
+/// outcomes), counted when an execution starts: 1 GiB.
+pub const DEFAULT_JOURNAL_BYTES: u64 = 1 << 30;
 /// The longest call the host allows, in ms: the default time ceiling.
 const MAX_TIMEOUT_MS: u64 = limits::MAX_TIMEOUT.as_millis() as u64;
 /// The most instances a tenant may run at once: all the host runs.
@@ -34,6 +43,8 @@ const MAX_CONCURRENT_INSTANCES: u64 = limits::MAX_CONCURRENT_INSTANCES as u64;
 /// second); bytes go to 1 TiB.
 const MAX_COUNT: u64 = u32::MAX as u64;
 const MAX_BYTES: u64 = 1 << 40;
+/// The largest fuel budget per minute: the default, which no host can burn.
+const MAX_FUEL_PER_MINUTE: u64 = DEFAULT_FUEL_PER_MINUTE;
 
 /// A tenant's quotas. Stored as JSON; a quota missing there (one added by a later version)
 /// has its default.
@@ -50,6 +61,11 @@ pub struct Quotas {
     pub requests_per_second: u64,
     /// Unfinished workflow executions.
     pub running_executions: u64,
+    /// Fuel its calls may burn per minute: each call draws what it used; the budget
+    /// refills evenly over the minute. While it is spent, calls get 429.
+    pub fuel_per_minute: u64,
+    /// Bytes of journal its unfinished executions may hold; past it, starts get 429.
+    pub journal_bytes: u64,
     /// The most fuel a deployment may give a call.
     pub max_fuel: u64,
     /// The most memory a deployment may give a call, in bytes.
@@ -66,6 +82,8 @@ impl Default for Quotas {
             concurrent_instances: DEFAULT_CONCURRENT_INSTANCES,
             requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
             running_executions: DEFAULT_RUNNING_EXECUTIONS,
+            fuel_per_minute: DEFAULT_FUEL_PER_MINUTE,
+            journal_bytes: DEFAULT_JOURNAL_BYTES,
             max_fuel: limits::MAX_FUEL,
             max_memory_bytes: limits::MAX_MEMORY_BYTES,
             max_timeout_ms: MAX_TIMEOUT_MS,
@@ -92,6 +110,12 @@ pub struct QuotaChange {
     /// Unfinished workflow executions.
     #[schemars(range(min = 1, max = MAX_COUNT))]
     pub running_executions: Option<u64>,
+    /// Fuel burnt per minute.
+    #[schemars(range(min = 1, max = MAX_FUEL_PER_MINUTE))]
+    pub fuel_per_minute: Option<u64>,
+    /// Bytes of journal held by unfinished executions.
+    #[schemars(range(min = 1, max = MAX_BYTES))]
+    pub journal_bytes: Option<u64>,
     /// Fuel ceiling per call.
     #[schemars(range(min = 1, max = limits::MAX_FUEL))]
     pub max_fuel: Option<u64>,
@@ -155,6 +179,18 @@ impl Quotas {
             MAX_COUNT,
         )?;
         set(
+            &mut self.fuel_per_minute,
+            change.fuel_per_minute,
+            "fuel_per_minute",
+            MAX_FUEL_PER_MINUTE,
+        )?;
+        set(
+            &mut self.journal_bytes,
+            change.journal_bytes,
+            "journal_bytes",
+            MAX_BYTES,
+        )?;
+        set(
             &mut self.max_fuel,
             change.max_fuel,
             "max_fuel",
@@ -188,6 +224,50 @@ struct TenantUsage {
     quotas: Quotas,
     instances: Arc<tokio::sync::Semaphore>,
     requests: governor::DefaultDirectRateLimiter,
+    fuel: Mutex<FuelBudget>,
+    /// Its calls on the guest threads now (kept when the quotas change).
+    computing: Arc<AtomicUsize>,
+}
+
+/// A tenant's fuel for the minute: a bucket that holds at most a minute's budget, refills
+/// evenly (a sixtieth of it a second) and is drawn by each call's fuel used once the call
+/// ends. Calls running at once each draw what they used, so the balance may go below zero;
+/// while it is not above zero, calls are refused until it refills.
+struct FuelBudget {
+    per_minute: f64,
+    balance: f64,
+    at: Instant,
+}
+
+impl FuelBudget {
+    fn full(per_minute: u64, now: Instant) -> FuelBudget {
+        FuelBudget {
+            per_minute: per_minute as f64,
+            balance: per_minute as f64,
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.balance = (self.balance + elapsed * self.per_minute / 60.0).min(self.per_minute);
+        self.at = now;
+    }
+
+    /// None while there is fuel left; else how long until there is.
+    fn wait(&mut self, now: Instant) -> Option<Duration> {
+        self.refill(now);
+        if self.balance > 0.0 {
+            return None;
+        }
+        let per_second = self.per_minute / 60.0;
+        Some(Duration::from_secs_f64((1.0 - self.balance) / per_second))
+    }
+
+    fn draw(&mut self, used: u64, now: Instant) {
+        self.refill(now);
+        self.balance -= used as f64;
+    }
 }
 
 /// An instance slot of a tenant, held for one call.
@@ -199,11 +279,11 @@ impl Usage {
             .tenants
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(usage) = tenants.get(tenant)
-            && usage.quotas == *quotas
-        {
-            return usage.clone();
-        }
+        let computing = match tenants.get(tenant) {
+            Some(usage) if usage.quotas == *quotas => return usage.clone(),
+            Some(usage) => usage.computing.clone(),
+            None => Arc::default(),
+        };
         let per_second =
             NonZeroU32::new(u32::try_from(quotas.requests_per_second).unwrap_or(u32::MAX))
                 .unwrap_or(NonZeroU32::MIN);
@@ -215,6 +295,8 @@ impl Usage {
                     .min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
             requests: governor::RateLimiter::direct(governor::Quota::per_second(per_second)),
+            fuel: Mutex::new(FuelBudget::full(quotas.fuel_per_minute, Instant::now())),
+            computing,
         });
         tenants.insert(tenant.to_string(), usage.clone());
         usage
@@ -232,6 +314,46 @@ impl Usage {
     /// Whether `tenant` may make one more request now.
     pub fn request(&self, tenant: &str, quotas: &Quotas) -> bool {
         self.of(tenant, quotas).requests.check().is_ok()
+    }
+
+    /// None while `tenant` has fuel left this minute; else how long until it has.
+    pub fn fuel_wait(&self, tenant: &str, quotas: &Quotas) -> Option<Duration> {
+        self.fuel_wait_at(tenant, quotas, Instant::now())
+    }
+
+    fn fuel_wait_at(&self, tenant: &str, quotas: &Quotas, now: Instant) -> Option<Duration> {
+        self.of(tenant, quotas)
+            .fuel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .wait(now)
+    }
+
+    /// How many of `tenant`'s calls are on the guest threads now: the runtime keeps it.
+    pub fn computing(&self, tenant: &str, quotas: &Quotas) -> Arc<AtomicUsize> {
+        self.of(tenant, quotas).computing.clone()
+    }
+
+    /// Draw the fuel a call of `tenant`'s used from its budget (the one in force now: an
+    /// admin may have changed the quotas while the call ran).
+    pub fn draw_fuel(&self, tenant: &str, used: u64) {
+        self.draw_fuel_at(tenant, used, Instant::now());
+    }
+
+    fn draw_fuel_at(&self, tenant: &str, used: u64, now: Instant) {
+        let usage = self
+            .tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(tenant)
+            .cloned();
+        if let Some(usage) = usage {
+            usage
+                .fuel
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .draw(used, now);
+        }
     }
 
     /// Forget `tenant` (deleted).
@@ -302,5 +424,38 @@ mod tests {
         assert!(usage.request("a", &one));
         assert!(!usage.request("a", &one), "one per second");
         assert!(usage.request("b", &one));
+    }
+
+    #[test]
+    fn the_fuel_budget_is_drawn_by_use_and_refills_over_the_minute() {
+        let usage = Usage::default();
+        let quotas = Quotas {
+            fuel_per_minute: 60_000,
+            ..Quotas::default()
+        };
+        let start = Instant::now();
+        assert_eq!(usage.fuel_wait_at("a", &quotas, start), None, "starts full");
+        // Two calls ran at once and used more than the whole budget between them.
+        usage.draw_fuel_at("a", 50_000, start);
+        assert_eq!(usage.fuel_wait_at("a", &quotas, start), None, "10,000 left");
+        usage.draw_fuel_at("a", 40_000, start);
+        let wait = usage
+            .fuel_wait_at("a", &quotas, start)
+            .expect("30,000 below zero: refused");
+        // 1,000 a second refill it: a little over 30 s until it is above zero.
+        assert!(
+            (30.0..30.1).contains(&wait.as_secs_f64()),
+            "{wait:?} until it refills"
+        );
+        assert!(
+            usage.fuel_wait_at("b", &quotas, start).is_none(),
+            "b has its own budget"
+        );
+        let later = start + Duration::from_secs(31);
+        assert_eq!(usage.fuel_wait_at("a", &quotas, later), None, "refilled");
+        // Refilled no further than one minute's budget, however long it waited.
+        let much_later = start + Duration::from_secs(3_600);
+        usage.draw_fuel_at("a", 60_000, much_later);
+        assert!(usage.fuel_wait_at("a", &quotas, much_later).is_some());
     }
 }

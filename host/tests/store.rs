@@ -10,7 +10,7 @@ use tsdev::store::journal::CallOutcome;
 use tsdev::store::{
     self, AuditEntry, AuditFilter, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
     Holder, JournalEntry, Lease, NewExecution, Notice, Outcome, SignalSent, Step, StepKind, Store,
-    StoreError, StoredComponent, StoredKey,
+    StoreError, StoredComponent, StoredKey, UnfinishedQuota,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -96,6 +96,7 @@ fn execution(id: &str, workflow: &str, key: Option<&str>, created_at: i64) -> Ne
         created_at,
         lease: None,
         max_unfinished: u64::MAX,
+        max_journal_bytes: u64::MAX,
     }
 }
 
@@ -188,7 +189,7 @@ async fn exercise_workflows(store: &dyn Store) {
         };
         assert_eq!(
             store.create_execution(&at_quota).await.expect("create"),
-            Created::AtQuota
+            Created::AtQuota(UnfinishedQuota::Executions)
         );
     }
     assert_eq!(store.count_unfinished("default").await.expect("count"), 3);
@@ -294,6 +295,29 @@ async fn exercise_workflows(store: &dyn Store) {
         .expect("append 2");
     let journal = store.load_journal("e1", 0).await.expect("journal");
     assert_eq!(journal, vec![entry("e1", 1), entry("e1", 2)]);
+    // The journal_bytes quota sums the bytes of the unfinished executions' journals (the
+    // requests and outcomes as stored), in the statement that records an execution.
+    let held_bytes: u64 = journal
+        .iter()
+        .map(|e| (e.step.request.to_string().len() + e.outcome.to_json().to_string().len()) as u64)
+        .sum();
+    let over = NewExecution {
+        max_journal_bytes: held_bytes,
+        ..execution("e6", "orders.run", None, t0 + 5)
+    };
+    assert_eq!(
+        store.create_execution(&over).await.expect("create"),
+        Created::AtQuota(UnfinishedQuota::JournalBytes)
+    );
+    // One byte more is room: the known key finds its execution (the quota comes first).
+    let under = NewExecution {
+        max_journal_bytes: held_bytes + 1,
+        ..execution("e6", "orders.run", Some("k"), t0 + 5)
+    };
+    assert!(matches!(
+        store.create_execution(&under).await.expect("create"),
+        Created::Existing(_)
+    ));
     // Read from a sequence on: what an event stream asks for.
     let after = store.load_journal("e1", 1).await.expect("journal");
     assert_eq!(after, vec![entry("e1", 2)]);
@@ -1221,6 +1245,7 @@ async fn exercise_tenants(store: &dyn Store) {
                 created_at: 1,
                 lease: None,
                 max_unfinished: 10,
+                max_journal_bytes: u64::MAX,
             })
             .await
             .expect("execution");
@@ -1276,6 +1301,119 @@ async fn postgres_store_keeps_its_tenant_contract() {
     database.drop_it().await;
 }
 
+/// Retention deletes finished executions (journals and signals with them) that finished
+/// before the cut, oldest first and a batch at a time, never an unfinished one however
+/// old; and audit entries made before the cut.
+async fn exercise_retention(store: &dyn Store) {
+    save_pinned_component(store).await;
+    // Five executions started long ago; four finish at 100..=103, one sleeps on.
+    for i in 0..5 {
+        store
+            .create_execution(&execution(&format!("r{i}"), "orders.run", None, 10 + i))
+            .await
+            .expect("create");
+    }
+    let claimed = store.claim_due("A", 50, 10_000, 10).await.expect("claim");
+    assert_eq!(claimed.len(), 5);
+    for i in 0..5 {
+        let id = format!("r{i}");
+        store
+            .append_journal(&entry(&id, 1), &held("A", store::FIRST_EPOCH))
+            .await
+            .expect("append");
+        let status = if i == 4 {
+            ExecutionStatus::Sleeping
+        } else {
+            ExecutionStatus::Completed
+        };
+        store
+            .update_execution(
+                &id,
+                &held("A", store::FIRST_EPOCH),
+                &update(status, (i == 4).then_some(1_000_000), 100 + i),
+            )
+            .await
+            .expect("finish");
+    }
+    // Before 103: r0, r1, r2; two at a time.
+    assert_eq!(
+        store
+            .delete_finished_executions(103, 2)
+            .await
+            .expect("delete"),
+        2
+    );
+    let left = |id: &'static str| async move {
+        store
+            .get_execution("default", id)
+            .await
+            .expect("get")
+            .is_some()
+    };
+    assert!(
+        !left("r0").await && !left("r1").await,
+        "the oldest go first"
+    );
+    assert!(left("r2").await);
+    assert!(
+        store
+            .load_journal("r0", 0)
+            .await
+            .expect("journal")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .delete_finished_executions(103, 2)
+            .await
+            .expect("delete"),
+        1
+    );
+    assert!(!left("r2").await && left("r3").await);
+    // However old the cut, the sleeping one stays.
+    assert_eq!(
+        store
+            .delete_finished_executions(i64::MAX, 100)
+            .await
+            .expect("delete"),
+        1
+    );
+    assert!(left("r4").await, "an unfinished execution is never deleted");
+    assert_eq!(store.load_journal("r4", 0).await.expect("journal").len(), 1);
+
+    for at in [1_000, 2_000, 3_000] {
+        store
+            .append_audit(&AuditEntry {
+                seq: 0,
+                at,
+                tenant: "default".into(),
+                key_id: None,
+                action: "component.deploy".into(),
+                target: "/v1/components/c".into(),
+                request_id: format!("r{at}"),
+                status: 201,
+                outcome: "ok".into(),
+            })
+            .await
+            .expect("append");
+    }
+    assert_eq!(
+        store
+            .delete_audit_entries(2_500, 100)
+            .await
+            .expect("delete"),
+        2
+    );
+    let kept = store
+        .list_audit(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(kept.iter().map(|e| e.at).collect::<Vec<_>>(), [3_000]);
+}
+
 #[tokio::test]
 async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1291,6 +1429,9 @@ async fn sqlite_store_keeps_its_workflow_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store::open(None, dir.path()).await.expect("open sqlite");
     exercise_cluster(store.as_ref(), false).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_retention(store.as_ref()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1416,6 +1557,9 @@ async fn postgres_store_keeps_its_workflow_contract() {
     database.drop_it().await;
     let database = PostgresDatabase::create().await;
     exercise_cluster(database.open().await.as_ref(), true).await;
+    database.drop_it().await;
+    let database = PostgresDatabase::create().await;
+    exercise_retention(database.open().await.as_ref()).await;
     database.drop_it().await;
 }
 

@@ -13,6 +13,7 @@ use crate::host::{Host, HostConfig};
 use crate::http::{AppState, AuthMode};
 use crate::limits::CallLimits;
 use crate::registry::Deployment;
+use crate::retention::{Period, Retention};
 use crate::store::DEFAULT_TENANT;
 use crate::workflow::WorkflowEngine;
 
@@ -58,6 +59,13 @@ pub(super) struct ServeCommand {
     /// How the log (stderr) is written: text for people, JSON lines for log pipelines.
     #[arg(long, env = "TSDEV_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: crate::telemetry::LogFormat,
+    /// How long finished workflow executions (with their journals and signals) are kept
+    /// after they finish: a duration (30d, 12h) or `forever`.
+    #[arg(long, env = "TSDEV_RETAIN_EXECUTIONS", value_name = "PERIOD", default_value = "30d", value_parser = crate::retention::parse_period)]
+    retain_executions: Period,
+    /// How long audit entries are kept: a duration (365d) or `forever`.
+    #[arg(long, env = "TSDEV_RETAIN_AUDIT", value_name = "PERIOD", default_value = "365d", value_parser = crate::retention::parse_period)]
+    retain_audit: Period,
 }
 
 impl ServeCommand {
@@ -110,6 +118,13 @@ impl ServeCommand {
         crate::cluster::follow(&host).await;
         let workflows = WorkflowEngine::new(host.clone());
         workflows.spawn_scheduler(&addr.to_string());
+        crate::retention::spawn(
+            host.shared_store(),
+            Retention {
+                executions: self.retain_executions.0,
+                audit: self.retain_audit.0,
+            },
+        );
         // Runtime tests read this line to find the port.
         super::say!("listening on http://{addr}");
         for deployment in host.registry(DEFAULT_TENANT).list() {

@@ -172,7 +172,7 @@ impl From<&QuotaRefusal> for Problem {
                 ErrorKind::QuotaExceeded,
                 refusal.detail.clone(),
             )
-            .with("retry_after", json!(1))
+            .with("retry_after", json!(refusal.retry_after_secs.max(1)))
         };
         problem.with("quota", json!(refusal.quota))
     }

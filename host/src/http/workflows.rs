@@ -29,12 +29,12 @@ impl From<StartError> for Problem {
     fn from(error: StartError) -> Problem {
         match error {
             StartError::NotFound(_) => Problem::not_found(error.to_string()),
-            StartError::Quota(_) => Problem::new(
+            StartError::Quota { quota, detail } => Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 ErrorKind::QuotaExceeded,
-                error.to_string(),
+                detail,
             )
-            .with("quota", json!("running_executions"))
+            .with("quota", json!(quota))
             .with("retry_after", json!(1)),
             // There is no workflow of that name, only a procedure: not found, said precisely.
             StartError::NotAWorkflow(_) => Problem::new(

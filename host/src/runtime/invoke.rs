@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,27 @@ pub struct CallContext {
     pub idempotency_key: Option<String>,
 }
 
+/// Told the fuel a call used when the call ends, however it ends: returned, failed, or
+/// dropped because its caller went away (so that a caller cannot hang up to avoid a fuel
+/// budget).
+pub type FuelMeter = Box<dyn FnOnce(u64) + Send>;
+
+/// The most turns a call on the guest threads gives up at the end of each of its time
+/// slices: its account's calls computing at once, up to this many.
+const MAX_TURNS_GIVEN_UP: usize = limits::MAX_CONCURRENT_INSTANCES;
+
+/// Whose call this is (a tenant's), for the CPU and fuel it uses.
+pub struct Account {
+    /// How many of the account's calls are on the guest threads now. The guest threads run
+    /// slices round robin; at the end of each slice a call lets as many others go first as
+    /// its account has calls there, so each account, however many calls it runs, gets
+    /// about an equal share of the CPU when several compete (a flood of endless loops from
+    /// one tenant slows another's long call as one more call would, not as a thousand).
+    pub computing: Arc<AtomicUsize>,
+    /// Told the fuel the call used.
+    pub meter: FuelMeter,
+}
+
 /// What to call: a function of a pre-linked component.
 pub struct Target<'a> {
     /// The pre-linked component.
@@ -50,7 +71,9 @@ impl Runtime {
     /// tick, or waited across one), it moves to the guest threads (see
     /// `engine::GuestThreads`) and finishes there. Short
     /// calls so pay no hand-off between threads; long ones leave the threads that serve
-    /// I/O. Dropping the returned future stops the call.
+    /// I/O. Dropping the returned future stops the call. The `account` the call is made
+    /// for shares the guest threads fairly with other accounts and is told the fuel the call
+    /// used.
     pub async fn invoke(
         &self,
         target: Target<'_>,
@@ -58,6 +81,7 @@ impl Runtime {
         call_limits: CallLimits,
         context: &CallContext,
         extension: Option<Box<dyn CallExtension>>,
+        account: Option<Account>,
     ) -> Result<Vec<Val>, CallFailure> {
         // Wait for a slot here, on the caller's side: the queue holds no guest task.
         let metrics = crate::metrics::metrics();
@@ -69,8 +93,13 @@ impl Runtime {
             .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
         drop(waiting);
         let sliced = Arc::new(AtomicBool::new(false));
+        let (computing, meter) = match account {
+            Some(Account { computing, meter }) => (Some(computing), Some(meter)),
+            None => (None, None),
+        };
         let call = OwnedCall {
             sliced: sliced.clone(),
+            computing: computing.clone(),
             engine: self.engine().clone(),
             pre: target.pre.clone(),
             export: *target.export,
@@ -84,6 +113,7 @@ impl Runtime {
                 idempotency_key: context.idempotency_key.clone(),
             },
             extension,
+            meter,
             _slot: slot,
             _in_use: crate::metrics::InGauge::new(&metrics.instances_in_use),
         };
@@ -99,10 +129,29 @@ impl Runtime {
         .await;
         match here {
             Some(done) => done,
-            None => AbortOnDrop(guests.spawn(call))
-                .await
-                .unwrap_or_else(|e| Err(CallFailure::Host(format!("the call's task failed: {e}")))),
+            None => AbortOnDrop(guests.spawn(async move {
+                let _computing = computing.map(Computing::new);
+                call.await
+            }))
+            .await
+            .unwrap_or_else(|e| Err(CallFailure::Host(format!("the call's task failed: {e}")))),
         }
+    }
+}
+
+/// Counts a call among its account's calls on the guest threads while it lives.
+struct Computing(Arc<AtomicUsize>);
+
+impl Computing {
+    fn new(count: Arc<AtomicUsize>) -> Computing {
+        count.fetch_add(1, Ordering::Relaxed);
+        Computing(count)
+    }
+}
+
+impl Drop for Computing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -131,6 +180,8 @@ impl<T> Drop for AbortOnDrop<T> {
 struct OwnedCall {
     /// Set when the guest yields at an epoch tick: it has used a whole time slice.
     sliced: Arc<AtomicBool>,
+    /// Its account's calls on the guest threads (see [`Account`]).
+    computing: Option<Arc<AtomicUsize>>,
     engine: wasmtime::Engine,
     pre: InstancePre<StoreState>,
     export: ComponentExportIndex,
@@ -140,6 +191,7 @@ struct OwnedCall {
     call_limits: CallLimits,
     label: CallLabel,
     extension: Option<Box<dyn CallExtension>>,
+    meter: Option<FuelMeter>,
     /// The runtime's call slot, released when the call ends.
     _slot: tokio::sync::OwnedSemaphorePermit,
     /// Counts the call among the instances in use while it lives.
@@ -150,6 +202,7 @@ impl OwnedCall {
     async fn run(self) -> Result<Vec<Val>, CallFailure> {
         let OwnedCall {
             sliced,
+            computing,
             engine,
             pre,
             export,
@@ -159,16 +212,22 @@ impl OwnedCall {
             call_limits,
             label,
             extension,
+            meter,
             _slot,
             _in_use,
         } = self;
         // The deadline moves on by the time the extension pauses it (a workflow run's
         // durable calls, each with limits of its own).
         let paused_time = extension.as_ref().and_then(|e| e.paused_time());
-        let mut store = Store::new(
-            &engine,
-            StoreState::new(label, call_limits.memory_bytes, extension),
-        );
+        let mut metered = MeteredStore {
+            store: Store::new(
+                &engine,
+                StoreState::new(label, call_limits.memory_bytes, extension),
+            ),
+            fuel: call_limits.fuel,
+            meter,
+        };
+        let store = &mut metered.store;
         store.limiter(|state| &mut state.limiter);
         store
             .set_fuel(call_limits.fuel)
@@ -183,20 +242,35 @@ impl OwnedCall {
         let epoch_deadline = deadline.clone();
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= epoch_deadline() {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                sliced.store(true, Ordering::Relaxed);
-                Ok(UpdateDeadline::Yield(1))
+                return Ok(UpdateDeadline::Interrupt);
             }
+            sliced.store(true, Ordering::Relaxed);
+            let turns = computing
+                .as_ref()
+                .map_or(1, |c| c.load(Ordering::Relaxed))
+                .clamp(1, MAX_TURNS_GIVEN_UP);
+            if turns == 1 {
+                return Ok(UpdateDeadline::Yield(1));
+            }
+            // Go to the back of the guest threads' queue once per call of its account
+            // computing now: each turn given up costs a poll, not a slice.
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    for _ in 0..turns {
+                        tokio::task::yield_now().await;
+                    }
+                }),
+            ))
         });
 
         let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            let func = instance.get_func(&mut store, export).ok_or_else(|| {
+            let instance = pre.instantiate_async(&mut *store).await?;
+            let func = instance.get_func(&mut *store, export).ok_or_else(|| {
                 wasmtime::format_err!("the instance has no export for {procedure}")
             })?;
             let mut results = vec![Val::Bool(false); result_count];
-            func.call_async(&mut store, &params, &mut results).await?;
+            func.call_async(&mut *store, &params, &mut results).await?;
             wasmtime::Result::Ok(results)
         };
         let outcome = async {
@@ -213,11 +287,6 @@ impl OwnedCall {
         }
         .await;
         store.data().output.flush();
-        if let Ok(left) = store.get_fuel() {
-            crate::metrics::metrics()
-                .fuel_used
-                .observe(call_limits.fuel.saturating_sub(left) as f64);
-        }
         match outcome {
             Ok(Ok(results)) => Ok(results),
             Ok(Err(error)) => {
@@ -242,6 +311,28 @@ impl OwnedCall {
             Err(_elapsed) => Err(CallFailure::Timeout {
                 timeout_ms: call_limits.timeout_ms,
             }),
+        }
+    }
+}
+
+/// A call's `Store`, which reports the fuel the call used when dropped: at the call's end,
+/// or when the caller goes away and the call's future is dropped with it.
+struct MeteredStore {
+    store: Store<StoreState>,
+    /// The fuel the call started with.
+    fuel: u64,
+    meter: Option<FuelMeter>,
+}
+
+impl Drop for MeteredStore {
+    fn drop(&mut self) {
+        let Ok(left) = self.store.get_fuel() else {
+            return;
+        };
+        let used = self.fuel.saturating_sub(left);
+        crate::metrics::metrics().fuel_used.observe(used as f64);
+        if let Some(meter) = self.meter.take() {
+            meter(used);
         }
     }
 }

@@ -22,6 +22,6 @@ pub use engine::Runtime;
 pub use extension::{CallExtension, PausedTime};
 pub use failure::CallFailure;
 pub use host_imports::ImportsHook;
-pub use invoke::{CallContext, Target};
+pub use invoke::{Account, CallContext, FuelMeter, Target};
 pub use output::CallLabel;
 pub use state::StoreState;

@@ -35,7 +35,7 @@ pub use sql::SqlStore;
 pub use tenants::{AuditEntry, AuditFilter, StoredKey, Tenant, TenantStore};
 pub use workflow::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, FIRST_EPOCH, Holder,
-    Lease, NewExecution,
+    Lease, NewExecution, UnfinishedQuota,
 };
 pub use writes::{CHECKPOINT_INTERVAL, MAX_BATCH, MAX_QUEUED_WRITES, WAL_MAX_PAGES};
 
@@ -218,6 +218,14 @@ pub trait Store: TenantStore + NodeStore + Send + Sync + 'static {
     /// Cancel an unfinished execution, whoever holds it; false when it is finished or absent.
     /// A run in progress finds its lease gone and stops at its next journal write.
     async fn cancel_execution(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Delete up to `limit` executions that finished (completed, failed or cancelled)
+    /// before `before` (ms since the Unix epoch), with their journals and signals, oldest
+    /// first; how many. Unfinished executions are never deleted, however old.
+    async fn delete_finished_executions(&self, before: i64, limit: u64) -> Result<u64, StoreError>;
+
+    /// Delete up to `limit` audit entries made before `before`, oldest first; how many.
+    async fn delete_audit_entries(&self, before: i64, limit: u64) -> Result<u64, StoreError>;
 
     /// Append one journal entry of an execution `holder` holds. The sequence is the
     /// execution's next; a second entry with the same sequence is a [`StoreError::JournalConflict`].

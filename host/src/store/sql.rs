@@ -13,7 +13,7 @@ use super::journal::{JOURNAL_FORMAT, JournalEntry, Outcome, Step, StepKind};
 use super::notices::{COMPONENTS_CHANNEL, EXECUTIONS_CHANNEL, Notice, WAKE_CHANNEL, notify};
 use super::workflow::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, FIRST_EPOCH, Holder,
-    NewExecution,
+    NewExecution, UnfinishedQuota,
 };
 use super::writes::Writes;
 use super::{SignalSent, Store, StoreError, StoredComponent, VersionRecord, db};
@@ -60,6 +60,14 @@ const PINNED_VERSIONS: &str = "SELECT component_version FROM executions \
 fn unfinished_of_tenant(tenant: &str) -> String {
     format!(
         "SELECT COUNT(*) FROM executions \
+         WHERE tenant = {tenant} AND status IN ('pending', 'running', 'sleeping', 'waiting')"
+    )
+}
+
+/// What a tenant's unfinished executions hold: how many, and their journals' bytes.
+fn unfinished_use_of_tenant(tenant: &str) -> String {
+    format!(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(journal_bytes), 0) AS BIGINT) FROM executions \
          WHERE tenant = {tenant} AND status IN ('pending', 'running', 'sleeping', 'waiting')"
     )
 }
@@ -475,16 +483,17 @@ impl Store for SqlStore {
         // unfinished execution is pinned to, in one transaction) either waits for this
         // insert and then sees it, or goes first and this insert finds the row changed.
         let lock = if self.sqlite { "" } else { "FOR SHARE" };
-        let unfinished = unfinished_of_tenant("$2");
         let query = format!(
             "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
              idempotency_key, status, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11 \
              WHERE EXISTS (SELECT 1 FROM components WHERE tenant = $2 AND name = $4 AND version = $5 {lock}) \
-               AND ({unfinished}) < $13 \
+               AND (SELECT COUNT(*) < $13 AND COALESCE(SUM(journal_bytes), 0) < $14 FROM executions \
+                    WHERE tenant = $2 AND status IN ('pending', 'running', 'sleeping', 'waiting')) \
              ON CONFLICT DO NOTHING"
         );
         let max_unfinished = i64::try_from(e.max_unfinished).unwrap_or(i64::MAX);
+        let max_journal_bytes = i64::try_from(e.max_journal_bytes).unwrap_or(i64::MAX);
         // One statement in the common case: no transaction needed.
         self.writes
             .run(move |conn| {
@@ -514,6 +523,7 @@ impl Store for SqlStore {
                         .bind(e.created_at)
                         .bind(epoch)
                         .bind(max_unfinished)
+                        .bind(max_journal_bytes)
                         .execute(&mut *conn)
                         .await
                         .map_err(db("recording an execution"))?
@@ -522,13 +532,17 @@ impl Store for SqlStore {
                         return Ok(Created::New);
                     }
                     // Why not (rare: a refusal or a repeated key), one question at a time.
-                    let (unfinished,): (i64,) = sqlx::query_as(&unfinished_of_tenant("$1"))
-                        .bind(&e.tenant)
-                        .fetch_one(&mut *conn)
-                        .await
-                        .map_err(db("counting unfinished executions"))?;
+                    let (unfinished, journal_bytes): (i64, i64) =
+                        sqlx::query_as(&unfinished_use_of_tenant("$1"))
+                            .bind(&e.tenant)
+                            .fetch_one(&mut *conn)
+                            .await
+                            .map_err(db("counting unfinished executions"))?;
                     if unfinished >= max_unfinished {
-                        return Ok(Created::AtQuota);
+                        return Ok(Created::AtQuota(UnfinishedQuota::Executions));
+                    }
+                    if journal_bytes >= max_journal_bytes {
+                        return Ok(Created::AtQuota(UnfinishedQuota::JournalBytes));
                     }
                     let row = sqlx::query(&format!(
                         "SELECT {EXECUTION_COLUMNS} FROM executions \
@@ -757,6 +771,52 @@ impl Store for SqlStore {
             })
         })
         .await
+    }
+
+    async fn delete_finished_executions(&self, before: i64, limit: u64) -> Result<u64, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Journals and signals go with their execution (ON DELETE CASCADE). One bounded
+        // statement at a time, so that the writer is never held for long.
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    let deleted = sqlx::query(
+                        "DELETE FROM executions WHERE id IN (SELECT id FROM executions \
+                         WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < $1 \
+                         ORDER BY updated_at LIMIT $2)",
+                    )
+                    .bind(before)
+                    .bind(limit)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("deleting finished executions"))?
+                    .rows_affected();
+                    Ok(deleted)
+                })
+            })
+            .await
+    }
+
+    async fn delete_audit_entries(&self, before: i64, limit: u64) -> Result<u64, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.writes
+            .run(move |conn| {
+                Box::pin(async move {
+                    // Entries are appended in time order: the oldest are the first by seq.
+                    let deleted = sqlx::query(
+                        "DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log \
+                         WHERE at < $1 ORDER BY seq LIMIT $2)",
+                    )
+                    .bind(before)
+                    .bind(limit)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("deleting audit entries"))?
+                    .rows_affected();
+                    Ok(deleted)
+                })
+            })
+            .await
     }
 
     async fn append_journal(&self, e: &JournalEntry, holder: &Holder) -> Result<(), StoreError> {

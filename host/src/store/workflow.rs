@@ -97,6 +97,9 @@ pub struct NewExecution {
     /// Recorded only while the tenant has fewer unfinished executions than this (its
     /// `running_executions` quota), counted in the same statement.
     pub max_unfinished: u64,
+    /// Recorded only while the journals of the tenant's unfinished executions hold fewer
+    /// bytes than this (its `journal_bytes` quota), summed in the same statement.
+    pub max_journal_bytes: u64,
 }
 
 /// A host's claim on an execution: nobody else runs it until `until` (renewed while it runs).
@@ -180,9 +183,18 @@ pub enum Created {
     /// Nothing was recorded: the component version it would be pinned to is no longer
     /// stored (another node has just replaced or deleted the component).
     VersionGone,
-    /// Nothing was recorded: the tenant has `max_unfinished` unfinished executions (checked
-    /// before the idempotency key: at the quota a repeated start is refused too).
-    AtQuota,
+    /// Nothing was recorded: the tenant is at a quota of its unfinished executions
+    /// (checked before the idempotency key: at the quota a repeated start is refused too).
+    AtQuota(UnfinishedQuota),
+}
+
+/// A quota on what a tenant's unfinished executions hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnfinishedQuota {
+    /// It has `max_unfinished` of them.
+    Executions,
+    /// Their journals hold `max_journal_bytes`.
+    JournalBytes,
 }
 
 /// A change of an execution's state.

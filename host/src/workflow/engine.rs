@@ -22,7 +22,7 @@ use crate::registry::json::{self, ArgError};
 use crate::runtime::{CallContext, CallFailure, ImportsHook, Target};
 use crate::store::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, FIRST_EPOCH, Holder,
-    JournalEntry, Lease, NewExecution, Node, Notice, SignalSent, StoreError,
+    JournalEntry, Lease, NewExecution, Node, Notice, SignalSent, StoreError, UnfinishedQuota,
 };
 
 /// The imports workflows need, for [`Host::open`]: every component is linked with them.
@@ -74,9 +74,10 @@ pub enum StartError {
     /// The workflow's component was replaced by another node as this one started it.
     #[error("the workflow's component was replaced meanwhile; start it again")]
     VersionGone,
-    /// The tenant has as many unfinished executions as its quota allows.
-    #[error("the tenant has {0} unfinished executions, its quota; retry when some end")]
-    Quota(u64),
+    /// The tenant is at a quota of its unfinished executions (`running_executions` or
+    /// `journal_bytes`).
+    #[error("{detail}")]
+    Quota { quota: &'static str, detail: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -249,7 +250,7 @@ impl WorkflowEngine {
         }
         json::args_from_json(&found.procedure().params, args)?;
         // Counted by the store in the statement that records the execution.
-        let allowed = self.host.quotas(tenant).running_executions;
+        let quotas = self.host.quotas(tenant);
         // A draining node leaves new executions to the others.
         let slot = match self.draining.load(Ordering::SeqCst) {
             true => None,
@@ -269,7 +270,8 @@ impl WorkflowEngine {
                 owner: self.node_id.clone(),
                 until: self.lease_from(created_at),
             }),
-            max_unfinished: allowed,
+            max_unfinished: quotas.running_executions,
+            max_journal_bytes: quotas.journal_bytes,
         };
         let created = self.host.store().create_execution(&new).await?;
         match created {
@@ -286,7 +288,20 @@ impl WorkflowEngine {
                 })
             }
             Created::VersionGone => Err(StartError::VersionGone),
-            Created::AtQuota => Err(StartError::Quota(allowed)),
+            Created::AtQuota(UnfinishedQuota::Executions) => Err(StartError::Quota {
+                quota: "running_executions",
+                detail: format!(
+                    "the tenant has {} unfinished executions, its quota; retry when some end",
+                    quotas.running_executions
+                ),
+            }),
+            Created::AtQuota(UnfinishedQuota::JournalBytes) => Err(StartError::Quota {
+                quota: "journal_bytes",
+                detail: format!(
+                    "the journals of the tenant's unfinished executions hold {} bytes or more, its quota; retry when some end",
+                    quotas.journal_bytes
+                ),
+            }),
             Created::Existing(existing) => {
                 let same = serde_json::from_str::<Value>(&existing.args).is_ok_and(|a| &a == args);
                 if same {
@@ -717,6 +732,8 @@ impl WorkflowEngine {
                 procedure.limits(),
                 &context,
                 Some(Box::new(replay)),
+                // The run's own fuel is the tenant's too (its steps draw theirs as calls).
+                Some(self.host.account(&execution.tenant)),
             )
             .await;
         let end = match outcome {

@@ -832,12 +832,116 @@ async fn each_quota_is_enforced_and_named() {
     };
     let (status, body) = start("A").await;
     assert_eq!(status, 201, "{body}");
+    let sleeper = body["id"].as_str().expect("an execution id").to_string();
     let (status, body) = start("C").await;
     assert_eq!(
         (status, body["quota"].as_str()),
         (429, Some("running_executions")),
         "{body}"
     );
+
+    // Journal bytes: A's journal (its first step, then its sleep) holds more than one byte;
+    // once A has ended, it holds none of the tenant's.
+    set_quotas(
+        &host,
+        "q",
+        json!({ "running_executions": 100, "journal_bytes": 1 }),
+    )
+    .await;
+    let mut status_of_sleeper = Value::Null;
+    for _ in 0..100 {
+        let (_, body, _) = send(
+            &host,
+            &q,
+            Method::GET,
+            &format!("/v1/executions/{sleeper}"),
+            None,
+        )
+        .await;
+        status_of_sleeper = body["status"].clone();
+        if status_of_sleeper == "sleeping" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status_of_sleeper, "sleeping");
+    let (status, body) = start("D").await;
+    assert_eq!(
+        (status, body["kind"].as_str(), body["quota"].as_str()),
+        (429, Some("quota-exceeded"), Some("journal_bytes")),
+        "{body}"
+    );
+    let (status, _, _) = send(
+        &host,
+        &q,
+        Method::POST,
+        &format!("/v1/executions/{sleeper}/cancel"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = start("E").await;
+    assert_eq!(
+        status, 201,
+        "a finished execution's journal is not counted: {body}"
+    );
+    set_quotas(&host, "q", json!({ "journal_bytes": 1u64 << 30 })).await;
+
+    // Fuel per minute: each call draws the fuel it used; once the budget is spent, calls
+    // are refused until it refills (a sixtieth of it a second). 30 spins of 100 million
+    // each spend 3 billion; it refills 50 million a second.
+    let hostile = std::fs::read(guests::HOSTILE).expect("hostile");
+    let (status, body, _) =
+        upload_answer(&host, &key, "name=hostile&fuel=100000000", hostile).await;
+    assert_eq!(status, 201, "{body}");
+    set_quotas(&host, "q", json!({ "fuel_per_minute": 3_000_000_000u64 })).await;
+    let mut spent = None;
+    for spins in 0..200 {
+        let (status, body, headers) = send(
+            &host,
+            &q,
+            Method::POST,
+            "/rpc/hostile.spin",
+            Some(json!({})),
+        )
+        .await;
+        if status == 429 {
+            spent = Some((spins, body, headers));
+            break;
+        }
+        assert_eq!(body["kind"], "out-of-fuel", "{body}");
+    }
+    let (spins, body, headers) = spent.expect("spinning spends the budget");
+    assert!(
+        (25..=40).contains(&spins),
+        "the budget holds about 30 spins, not {spins}"
+    );
+    assert_eq!(
+        (body["kind"].as_str(), body["quota"].as_str()),
+        (Some("quota-exceeded"), Some("fuel_per_minute")),
+        "{body}"
+    );
+    let retry_after: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!((1..=4).contains(&retry_after), "refills in {retry_after} s");
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    let (status, body, _) = send(
+        &host,
+        &q,
+        Method::POST,
+        "/rpc/hostile.spin",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (500, Some("out-of-fuel")),
+        "refilled, the call runs again: {body}"
+    );
+    set_quotas(&host, "q", json!({ "fuel_per_minute": 1u64 << 50 })).await;
 
     // Requests per second: a burst past it is refused, with Retry-After.
     set_quotas(&host, "q", json!({ "requests_per_second": 2 })).await;
@@ -906,4 +1010,66 @@ async fn a_key_revoked_just_after_use_is_refused_at_once() {
     assert_eq!(status, 204);
     let (status, body, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
     assert_eq!(status, 401, "{body}");
+}
+
+/// The guest threads share CPU between tenants, not between calls: one tenant's single
+/// endless loop beside another tenant's eight gets half the guest CPU, so it runs out of its
+/// fuel well before any of the eight runs out of the same amount. (Shared between calls,
+/// all nine would progress alike and the eight, started first, would finish first.) The
+/// order of the ends is what is checked, not their timing.
+#[tokio::test]
+async fn a_flood_of_endless_loops_takes_its_tenants_share_of_the_guest_cpu_not_all() {
+    let host = TestHost::start();
+    let hostile = std::fs::read(guests::HOSTILE).expect("hostile");
+    // Each spin burns 2 billion fuel (a third of a second of one core) unless stopped first.
+    let query = "name=hostile&fuel=2000000000&timeout_ms=60000";
+    let (flood_key, _) = tenant_with_key(&host, "flood", EVERY_SCOPE).await;
+    let (fair_key, _) = tenant_with_key(&host, "fair", EVERY_SCOPE).await;
+    for key in [&flood_key, &fair_key] {
+        let (status, body, _) = upload_answer(&host, key, query, hostile.clone()).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let spin = |key: &str| {
+        let (http, url) = (client(Some(key)), host.url.clone());
+        async move {
+            let response = http
+                .post(format!("{url}/rpc/hostile.spin"))
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("a spin");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            (status, body)
+        }
+    };
+    let (ended_tx, mut ended) = tokio::sync::mpsc::unbounded_channel();
+    let mut flood = Vec::new();
+    for _ in 0..8 {
+        let (call, ended_tx) = (spin(&flood_key), ended_tx.clone());
+        flood.push(tokio::spawn(async move {
+            let answer = call.await;
+            let _ = ended_tx.send(("flood", answer));
+        }));
+    }
+    // The flood is computing on the guest threads before the fair tenant's call starts.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let fair = tokio::spawn({
+        let call = spin(&fair_key);
+        async move {
+            let answer = call.await;
+            let _ = ended_tx.send(("fair", answer));
+        }
+    });
+    let (first, (status, body)) = ended.recv().await.expect("a call ends");
+    assert_eq!(
+        (first, status, body["kind"].as_str()),
+        ("fair", 500, Some("out-of-fuel")),
+        "the single call of the other tenant ends first: {body}"
+    );
+    fair.await.expect("the fair call");
+    // Hanging up stops the flood's calls.
+    for call in flood {
+        call.abort();
+    }
 }

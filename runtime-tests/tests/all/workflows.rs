@@ -1094,3 +1094,63 @@ async fn a_workflow_s_time_limit_is_for_its_own_code_not_its_steps() {
         "the greeting step was made"
     );
 }
+
+/// `--retain-executions` and `--retain-audit`: a finished execution and the audit log's
+/// entries go once they are older than their period; an unfinished execution stays,
+/// however long it has been waiting.
+#[tokio::test]
+async fn retention_deletes_finished_executions_and_old_audit_entries_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = TestHost::start_on(
+        dir.path(),
+        &["--retain-executions", "2s", "--retain-audit", "3s"],
+    );
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    assert_eq!(host.deploy("flows", guests::FLOWS).await.0, 201);
+    let (_, audit) = host.get("/v1/audit").await;
+    assert!(
+        !audit["entries"].as_array().is_none_or(Vec::is_empty),
+        "the deploys are audited: {audit}"
+    );
+    let quick = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 10 });
+    let (_, body) = start(&host, "flows.greet-twice", quick, None).await;
+    let done = body["id"].as_str().expect("an execution id").to_string();
+    let slow = json!({ "first": "Ada", "second": "Bob", "sleep-ms": 600_000 });
+    let (_, body) = start(&host, "flows.greet-twice", slow, None).await;
+    let sleeping = body["id"].as_str().expect("an execution id").to_string();
+    let execution = wait_for(&host, &done, finished).await;
+    assert_eq!(execution["status"], "completed", "{execution}");
+    wait_for(&host, &sleeping, |s| s == "sleeping").await;
+
+    // Bounded waits: the sweeps come every half second here.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, _) = host.get(&format!("/v1/executions/{done}")).await;
+        if status == 404 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the finished execution was kept");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    loop {
+        let (_, audit) = host.get("/v1/audit?action=component.deploy").await;
+        if audit["entries"].as_array().is_some_and(Vec::is_empty) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "old audit entries were kept: {audit}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, execution) = host.get(&format!("/v1/executions/{sleeping}")).await;
+    assert_eq!(
+        (status, execution["status"].as_str()),
+        (200, Some("sleeping")),
+        "{execution}"
+    );
+    assert!(
+        host.log().contains("retention: deleted"),
+        "the sweep is logged"
+    );
+}
