@@ -259,3 +259,112 @@ fn serve_keeps_serving_when_its_stdout_is_closed() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// `tsdev serve --print-config`: what is in force, from a flag, then its `TSDEV_*`
+/// variable, then `--config FILE`, then the default; secrets hidden. Every serve flag has a
+/// variable, and a file with an unknown setting is refused naming it.
+#[test]
+fn serve_settings_come_from_flags_variables_a_file_and_defaults_in_that_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("tsdev.toml");
+    std::fs::write(
+        &file,
+        "listen = \"0.0.0.0:4000\"\ndata = \"/from/file\"\nretain-executions = \"7d\"\n\
+         cors-origin = [\"https://a.example\", \"https://b.example\"]\n\
+         database-url = \"postgres://tsdev:hunter2@db/tsdev\"\ninsecure-no-auth = false\n",
+    )
+    .expect("writing the file");
+    let print = |args: &[&str], env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tsdev"))
+            .args(["serve", "--print-config"])
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("TSDEV_DATABASE_URL")
+            .stdin(Stdio::null())
+            .output()
+            .expect("running tsdev");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let printed: toml::Table = toml::from_str(&text(&out.stdout)).expect("TOML");
+        printed
+    };
+    let defaults = print(&[], &[]);
+    assert_eq!(defaults["listen"].as_str(), Some("127.0.0.1:3000"));
+    assert_eq!(defaults["retain-executions"].as_str(), Some("30d"));
+    assert_eq!(defaults["retain-audit"].as_str(), Some("365d"));
+
+    let file_arg = file.to_str().expect("utf-8 path");
+    let from_file = print(
+        &["--config", file_arg],
+        &[("TSDEV_RETAIN_AUDIT", "forever")],
+    );
+    assert_eq!(from_file["listen"].as_str(), Some("0.0.0.0:4000"));
+    assert_eq!(from_file["retain-executions"].as_str(), Some("7d"));
+    assert_eq!(
+        from_file["retain-audit"].as_str(),
+        Some("forever"),
+        "the variable"
+    );
+    assert_eq!(
+        from_file["cors-origin"].as_array().map(Vec::len),
+        Some(2),
+        "{from_file}"
+    );
+    assert_eq!(
+        from_file["database-url"].as_str(),
+        Some("postgres://tsdev:***@db/tsdev"),
+        "the password is not shown"
+    );
+
+    // The variable over the file, the flag over both; TSDEV_CONFIG names the file too.
+    let overridden = print(
+        &["--data", "/from/flag"],
+        &[
+            ("TSDEV_CONFIG", file_arg),
+            ("TSDEV_LISTEN", "127.0.0.1:5000"),
+            ("TSDEV_DATA", "/from/variable"),
+        ],
+    );
+    assert_eq!(overridden["listen"].as_str(), Some("127.0.0.1:5000"));
+    assert_eq!(overridden["data"].as_str(), Some("/from/flag"));
+    assert_eq!(overridden["retain-executions"].as_str(), Some("7d"));
+
+    std::fs::write(&file, "listn = \"0.0.0.0:1\"\n").expect("writing the file");
+    let out = tsdev(&["serve", "--config", file_arg]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("unknown setting \"listn\"") && stderr.contains("listen"),
+        "{stderr}"
+    );
+
+    // Every flag of serve can come from the environment: its help names the variable.
+    let help = text(&tsdev(&["serve", "--help"]).stdout);
+    for flag in [
+        "listen",
+        "data",
+        "database-url",
+        "deploy",
+        "cors-origin",
+        "admin-key-file",
+        "insecure-no-auth",
+        "log-format",
+        "retain-executions",
+        "retain-audit",
+        "config",
+    ] {
+        // The flag's entry: its line and those after it, up to the next flag's.
+        let is_flag_line = |line: &str, flag: &str| {
+            let line = line.trim();
+            line == format!("--{flag}") || line.starts_with(&format!("--{flag} "))
+        };
+        let entry: String = help
+            .lines()
+            .skip_while(|line| !is_flag_line(line, flag))
+            .enumerate()
+            .take_while(|(i, line)| *i == 0 || !line.trim_start().starts_with("--"))
+            .map(|(_, line)| format!("{line}\n"))
+            .collect();
+        assert!(!entry.is_empty(), "--{flag} in serve --help:\n{help}");
+        assert!(entry.contains("[env: TSDEV_"), "--{flag}: {entry}");
+    }
+}

@@ -4,6 +4,7 @@ mod bootstrap;
 mod build;
 mod call;
 mod client;
+mod config_file;
 mod deploy;
 mod dev;
 mod generate;
@@ -67,7 +68,14 @@ pub(crate) use say;
 
 /// Parse the command line, run the command, print any error with its causes.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match config_file::with_config_file(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

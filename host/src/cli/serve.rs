@@ -24,24 +24,39 @@ const HTTP_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
 #[derive(Args)]
 pub(super) struct ServeCommand {
     /// Address to listen on; port 0 picks a free port (the address is printed).
-    #[arg(long, default_value = "127.0.0.1:3000")]
+    #[arg(long, env = "TSDEV_LISTEN", default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
     /// Data directory: embedded database and compiled-component cache.
-    #[arg(long, default_value = "./.tsdev")]
+    #[arg(long, env = "TSDEV_DATA", default_value = "./.tsdev")]
     data: PathBuf,
     /// Database URL (sqlite://… or postgres://…) instead of the embedded database.
     #[arg(long, env = "TSDEV_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Build (if a crate directory) and deploy this component at start; repeatable.
     /// A directory is built with `tsdev build`; a .wasm file is deployed as it is.
-    #[arg(long = "deploy", value_name = "PATH")]
+    #[arg(
+        long = "deploy",
+        env = "TSDEV_DEPLOY",
+        value_name = "PATH",
+        value_delimiter = ','
+    )]
     deploy: Vec<PathBuf>,
     /// Allow browsers on this origin to call the API (CORS); repeatable, `*` for any.
-    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    #[arg(
+        long = "cors-origin",
+        env = "TSDEV_CORS_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
     cors_origins: Vec<String>,
     /// Take the host admin key from this file (one line) instead of making one at the
     /// first start (DATA/admin.key).
-    #[arg(long, value_name = "PATH", conflicts_with = "insecure_no_auth")]
+    #[arg(
+        long,
+        env = "TSDEV_ADMIN_KEY_FILE",
+        value_name = "PATH",
+        conflicts_with = "insecure_no_auth"
+    )]
     admin_key_file: Option<PathBuf>,
     /// The host admin key itself (prefer --admin-key-file: the environment is easy to leak).
     #[arg(
@@ -54,7 +69,7 @@ pub(super) struct ServeCommand {
     admin_key: Option<String>,
     /// No API keys: everything is tenant `default`, for local development. Refused unless
     /// --listen is a loopback address.
-    #[arg(long)]
+    #[arg(long, env = "TSDEV_INSECURE_NO_AUTH")]
     insecure_no_auth: bool,
     /// How the log (stderr) is written: text for people, JSON lines for log pipelines.
     #[arg(long, env = "TSDEV_LOG_FORMAT", value_enum, default_value = "text")]
@@ -66,10 +81,21 @@ pub(super) struct ServeCommand {
     /// How long audit entries are kept: a duration (365d) or `forever`.
     #[arg(long, env = "TSDEV_RETAIN_AUDIT", value_name = "PERIOD", default_value = "365d", value_parser = crate::retention::parse_period)]
     retain_audit: Period,
+    /// Take settings from this TOML file, keyed by these flags' long names (a flag or its
+    /// TSDEV_* variable wins over the file).
+    #[arg(long, env = "TSDEV_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective configuration (secrets hidden) as such a file, and exit.
+    #[arg(long)]
+    print_config: bool,
 }
 
 impl ServeCommand {
     pub(super) async fn run(self) -> anyhow::Result<()> {
+        if self.print_config {
+            print!("{}", self.effective_config()?);
+            return Ok(());
+        }
         crate::telemetry::init(self.log_format);
         if self.insecure_no_auth && !self.listen.ip().is_loopback() {
             anyhow::bail!(
@@ -174,6 +200,88 @@ impl ServeCommand {
         }
         Ok(())
     }
+}
+
+impl ServeCommand {
+    /// The settings in force, as a configuration file would give them; the database URL's
+    /// password and the admin key are not shown.
+    fn effective_config(&self) -> anyhow::Result<String> {
+        use toml::Value;
+        let strings =
+            |items: Vec<String>| Value::Array(items.into_iter().map(Value::String).collect());
+        let period = |p: Period| p.0.map_or_else(|| "forever".into(), whole_units);
+        let mut table = toml::Table::new();
+        table.insert("listen".into(), Value::String(self.listen.to_string()));
+        table.insert(
+            "data".into(),
+            Value::String(self.data.display().to_string()),
+        );
+        if let Some(url) = &self.database_url {
+            table.insert(
+                "database-url".into(),
+                Value::String(crate::host::redact_url(url)),
+            );
+        }
+        table.insert(
+            "deploy".into(),
+            strings(
+                self.deploy
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect(),
+            ),
+        );
+        table.insert("cors-origin".into(), strings(self.cors_origins.clone()));
+        if let Some(path) = &self.admin_key_file {
+            table.insert(
+                "admin-key-file".into(),
+                Value::String(path.display().to_string()),
+            );
+        }
+        table.insert(
+            "insecure-no-auth".into(),
+            Value::Boolean(self.insecure_no_auth),
+        );
+        let format = clap::ValueEnum::to_possible_value(&self.log_format)
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_default();
+        table.insert("log-format".into(), Value::String(format));
+        table.insert(
+            "retain-executions".into(),
+            Value::String(period(self.retain_executions)),
+        );
+        table.insert(
+            "retain-audit".into(),
+            Value::String(period(self.retain_audit)),
+        );
+        let mut text = String::from(
+            "# tsdev serve: the configuration in force (flags, then TSDEV_* variables, then --config, then defaults)\n",
+        );
+        if let Some(path) = &self.config {
+            text.push_str(&format!("# configuration file: {}\n", path.display()));
+        }
+        if self.admin_key.is_some() {
+            text.push_str("# admin key: given by TSDEV_ADMIN_KEY (not shown)\n");
+        }
+        text.push_str(&toml::to_string(&table).context("writing the configuration")?);
+        Ok(text)
+    }
+}
+
+/// `d` in the largest unit that measures it whole: `365d`, `12h`, `90s`, `250ms`.
+fn whole_units(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 /// Deploy a crate directory (built with `tsdev build`) or a .wasm file into `host`.

@@ -2,6 +2,7 @@
 
 mod api;
 mod cluster;
+mod deploy_files;
 mod devloop;
 mod errors;
 mod hostile;
