@@ -16,7 +16,7 @@ use crate::error_kind::ErrorKind;
 use crate::keys::KeyCache;
 use crate::limits;
 use crate::limits::CallLimits;
-use crate::quota::{Quotas, Usage};
+use crate::quota::{Quotas, TenantUsage, Usage};
 use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
@@ -295,13 +295,15 @@ impl Host {
             .insert(tenant.to_string(), quotas);
     }
 
-    /// `tenant`'s account for a call: the call shares the guest threads fairly with other
-    /// tenants' and draws its fuel from the tenant's budget for the minute.
-    pub fn account(&self, tenant: &str) -> Account {
-        let (usage, owner) = (self.usage.clone(), tenant.to_string());
+    /// The account of a workflow run of `tenant`'s: it draws its fuel from the tenant's
+    /// budget, but is not counted among the tenant's calls computing. A run spends most of
+    /// its life waiting for its steps (which are counted, as calls); counted, it would make
+    /// the tenant's computing calls give up turns for runs that do not compute.
+    pub fn workflow_account(&self, tenant: &str) -> Account {
+        let usage = self.usage.of(tenant, &self.quotas(tenant));
         Account {
-            computing: self.usage.computing(tenant, &self.quotas(tenant)),
-            meter: Box::new(move |used| usage.draw_fuel(&owner, used)),
+            computing: Arc::default(),
+            meter: Box::new(move |used| usage.draw_fuel(used)),
         }
     }
 
@@ -764,7 +766,8 @@ impl Host {
         let proc = found.procedure();
         let params = json::args_from_json(&proc.params, args)?;
         let quotas = self.quotas(tenant);
-        if let Some(wait) = self.usage.fuel_wait(tenant, &quotas) {
+        let usage = self.usage.of(tenant, &quotas);
+        if let Some(wait) = usage.fuel_wait() {
             return Err(CallError::Quota(QuotaRefusal {
                 quota: "fuel_per_minute",
                 detail: format!(
@@ -776,7 +779,7 @@ impl Host {
                 retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
             }));
         }
-        let _slot = self.usage.instance(tenant, &quotas).ok_or_else(|| {
+        let _slot = usage.instance().ok_or_else(|| {
             CallError::Quota(QuotaRefusal {
                 quota: "concurrent_instances",
                 detail: format!(
@@ -800,13 +803,21 @@ impl Host {
                 proc.limits(),
                 context,
                 None,
-                Some(self.account(tenant)),
+                Some(account(usage)),
             )
             .await?;
         let value = json::returned(results).map_err(CallError::ProcedureError)?;
         Ok(CallOutput {
             body: result_body(&value)?,
         })
+    }
+}
+
+/// The account of a call that `usage`'s tenant makes.
+fn account(usage: Arc<TenantUsage>) -> Account {
+    Account {
+        computing: usage.computing(),
+        meter: Box::new(move |used| usage.draw_fuel(used)),
     }
 }
 

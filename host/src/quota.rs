@@ -220,7 +220,7 @@ pub struct Usage {
 }
 
 /// One tenant's use, for the quota values it was made for.
-struct TenantUsage {
+pub struct TenantUsage {
     quotas: Quotas,
     instances: Arc<tokio::sync::Semaphore>,
     requests: governor::DefaultDirectRateLimiter,
@@ -273,8 +273,46 @@ impl FuelBudget {
 /// An instance slot of a tenant, held for one call.
 pub type InstanceSlot = tokio::sync::OwnedSemaphorePermit;
 
+impl TenantUsage {
+    /// An instance slot for a call, or None when all are taken.
+    pub fn instance(&self) -> Option<InstanceSlot> {
+        self.instances.clone().try_acquire_owned().ok()
+    }
+
+    /// None while the tenant has fuel left this minute; else how long until it has.
+    pub fn fuel_wait(&self) -> Option<Duration> {
+        self.fuel_wait_at(Instant::now())
+    }
+
+    fn fuel_wait_at(&self, now: Instant) -> Option<Duration> {
+        self.fuel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .wait(now)
+    }
+
+    /// Draw the fuel a call used from the budget.
+    pub fn draw_fuel(&self, used: u64) {
+        self.draw_fuel_at(used, Instant::now());
+    }
+
+    fn draw_fuel_at(&self, used: u64, now: Instant) {
+        self.fuel
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .draw(used, now);
+    }
+
+    /// How many of the tenant's calls are on the guest threads now: the runtime keeps it.
+    pub fn computing(&self) -> Arc<AtomicUsize> {
+        self.computing.clone()
+    }
+}
+
 impl Usage {
-    fn of(&self, tenant: &str, quotas: &Quotas) -> Arc<TenantUsage> {
+    /// `tenant`'s use under `quotas` (made afresh, but for the calls computing, when the
+    /// quotas changed: a new fuel budget starts full).
+    pub fn of(&self, tenant: &str, quotas: &Quotas) -> Arc<TenantUsage> {
         let mut tenants = self
             .tenants
             .lock()
@@ -302,58 +340,9 @@ impl Usage {
         usage
     }
 
-    /// An instance slot for a call of `tenant`'s, or None when all are taken.
-    pub fn instance(&self, tenant: &str, quotas: &Quotas) -> Option<InstanceSlot> {
-        self.of(tenant, quotas)
-            .instances
-            .clone()
-            .try_acquire_owned()
-            .ok()
-    }
-
     /// Whether `tenant` may make one more request now.
     pub fn request(&self, tenant: &str, quotas: &Quotas) -> bool {
         self.of(tenant, quotas).requests.check().is_ok()
-    }
-
-    /// None while `tenant` has fuel left this minute; else how long until it has.
-    pub fn fuel_wait(&self, tenant: &str, quotas: &Quotas) -> Option<Duration> {
-        self.fuel_wait_at(tenant, quotas, Instant::now())
-    }
-
-    fn fuel_wait_at(&self, tenant: &str, quotas: &Quotas, now: Instant) -> Option<Duration> {
-        self.of(tenant, quotas)
-            .fuel
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .wait(now)
-    }
-
-    /// How many of `tenant`'s calls are on the guest threads now: the runtime keeps it.
-    pub fn computing(&self, tenant: &str, quotas: &Quotas) -> Arc<AtomicUsize> {
-        self.of(tenant, quotas).computing.clone()
-    }
-
-    /// Draw the fuel a call of `tenant`'s used from its budget (the one in force now: an
-    /// admin may have changed the quotas while the call ran).
-    pub fn draw_fuel(&self, tenant: &str, used: u64) {
-        self.draw_fuel_at(tenant, used, Instant::now());
-    }
-
-    fn draw_fuel_at(&self, tenant: &str, used: u64, now: Instant) {
-        let usage = self
-            .tenants
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(tenant)
-            .cloned();
-        if let Some(usage) = usage {
-            usage
-                .fuel
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .draw(used, now);
-        }
     }
 
     /// Forget `tenant` (deleted).
@@ -416,11 +405,14 @@ mod tests {
             requests_per_second: 1,
             ..Quotas::default()
         };
-        let held = usage.instance("a", &one).expect("a free slot");
-        assert!(usage.instance("a", &one).is_none(), "a's only slot is held");
-        assert!(usage.instance("b", &one).is_some(), "b has its own");
+        let held = usage.of("a", &one).instance().expect("a free slot");
+        assert!(
+            usage.of("a", &one).instance().is_none(),
+            "a's only slot is held"
+        );
+        assert!(usage.of("b", &one).instance().is_some(), "b has its own");
         drop(held);
-        assert!(usage.instance("a", &one).is_some());
+        assert!(usage.of("a", &one).instance().is_some());
         assert!(usage.request("a", &one));
         assert!(!usage.request("a", &one), "one per second");
         assert!(usage.request("b", &one));
@@ -433,29 +425,40 @@ mod tests {
             fuel_per_minute: 60_000,
             ..Quotas::default()
         };
+        let (a, b) = (usage.of("a", &quotas), usage.of("b", &quotas));
         let start = Instant::now();
-        assert_eq!(usage.fuel_wait_at("a", &quotas, start), None, "starts full");
+        assert_eq!(a.fuel_wait_at(start), None, "starts full");
         // Two calls ran at once and used more than the whole budget between them.
-        usage.draw_fuel_at("a", 50_000, start);
-        assert_eq!(usage.fuel_wait_at("a", &quotas, start), None, "10,000 left");
-        usage.draw_fuel_at("a", 40_000, start);
-        let wait = usage
-            .fuel_wait_at("a", &quotas, start)
-            .expect("30,000 below zero: refused");
+        a.draw_fuel_at(50_000, start);
+        assert_eq!(a.fuel_wait_at(start), None, "10,000 left");
+        a.draw_fuel_at(40_000, start);
+        let wait = a.fuel_wait_at(start).expect("30,000 below zero: refused");
         // 1,000 a second refill it: a little over 30 s until it is above zero.
         assert!(
             (30.0..30.1).contains(&wait.as_secs_f64()),
             "{wait:?} until it refills"
         );
-        assert!(
-            usage.fuel_wait_at("b", &quotas, start).is_none(),
-            "b has its own budget"
-        );
+        assert!(b.fuel_wait_at(start).is_none(), "b has its own budget");
         let later = start + Duration::from_secs(31);
-        assert_eq!(usage.fuel_wait_at("a", &quotas, later), None, "refilled");
+        assert_eq!(a.fuel_wait_at(later), None, "refilled");
         // Refilled no further than one minute's budget, however long it waited.
         let much_later = start + Duration::from_secs(3_600);
-        usage.draw_fuel_at("a", 60_000, much_later);
-        assert!(usage.fuel_wait_at("a", &quotas, much_later).is_some());
+        a.draw_fuel_at(60_000, much_later);
+        assert!(a.fuel_wait_at(much_later).is_some());
+        // New quotas start a new budget, full; the calls computing are kept.
+        a.computing()
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let more = Quotas {
+            fuel_per_minute: 120_000,
+            ..quotas
+        };
+        let renewed = usage.of("a", &more);
+        assert_eq!(renewed.fuel_wait_at(much_later), None);
+        assert_eq!(
+            renewed
+                .computing()
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
     }
 }

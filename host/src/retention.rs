@@ -80,33 +80,18 @@ pub(crate) async fn sweep(
     let before = |period: Duration| {
         now.saturating_sub(i64::try_from(period.as_millis()).unwrap_or(i64::MAX))
     };
-    let mut executions = 0;
-    if let Some(period) = retention.executions {
-        loop {
-            let deleted = store
-                .delete_finished_executions(before(period), DELETE_BATCH)
-                .await?;
-            executions += deleted;
-            if deleted < DELETE_BATCH {
-                break;
-            }
-            // Let other writes in between two batches.
-            tokio::task::yield_now().await;
+    let executions = match retention.executions {
+        Some(period) => {
+            in_batches(|| store.delete_finished_executions(before(period), DELETE_BATCH)).await?
         }
-    }
-    let mut audit = 0;
-    if let Some(period) = retention.audit {
-        loop {
-            let deleted = store
-                .delete_audit_entries(before(period), DELETE_BATCH)
-                .await?;
-            audit += deleted;
-            if deleted < DELETE_BATCH {
-                break;
-            }
-            tokio::task::yield_now().await;
+        None => 0,
+    };
+    let audit = match retention.audit {
+        Some(period) => {
+            in_batches(|| store.delete_audit_entries(before(period), DELETE_BATCH)).await?
         }
-    }
+        None => 0,
+    };
     if executions + audit > 0 {
         tracing::info!(
             executions,
@@ -120,6 +105,25 @@ pub(crate) async fn sweep(
 /// A retention period as the flags give it: `None` is for ever.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Period(pub Option<Duration>);
+
+/// Run `delete` (a batch of at most [`DELETE_BATCH`]) until it deletes less than a batch;
+/// how many it deleted in all.
+async fn in_batches<F, Fut>(mut delete: F) -> Result<u64, crate::store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, crate::store::StoreError>>,
+{
+    let mut total = 0;
+    loop {
+        let deleted = delete().await?;
+        total += deleted;
+        if deleted < DELETE_BATCH {
+            return Ok(total);
+        }
+        // Let other writes in between two batches.
+        tokio::task::yield_now().await;
+    }
+}
 
 /// Parse a retention period as the flags take it: a duration (`30d`, `12h`, `90s`) or
 /// `forever`.

@@ -81,6 +81,14 @@ fn build_deploy_and_call_through_the_cli() {
     );
     let wasm = hello.join("target/wasm32-wasip2/release/hello.wasm");
     assert!(wasm.exists());
+    // From inside the crate, as cargo does: the nearest Cargo.toml upward.
+    let out = tsdev(&["build", hello.join("src").to_str().expect("utf-8 path")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("greeter.hello  func(name: string)"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let data = tempfile::tempdir().expect("tempdir");
     let mut server = Command::new(env!("CARGO_BIN_EXE_tsdev"))
@@ -197,6 +205,31 @@ fn build_deploy_and_call_through_the_cli() {
 
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// A port already taken: the error says where, and the hint names --listen.
+#[test]
+fn serve_on_a_taken_port_suggests_another_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let address = taken.local_addr().expect("its address").to_string();
+    let data = tempfile::tempdir().expect("tempdir");
+    let out = tsdev(&[
+        "serve",
+        "--listen",
+        &address,
+        "--data",
+        data.path().to_str().expect("utf-8 path"),
+    ]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!("error: listening on {address}")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint:") && stderr.contains("--listen"),
+        "{stderr}"
+    );
 }
 
 #[test]

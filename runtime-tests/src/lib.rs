@@ -396,14 +396,17 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
 }
 
 /// A Python tool from PyPI, installed once into its own venv under `scratch`; returns the
-/// venv's `bin` directory. Tests pin `requirement` so every run uses the same tool.
+/// venv's `bin` directory. Tests pin `requirement` (one or more pip requirements, separated
+/// by spaces) so every run uses the same tool.
 pub fn python_venv(scratch: &Path, name: &str, requirement: &str) -> PathBuf {
     let venv = scratch.join(format!("venv-{name}"));
     let bin = venv.join("bin");
     let ready = venv.join(".installed");
     if std::fs::read_to_string(&ready).ok().as_deref() != Some(requirement) {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
-        run(Command::new(bin.join("pip")).args(["install", "--quiet", requirement]));
+        run(Command::new(bin.join("pip"))
+            .args(["install", "--quiet"])
+            .args(requirement.split_whitespace()));
         std::fs::write(&ready, requirement).expect("marking the venv ready");
     }
     bin

@@ -31,6 +31,23 @@ pub(super) struct BuildCommand {
     check: bool,
 }
 
+/// The nearest directory from `start` upward that holds a Cargo.toml.
+fn crate_dir(start: &Path) -> anyhow::Result<PathBuf> {
+    let absolute = std::path::absolute(start)
+        .with_context(|| format!("finding the crate of {}", start.display()))?;
+    match absolute
+        .ancestors()
+        .find(|dir| dir.join("Cargo.toml").is_file())
+    {
+        Some(dir) if dir == absolute => Ok(start.to_path_buf()),
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => bail!(
+            "{} has no Cargo.toml, nor has any directory above it; point tsdev build at a Rust crate",
+            start.display()
+        ),
+    }
+}
+
 /// What a build produced.
 pub(super) struct Built {
     /// The component name: the manifest's, else the crate's name with '_' as '-'.
@@ -44,14 +61,10 @@ impl BuildCommand {
         BuildCommand { path, check: false }
     }
 
-    pub(super) async fn run(self) -> anyhow::Result<Built> {
+    pub(super) async fn run(mut self) -> anyhow::Result<Built> {
+        // As cargo does: the crate is the nearest directory upward with a Cargo.toml.
+        self.path = crate_dir(&self.path)?;
         let manifest = self.path.join("Cargo.toml");
-        if !manifest.exists() {
-            bail!(
-                "{} has no Cargo.toml; point tsdev build at a Rust crate",
-                self.path.display()
-            );
-        }
         // A broken manifest fails before a long build.
         let manifest_path = self.path.join(manifest::FILE_NAME);
         let tsdev_toml = match std::fs::read_to_string(&manifest_path) {

@@ -12,6 +12,7 @@ mod init;
 mod key;
 mod login;
 mod procedures;
+mod render;
 mod rollback;
 mod serve;
 mod tenant;
@@ -126,9 +127,20 @@ fn hint_for(error: &anyhow::Error) -> Option<&'static str> {
             .downcast_ref::<reqwest::Error>()
             .is_some_and(|e| e.is_connect())
     });
-    unreachable.then_some(
-        "no tsdev host answers at that address: start one with `tsdev serve` (or `tsdev dev`), \
-         or point at another with --url / TSDEV_URL",
+    if unreachable {
+        return Some(
+            "no tsdev host answers at that address: start one with `tsdev serve` (or `tsdev dev`), \
+             or point at another with --url / TSDEV_URL",
+        );
+    }
+    let address_taken = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse)
+    });
+    address_taken.then_some(
+        "another program (perhaps another tsdev) listens there: stop it, or choose another \
+         address with --listen (port 0 picks a free one)",
     )
 }
 

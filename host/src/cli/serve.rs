@@ -323,10 +323,42 @@ pub(crate) fn print_urls(addr: std::net::SocketAddr, deployment: &Deployment) {
         super::say!("  {}  {}", p.name, p.signature);
         super::say!("    curl -s http://{addr}/rpc/{} --json '{args}'", p.name);
         if let Some(route) = &p.enforcement.policy.route {
-            super::say!("    {} http://{addr}{}", route.method.as_str(), route.path);
+            super::say!("    {}", rest_example(addr, route, &args));
         }
     }
     super::say!("  docs: http://{addr}/docs   OpenAPI: http://{addr}/openapi.json");
+}
+
+/// A curl line for a REST route with the example arguments: path parameters filled in
+/// (a runnable URL, not a `{name}` template curl would glob), the others as a JSON body
+/// (or, for GET and DELETE, left out).
+fn rest_example(
+    addr: std::net::SocketAddr,
+    route: &crate::policy::Route,
+    args: &serde_json::Value,
+) -> String {
+    let mut path = route.path.clone();
+    let mut rest = args.as_object().cloned().unwrap_or_default();
+    for name in &route.path_params {
+        let value = match rest.remove(name) {
+            Some(serde_json::Value::String(s)) => s,
+            Some(other) => other.to_string(),
+            None => continue,
+        };
+        let encoded =
+            percent_encoding::utf8_percent_encode(&value, percent_encoding::NON_ALPHANUMERIC);
+        path = path.replace(&format!("{{{name}}}"), &encoded.to_string());
+    }
+    let method = route.method.as_str();
+    let url = format!("http://{addr}{path}");
+    match method {
+        "GET" => format!("curl -s {url}"),
+        "DELETE" => format!("curl -s -X DELETE {url}"),
+        _ => format!(
+            "curl -s -X {method} {url} --json '{}'",
+            serde_json::Value::Object(rest)
+        ),
+    }
 }
 
 pub(crate) async fn shutdown_signal() {
@@ -349,4 +381,45 @@ pub(crate) async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{Route, RouteMethod};
+
+    #[test]
+    fn rest_examples_are_runnable_curl_lines() {
+        let addr: SocketAddr = "127.0.0.1:3000".parse().expect("an address");
+        let route = |method, path: &str, params: &[&str]| Route {
+            method,
+            path: path.into(),
+            path_params: params.iter().map(|p| p.to_string()).collect(),
+        };
+        assert_eq!(
+            rest_example(
+                addr,
+                &route(RouteMethod::Get, "/hello/{name}", &["name"]),
+                &serde_json::json!({ "name": "world" })
+            ),
+            "curl -s http://127.0.0.1:3000/hello/world"
+        );
+        assert_eq!(
+            rest_example(
+                addr,
+                &route(RouteMethod::Put, "/items/{id}", &["id"]),
+                &serde_json::json!({ "id": 1, "title": "a b" })
+            ),
+            r#"curl -s -X PUT http://127.0.0.1:3000/items/1 --json '{"title":"a b"}'"#
+        );
+        assert_eq!(
+            rest_example(
+                addr,
+                &route(RouteMethod::Get, "/find/{q}", &["q"]),
+                &serde_json::json!({ "q": "a b/c" })
+            ),
+            "curl -s http://127.0.0.1:3000/find/a%20b%2Fc",
+            "a value is one path segment"
+        );
+    }
 }

@@ -4,10 +4,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo};
+use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo, StatusEvent, StepInfo};
 
 use super::answer_error;
 use super::client::HostArgs;
+use super::render;
 
 /// Start, inspect, list and cancel workflow executions on a host.
 #[derive(Args)]
@@ -16,6 +17,9 @@ pub(super) struct WorkflowCommand {
     action: Action,
     #[command(flatten)]
     host: HostArgs,
+    /// Print the host's JSON answers (for scripts) instead of text for people.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -87,7 +91,7 @@ impl WorkflowCommand {
                 client.get(format!("{base}/v1/executions")).query(&query)
             }
             Action::Cancel { id } => client.post(format!("{base}/v1/executions/{id}/cancel")),
-            Action::Events { id } => return follow(&client, &base, id).await,
+            Action::Events { id } => return follow(&client, &base, id, self.json).await,
             Action::Signal { id, name, payload } => {
                 let payload: Value =
                     serde_json::from_str(payload).context("the payload is not valid JSON")?;
@@ -105,32 +109,78 @@ impl WorkflowCommand {
             return Err(answer_error(response).await.context("the host refused"));
         }
         let reading = "reading the answer";
+        let now = crate::clock::now_ms();
         match self.action {
             Action::Start { .. } => {
                 let started: StartedInfo = response.json().await.context(reading)?;
-                println!("{}", started.id);
+                match self.json {
+                    true => println!("{}", serde_json::to_string_pretty(&started)?),
+                    false => println!("{}", started.id),
+                }
             }
-            Action::List { .. } => {
+            Action::List {
+                workflow, status, ..
+            } => {
                 let list: ExecutionList = response.json().await.context(reading)?;
-                for e in list.executions {
-                    println!("{}  {:<10} {}", e.id, e.status.as_str(), e.workflow);
+                if self.json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else if list.executions.is_empty() {
+                    let mut said = String::from("no executions");
+                    if let Some(status) = status {
+                        said.push_str(&format!(" with status {status}"));
+                    }
+                    if let Some(workflow) = workflow {
+                        said.push_str(&format!(" of workflow {workflow}"));
+                    }
+                    println!("{said}");
+                } else {
+                    let rows: Vec<Vec<String>> = list
+                        .executions
+                        .iter()
+                        .map(|e| {
+                            vec![
+                                e.id.clone(),
+                                e.status.as_str().to_string(),
+                                e.workflow.clone(),
+                                render::relative(e.created_at, now),
+                            ]
+                        })
+                        .collect();
+                    println!(
+                        "{}",
+                        render::table(&["ID", "STATUS", "WORKFLOW", "STARTED"], &rows)
+                    );
+                    if let Some(next) = list.next {
+                        println!("(more: the next page starts after {next})");
+                    }
                 }
             }
             Action::Signal { .. } => {
                 let sent: SignalInfo = response.json().await.context(reading)?;
-                println!("sent {} to {}", sent.signal, sent.execution);
+                match self.json {
+                    true => println!("{}", serde_json::to_string_pretty(&sent)?),
+                    false => println!("sent {} to {}", sent.signal, sent.execution),
+                }
             }
             Action::Status { .. } | Action::Cancel { .. } | Action::Events { .. } => {
                 let execution: ExecutionInfo = response.json().await.context(reading)?;
-                println!("{}", serde_json::to_string_pretty(&execution)?)
+                if self.json {
+                    println!("{}", serde_json::to_string_pretty(&execution)?);
+                } else {
+                    if matches!(self.action, Action::Cancel { .. }) {
+                        println!("cancelled");
+                    }
+                    println!("{}", render::execution(&execution, now));
+                }
             }
         }
         Ok(())
     }
 }
 
-/// Print `GET /v1/executions/{id}/events` as it comes: one line per event.
-async fn follow(client: &reqwest::Client, base: &str, id: &str) -> anyhow::Result<()> {
+/// Print `GET /v1/executions/{id}/events` as it comes: one line per event (`step …`,
+/// `status …`), or with `json` the event's name and its data as sent.
+async fn follow(client: &reqwest::Client, base: &str, id: &str, json: bool) -> anyhow::Result<()> {
     let url = format!("{base}/v1/executions/{id}/events");
     let mut response = client
         .get(&url)
@@ -150,9 +200,48 @@ async fn follow(client: &reqwest::Client, base: &str, id: &str) -> anyhow::Resul
             if let Some(name) = line.strip_prefix("event:") {
                 event = name.trim().to_string();
             } else if let Some(data) = line.strip_prefix("data:") {
-                println!("{event} {}", data.trim());
+                let data = data.trim();
+                match json {
+                    true => println!("{event} {data}"),
+                    false => println!("{}", event_line(&event, data)),
+                }
             }
         }
     }
     Ok(())
+}
+
+/// One event for people: `step 2  sleep  sleep  300 ms  until in 4 s`, `status completed
+/// result: …`.
+fn event_line(event: &str, data: &str) -> String {
+    let now = crate::clock::now_ms();
+    match event {
+        "step" => match serde_json::from_str::<StepInfo>(data) {
+            Ok(step) => format!("step {}", render::step_line(&step, now).join("  ")),
+            Err(_) => format!("step {data}"),
+        },
+        "status" => match serde_json::from_str::<StatusEvent>(data) {
+            Ok(status) => {
+                let mut line = format!("status {}", status.status.as_str());
+                if let Some(wake_at) = status.wake_at {
+                    line.push_str(&format!("  due again {}", render::relative(wake_at, now)));
+                }
+                if !status.result.is_null() {
+                    line.push_str(&format!(
+                        "  result: {}",
+                        render::short_json(&status.result, 200)
+                    ));
+                }
+                if !status.error.is_null() {
+                    line.push_str(&format!(
+                        "  error: {}",
+                        render::short_json(&status.error, 200)
+                    ));
+                }
+                line
+            }
+            Err(_) => format!("status {data}"),
+        },
+        other => format!("{other} {data}"),
+    }
 }

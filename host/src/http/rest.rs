@@ -34,6 +34,25 @@ pub(crate) async fn call(
     };
     let matched = match routes.find(method.as_str(), path) {
         Ok(matched) => matched,
+        Err(NoRoute::NotFound)
+            if method == Method::GET && path.trim_end_matches('/').is_empty() =>
+        {
+            // The root of a host (or of a tenant) with no route of its own: a browser is sent
+            // to the page that shows what is served; anything else is told where it is.
+            let docs = format!("{}/docs", uri.path().trim_end_matches('/'));
+            let browser = headers
+                .get(header::ACCEPT)
+                .and_then(|a| a.to_str().ok())
+                .is_some_and(|a| a.contains("text/html"));
+            if browser {
+                return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, docs)]).into_response());
+            }
+            return Err(Problem::not_found(format!(
+                "no route GET {}; the procedures are described at {docs} (a page) and \
+                 /openapi.json",
+                uri.path()
+            )));
+        }
         Err(NoRoute::NotFound) => {
             return Err(Problem::not_found(format!(
                 "no route {} {}; see GET /openapi.json",

@@ -32,11 +32,17 @@ pub(crate) async fn call(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let args = super::json_args(body, limits::MAX_ARGS_BYTES)?;
-    let found = state
-        .host
-        .registry(&caller.tenant)
-        .procedure(&procedure)
-        .ok_or_else(|| Problem::not_found(format!("no procedure named {procedure}")))?;
+    let registry = state.host.registry(&caller.tenant);
+    let Some(found) = registry.procedure(&procedure) else {
+        // Suggest only what the caller could call: no private names to anonymous callers.
+        let everything = caller.has(Scope::Call) || caller.has(Scope::Read);
+        let suggestion = registry.closest_procedure(&procedure, |p| everything || p.is_public());
+        let printable = crate::runtime::output::printable(&procedure);
+        return Err(Problem::not_found(match suggestion {
+            Some(close) => format!("no procedure named {printable}; did you mean {close}?"),
+            None => format!("no procedure named {printable}"),
+        }));
+    };
     super::exposure::call(&state, &caller, &found, args, &headers).await
 }
 

@@ -415,11 +415,43 @@ impl Registry {
         self.read().procedures.get(name).cloned()
     }
 
+    /// The procedure named most like `name` (a misspelling, a wrong case, a missing
+    /// interface), among those `visible` to the caller: a suggestion for a name not found.
+    pub fn closest_procedure(
+        &self,
+        name: &str,
+        visible: impl Fn(&Procedure) -> bool,
+    ) -> Option<String> {
+        let index = self.read();
+        index
+            .procedures
+            .iter()
+            .filter(|(_, found)| visible(found.procedure()))
+            .map(|(candidate, _)| {
+                let distance =
+                    strsim::jaro_winkler(&name.to_lowercase(), &candidate.to_lowercase());
+                // A bare function name matches `interface.function`.
+                let tail = candidate.rsplit('.').next().unwrap_or(candidate);
+                let bare = if tail.eq_ignore_ascii_case(name) {
+                    1.0
+                } else {
+                    0.0
+                };
+                (distance.max(bare), candidate)
+            })
+            .filter(|(similarity, _)| *similarity >= CLOSE_ENOUGH)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, candidate)| candidate.clone())
+    }
+
     /// The REST routes of everything deployed, as one snapshot.
     pub fn routes(&self) -> Arc<Routes> {
         self.read().routes.clone()
     }
 }
+
+/// How alike (Jaro-Winkler, 0 to 1) a name must be to another to be suggested for it.
+const CLOSE_ENOUGH: f64 = 0.85;
 
 impl Index {
     /// The route table with `added` installed (replacing its namesake) and `removed` gone.

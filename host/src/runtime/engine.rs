@@ -64,16 +64,10 @@ impl Drop for RuntimeInner {
     }
 }
 
-/// The niceness of the guest threads (Linux): lower in priority than the threads that
-/// serve I/O, so that when both want a core, answering requests (and the short calls that
-/// finish before their first time slice ends) goes first; guests still get every core
-/// nothing else wants.
-const GUEST_THREAD_NICENESS: i32 = 10;
-
 /// A Tokio runtime of its own for guest code, so that guests spinning through their time
 /// slices never hold the threads that accept connections and answer requests (the host's
 /// own endpoints, and the I/O of every call, stay responsive under a flood of endless
-/// loops). One worker thread per core, at [`GUEST_THREAD_NICENESS`].
+/// loops). One worker thread per core.
 pub(crate) struct GuestThreads(Option<tokio::runtime::Runtime>);
 
 impl GuestThreads {
@@ -82,7 +76,6 @@ impl GuestThreads {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("tsdev-guest")
-            .on_thread_start(lower_this_threads_priority)
             .enable_all()
             .build()?;
         Ok(GuestThreads(Some(runtime)))
@@ -91,16 +84,6 @@ impl GuestThreads {
     /// The handle to spawn guest calls on.
     pub(crate) fn handle(&self) -> Option<&tokio::runtime::Handle> {
         self.0.as_ref().map(tokio::runtime::Runtime::handle)
-    }
-}
-
-/// Give the calling thread [`GUEST_THREAD_NICENESS`]. On Linux `setpriority` with no pid
-/// changes the calling thread alone; elsewhere it would change the whole process, so it is
-/// left as it is there.
-fn lower_this_threads_priority() {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(None, GUEST_THREAD_NICENESS) {
-        tracing::debug!("could not lower a guest thread's priority: {e}");
     }
 }
 

@@ -71,7 +71,7 @@ impl Runtime {
     /// tick, or waited across one), it moves to the guest threads (see
     /// `engine::GuestThreads`) and finishes there. Short
     /// calls so pay no hand-off between threads; long ones leave the threads that serve
-    /// I/O. Dropping the returned future stops the call. The `account` the call is made
+    /// I/O. A call whose account has calls on the guest threads already starts there. Dropping the returned future stops the call. The `account` the call is made
     /// for shares the guest threads fairly with other accounts and is told the fuel the call
     /// used.
     pub async fn invoke(
@@ -121,12 +121,22 @@ impl Runtime {
         let Some(guests) = self.guest_threads() else {
             return call.await;
         };
-        let here = std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
-            Poll::Ready(done) => Poll::Ready(Some(done)),
-            Poll::Pending if sliced.load(Ordering::Relaxed) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        })
-        .await;
+        // An account with calls on the guest threads already (a tenant running long calls,
+        // or a flood of them) starts its next ones there too, so that they do not take a
+        // first slice on the threads that serve I/O.
+        let busy = computing
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed) > 0);
+        let here = if busy {
+            None
+        } else {
+            std::future::poll_fn(|cx| match call.as_mut().poll(cx) {
+                Poll::Ready(done) => Poll::Ready(Some(done)),
+                Poll::Pending if sliced.load(Ordering::Relaxed) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            })
+            .await
+        };
         match here {
             Some(done) => done,
             None => AbortOnDrop(guests.spawn(async move {

@@ -733,7 +733,7 @@ impl WorkflowEngine {
                 &context,
                 Some(Box::new(replay)),
                 // The run's own fuel is the tenant's too (its steps draw theirs as calls).
-                Some(self.host.account(&execution.tenant)),
+                Some(self.host.workflow_account(&execution.tenant)),
             )
             .await;
         let end = match outcome {

@@ -152,6 +152,95 @@ async fn unknown_procedures_and_routes_are_404() {
         (404, Some("not-found")),
         "{body}"
     );
+    // The root: a browser is sent to the docs page; other clients are told where it is.
+    let (status, body) = host.get("/").await;
+    assert_eq!(status, 404);
+    assert!(
+        body["detail"].as_str().unwrap_or("").contains("/docs"),
+        "{body}"
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client");
+    for (root, docs) in [("/", "/docs"), ("/t/default/", "/t/default/docs")] {
+        let response = browser
+            .get(format!("{}{root}", host.url))
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .expect("GET /");
+        assert_eq!(response.status().as_u16(), 303, "{root}");
+        assert_eq!(
+            response
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok()),
+            Some(docs)
+        );
+    }
+}
+
+/// A misspelt procedure name is answered with the closest one the caller may call; a
+/// caller without a key is never told the name of a private procedure.
+#[tokio::test]
+async fn a_misspelt_procedure_gets_a_did_you_mean() {
+    let host = TestHost::start();
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    host.deploy_built("runtime-tests/guests/catalog").await;
+    for (asked, meant) in [
+        ("greeter.helo", "greeter.hello"),
+        ("Greeter.Hello", "greeter.hello"),
+        ("hello", "greeter.hello"),
+    ] {
+        let (status, body) = host.rpc(asked, json!({ "name": "Ada" })).await;
+        assert_eq!(status, 404, "{body}");
+        assert_eq!(
+            body["detail"].as_str(),
+            Some(format!("no procedure named {asked}; did you mean {meant}?").as_str())
+        );
+    }
+    let (status, body) = host.rpc("zzz.qqq", json!({})).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (404, Some("no procedure named zzz.qqq")),
+        "nothing alike: no suggestion"
+    );
+    // items.internal is private in the catalog's manifest: an anonymous caller is not told.
+    let private = body_of_private(&host).await;
+    let misspelt = format!("{private}x");
+    let (status, body) = host.rpc(&misspelt, json!({})).await;
+    assert_eq!(status, 404);
+    let told = format!("did you mean {private}?");
+    assert!(
+        body["detail"].as_str().unwrap_or("").ends_with(&told),
+        "the admin is told: {body}"
+    );
+    let anonymous = host
+        .anonymous
+        .post(format!("{}/rpc/{misspelt}", host.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("a call");
+    let body: serde_json::Value = anonymous.json().await.expect("JSON");
+    assert!(
+        !body["detail"].as_str().unwrap_or("").contains(&told),
+        "an anonymous caller is not: {body}"
+    );
+}
+
+/// The name of a private procedure of the catalog.
+async fn body_of_private(host: &TestHost) -> String {
+    let (_, catalogue) = host.get("/procedures").await;
+    catalogue["procedures"]
+        .as_array()
+        .expect("procedures")
+        .iter()
+        .find(|p| p["public"] == false)
+        .and_then(|p| p["name"].as_str())
+        .expect("a private procedure in the catalog")
+        .to_string()
 }
 
 #[tokio::test]

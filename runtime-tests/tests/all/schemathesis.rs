@@ -9,7 +9,9 @@ use std::process::Command;
 
 use runtime_tests::{TestHost, guests, python_venv};
 
-const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+/// Hypothesis 6.170 crashed inside its own caches in two runs of session 8 (a KeyError in
+/// hypothesis/internal/cache.py, after one in lambda_sources.py in session 7): pinned below.
+const SCHEMATHESIS: &str = "schemathesis==4.32.5 hypothesis==6.169.4";
 
 #[tokio::test]
 async fn schemathesis_finds_no_contract_violation() {

@@ -412,17 +412,66 @@ async fn the_cli_starts_lists_and_shows_executions() {
     assert_eq!(again, id);
     wait_for(&host, &id, finished).await;
 
-    let (ok, shown, err) = tsdev(&["status", &id]);
+    let (ok, shown, err) = tsdev(&["status", &id, "--json"]);
     assert!(ok, "{err}");
     let shown: Value = serde_json::from_str(&shown).expect("JSON");
+    let created_at = shown["created_at"].to_string();
     assert_eq!(
         (shown["status"].as_str(), &shown["result"]),
         (Some("completed"), &json!(["Hello, cli!"]))
     );
-    let (ok, listed, _) = tsdev(&["list", "--workflow", "flows.greet-all"]);
+    // For people: the status, the result, and a line per step with no epoch numbers.
+    let (ok, shown, err) = tsdev(&["status", &id]);
+    assert!(ok, "{err}");
+    let first = shown.lines().next().unwrap_or("");
     assert!(
-        ok && listed.contains(&id) && listed.contains("completed"),
+        first.contains(&id) && first.contains("flows.greet-all") && first.ends_with("completed"),
+        "{shown}"
+    );
+    assert!(shown.contains(r#"result: ["Hello, cli!"]"#), "{shown}");
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("call") && l.contains("greeter.hello") && l.contains("ok")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("started ") && !shown.contains(&created_at),
+        "relative times, not epoch numbers: {shown}"
+    );
+    let (ok, listed, _) = tsdev(&["list", "--workflow", "flows.greet-all"]);
+    let header = listed.lines().next().unwrap_or("");
+    assert!(
+        ok && header.starts_with("ID") && header.contains("STATUS") && listed.contains(&id),
         "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("completed")),
+        "{listed}"
+    );
+    let (ok, listed, _) = tsdev(&["list", "--status", "sleeping"]);
+    assert!(ok);
+    assert_eq!(listed, "no executions with status sleeping");
+
+    // Cancelling a sleeping execution shows the steps it had made.
+    let (ok, sleeper, err) = tsdev(&[
+        "start",
+        "flows.greet-twice",
+        r#"{"first": "A", "second": "B", "sleep-ms": 600000}"#,
+    ]);
+    assert!(ok, "{err}");
+    wait_for(&host, &sleeper, |s| s == "sleeping").await;
+    let (ok, cancelled, err) = tsdev(&["cancel", &sleeper]);
+    assert!(ok, "{err}");
+    assert!(cancelled.starts_with("cancelled\n"), "{cancelled}");
+    assert!(
+        cancelled.lines().any(|l| l.contains("greeter.hello"))
+            && cancelled
+                .lines()
+                .any(|l| l.contains("sleep") && l.contains("until")),
+        "{cancelled}"
     );
 
     let (ok, _, err) = tsdev(&["cancel", &id]);
