@@ -326,6 +326,29 @@ async fn the_docs_page_lists_the_procedures_and_tries_them_in_a_browser() {
     assert_eq!(listed, expected, "the page lists every public procedure");
     assert_eq!(lines[0]["routes"]["items.get"], "GET /items/{id}");
     assert_eq!(lines[0]["routes"]["items.rename"], "PUT /items/{id}");
+    // The description: not the summary again, Markdown code spans shown as code.
+    let summary = lines[0]["summary"].as_str().unwrap_or("");
+    let paragraphs: Vec<&str> = lines[0]["description"]
+        .as_array()
+        .expect("paragraphs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        paragraphs
+            .iter()
+            .all(|p| !p.contains('`') && !summary.contains(*p)),
+        "{summary:?} {paragraphs:?}"
+    );
+    assert!(
+        lines[0]["code"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c
+                .as_str()
+                .is_some_and(|c| c.starts_with("func(name: string)")))),
+        "the WIT signature as code: {}",
+        lines[0]
+    );
     assert_eq!(
         lines[1]["result"],
         json!({ "message": "Hello, Browser!", "name-length": 7 })
