@@ -31,11 +31,30 @@ enum Template {
 
 const CARGO_TOML: &str = include_str!("templates/common/Cargo.toml.in");
 const GITIGNORE: &str = include_str!("templates/common/gitignore");
+
+/// The guest SDK, vendored into every crate (`sdk-guest/`): what docs/ teaches for Rust
+/// guests then works in a crate outside this repository, with crates.io alone.
+const SDK_CARGO_TOML: &str = include_str!("templates/sdk/Cargo.toml.in");
+const SDK_LIB: &str = include_str!("../../../sdk-guest/src/lib.rs");
+const HOST_WIT: &str = include_str!("../../../wit/host/log.wit");
 const DURABLE_WIT: &str = include_str!("../../../wit/workflow/durable.wit");
+
+/// The SDK's source as vendored: its WIT beside it rather than in the repository's wit/.
+fn vendored_sdk_lib() -> String {
+    SDK_LIB
+        .replace("path: \"../wit/host\"", "path: \"wit/host\"")
+        .replace("path: \"../wit/workflow\"", "path: \"wit/workflow\"")
+}
 
 /// (path in the crate, template text) per template.
 fn files(template: Template) -> Vec<(&'static str, &'static str)> {
-    let mut files = vec![("Cargo.toml", CARGO_TOML), (".gitignore", GITIGNORE)];
+    let mut files = vec![
+        ("Cargo.toml", CARGO_TOML),
+        (".gitignore", GITIGNORE),
+        ("sdk-guest/Cargo.toml", SDK_CARGO_TOML),
+        ("sdk-guest/wit/host/log.wit", HOST_WIT),
+        ("sdk-guest/wit/workflow/durable.wit", DURABLE_WIT),
+    ];
     match template {
         Template::Procedure => files.extend([
             (
@@ -51,7 +70,6 @@ fn files(template: Template) -> Vec<(&'static str, &'static str)> {
                 "wit/world.wit",
                 include_str!("templates/workflow/world.wit"),
             ),
-            ("wit/deps/tsdev-workflow/durable.wit", DURABLE_WIT),
             ("src/lib.rs", include_str!("templates/workflow/lib.rs")),
             ("tsdev.toml", include_str!("templates/workflow/tsdev.toml")),
             ("README.md", include_str!("templates/workflow/README.md")),
@@ -135,7 +153,11 @@ impl InitCommand {
             );
         }
         let snake = self.name.replace('-', "_");
-        for (path, template) in files(self.template) {
+        let sdk_lib = vendored_sdk_lib();
+        let all = files(self.template)
+            .into_iter()
+            .chain([("sdk-guest/src/lib.rs", sdk_lib.as_str())]);
+        for (path, template) in all {
             let text = template
                 .replace("{{name}}", &self.name)
                 .replace("{{snake}}", &snake);
@@ -158,6 +180,13 @@ impl InitCommand {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vendored_sdk_reads_the_wit_beside_it() {
+        let lib = vendored_sdk_lib();
+        assert!(!lib.contains("../wit"), "no path out of the vendored crate");
+        assert!(lib.contains("path: \"wit/host\"") && lib.contains("path: \"wit/workflow\""));
+    }
 
     #[test]
     fn names_must_be_components_and_wit_identifiers() {

@@ -61,14 +61,23 @@ async fn init_build_deploy_and_call_both_templates() {
         "init refuses a non-empty directory"
     );
 
-    // The crate's own test passes on the host target.
+    // The crate's own test passes on the host target, also after the edit the README
+    // suggests (`Hello` to `Howdy`), made here and undone.
     let app = work.path().join("greeter-app");
-    run(
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args(["test", "--quiet", "--manifest-path"])
-            .arg(app.join("Cargo.toml"))
-            .env("CARGO_TARGET_DIR", init_target_dir()),
-    );
+    let cargo_test = || {
+        run(
+            Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["test", "--quiet", "--manifest-path"])
+                .arg(app.join("Cargo.toml"))
+                .env("CARGO_TARGET_DIR", init_target_dir()),
+        )
+    };
+    cargo_test();
+    let lib = app.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).expect("reading lib.rs");
+    std::fs::write(&lib, source.replace("format!(\"Hello,", "format!(\"Howdy,")).expect("editing");
+    cargo_test();
+    std::fs::write(&lib, &source).expect("undoing the edit");
 
     let host = TestHost::start();
     for name in ["greeter-app", "later"] {

@@ -2,27 +2,29 @@
 //! `wit/world.wit` is a durable workflow: start it with
 //! `POST /v1/workflows/{{name}}.FUNCTION/executions` (or wait for it with `POST /rpc/…`).
 //!
-//! Only what goes through `tsdev::workflow::durable` (steps, sleeps, the time) may differ
-//! between runs: the host replays the function from its journal after a sleep or a crash.
-//! Call procedures of other components as steps with `durable::call("iface.func", json)`.
+//! Only what goes through `sdk_guest::workflow` (steps, sleeps, signals, the time) may
+//! differ between runs: the host replays the function from its journal after a sleep or a
+//! crash. Call procedures of other components as steps with
+//! `workflow::call("iface.func", json)` (docs/workflows.md in the tsdev repository).
 
-wit_bindgen::generate!({
+sdk_guest::wit_bindgen::generate!({
     path: "wit",
     world: "{{name}}-world",
-    // Bindings for tsdev:workflow/durable too (in wit/deps/).
-    generate_all,
+    runtime_path: "sdk_guest::wit_bindgen::rt",
 });
 
+use std::time::Duration;
+
 use exports::local::{{snake}}::{{snake}}::Guest;
-use tsdev::workflow::durable;
+use sdk_guest::workflow;
 
 struct Component;
 
 impl Guest for Component {
     fn greet_later(name: String, wait_ms: u64) -> Result<String, String> {
-        let started = durable::now();
-        durable::sleep(wait_ms);
-        let woke = durable::now();
+        let started = workflow::now_ms();
+        workflow::sleep(Duration::from_millis(wait_ms));
+        let woke = workflow::now_ms();
         Ok(message(&name, woke.saturating_sub(started)))
     }
 }
