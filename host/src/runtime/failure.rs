@@ -117,7 +117,7 @@ pub(crate) fn classify(facts: FailureFacts<'_>) -> CallFailure {
         },
         Some(Trap::StackOverflow) => CallFailure::StackOverflow,
         Some(Trap::MemoryOutOfBounds) => CallFailure::Trap {
-            message: panic_message(&facts.stderr_tail).unwrap_or_else(|| {
+            message: guest_message(&facts.stderr_tail, || {
                 // Rust and C guests keep their stack at the bottom of linear memory: running
                 // off it wraps to an address far out of bounds.
                 format!(
@@ -127,13 +127,53 @@ pub(crate) fn classify(facts: FailureFacts<'_>) -> CallFailure {
             }),
         },
         Some(trap) => CallFailure::Trap {
-            message: panic_message(&facts.stderr_tail).unwrap_or_else(|| trap.to_string()),
+            message: guest_message(&facts.stderr_tail, || trap.to_string()),
         },
         None => CallFailure::Trap {
-            message: panic_message(&facts.stderr_tail)
-                .unwrap_or_else(|| format!("{:#}", facts.error)),
+            message: guest_message(&facts.stderr_tail, || format!("{:#}", facts.error)),
         },
     }
+}
+
+/// What a trap's message says: a Rust panic's message if the guest wrote one to stderr
+/// (a guest toolchain's runtime written in Rust panics too, after printing the exception
+/// of its language: what came before the panic is quoted after it), else `trap` with the
+/// end of the guest's stderr.
+fn guest_message(stderr: &str, trap: impl FnOnce() -> String) -> String {
+    match panic_message(stderr) {
+        Some(panic) => {
+            let at = stderr.rfind("panicked at ").unwrap_or(0);
+            let line_start = stderr[..at].rfind('\n').map_or(0, |i| i + 1);
+            with_guest_output(panic, &stderr[..line_start])
+        }
+        None => with_guest_output(trap(), stderr),
+    }
+}
+
+/// The most of a guest's stderr a trap's message quotes, in characters (its end).
+const GUEST_OUTPUT_IN_MESSAGE: usize = 1_000;
+
+/// `message`, followed by the end of what the guest wrote to stderr, if anything: a
+/// JavaScript or Python guest's exception and stack end up there, and the trap itself
+/// (`wasm unreachable`) says nothing of them. Control characters (newlines too) are escaped.
+fn with_guest_output(message: String, stderr: &str) -> String {
+    let said = stderr.trim();
+    if said.is_empty() {
+        return message;
+    }
+    let count = said.chars().count();
+    let tail: String = said
+        .chars()
+        .skip(count.saturating_sub(GUEST_OUTPUT_IN_MESSAGE))
+        .collect();
+    let cut = if count > GUEST_OUTPUT_IN_MESSAGE {
+        "…"
+    } else {
+        ""
+    };
+    // Escaped whole, newlines too: the message is also logged, and must stay one record.
+    let printable = super::output::printable(&tail);
+    format!("{message}; the guest's stderr ends: {cut}{printable}")
 }
 
 /// The message of a Rust panic from what the guest wrote to stderr:
@@ -169,5 +209,61 @@ mod tests {
             Some("panicked at src/lib.rs:12:9: boom: 42")
         );
         assert_eq!(panic_message("just an error line\n"), None);
+    }
+
+    #[test]
+    fn a_panic_after_another_languages_exception_quotes_the_exception() {
+        let error = wasmtime::Error::from(Trap::UnreachableCodeReached);
+        let stderr = "Traceback (most recent call last):\nValueError: the sky fell\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1280:25:\nPython function threw an unexpected exception\nnote: run with `RUST_BACKTRACE=1`\n";
+        let CallFailure::Trap { message } = classify(FailureFacts {
+            error: &error,
+            fuel: 1,
+            timeout_ms: 1,
+            memory_limit: 1,
+            memory_refused: None,
+            stderr_tail: stderr.into(),
+        }) else {
+            panic!("a trap");
+        };
+        assert!(
+            message.starts_with("panicked at runtime/src/lib.rs:1280:25: Python function threw")
+                && message.ends_with(r"ValueError: the sky fell"),
+            "{message}"
+        );
+        assert!(!message.contains("RUST_BACKTRACE"), "{message}");
+    }
+
+    #[test]
+    fn a_trap_quotes_the_end_of_the_guests_stderr() {
+        let error = wasmtime::Error::from(Trap::UnreachableCodeReached);
+        let facts = |stderr: &str| FailureFacts {
+            error: &error,
+            fuel: 1,
+            timeout_ms: 1,
+            memory_limit: 1,
+            memory_refused: None,
+            stderr_tail: stderr.to_string(),
+        };
+        let said = "Traceback (most recent call last):\n  File \"app.py\"\nValueError: no \u{1b}[31mgood\n";
+        let CallFailure::Trap { message } = classify(facts(said)) else {
+            panic!("a trap");
+        };
+        assert!(
+            message.ends_with(
+                r#"stderr ends: Traceback (most recent call last):\n  File "app.py"\nValueError: no \u{1b}[31mgood"#
+            ),
+            "{message}"
+        );
+        let CallFailure::Trap { message } = classify(facts(&"x".repeat(5_000))) else {
+            panic!("a trap");
+        };
+        assert!(
+            message.contains("ends: …xxx") && message.len() < 1_200,
+            "{message}"
+        );
+        let CallFailure::Trap { message } = classify(facts("")) else {
+            panic!("a trap");
+        };
+        assert!(!message.contains("stderr"), "{message}");
     }
 }

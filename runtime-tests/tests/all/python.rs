@@ -49,7 +49,7 @@ async fn a_componentize_py_component_deploys_answers_and_survives_a_restart() {
         .collect();
     assert_eq!(
         procedures,
-        ["greeter.hello"],
+        ["greeter.hello", "greeter.fail"],
         "the toolchain's init hook is not a procedure"
     );
     let hook = body["unexposed"]
@@ -75,6 +75,23 @@ async fn a_componentize_py_component_deploys_answers_and_survives_a_restart() {
             |l| l.contains("python says hello to Ada") && l.contains("procedure=greeter.hello")
         ),
         "print() reaches the host log, tagged:\n{log}"
+    );
+    // A Python exception: the trap alone says `wasm unreachable`; the caller also sees the
+    // end of what Python wrote to stderr, the exception among it.
+    let (status, body) = host
+        .rpc("greeter.fail", json!({ "message": "the sky fell" }))
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (500, Some("trap")),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("ValueError: the sky fell"),
+        "{body}"
     );
 
     // After a crash the compiled component comes from the cache; no re-upload.
