@@ -159,6 +159,7 @@ pub(crate) const PROVIDED_PACKAGES: &[&str] = &[
     "wasi:clocks",
     "wasi:filesystem",
     "wasi:io",
+    "wasi:logging",
     "wasi:random",
     "wasi:sockets",
     "tsdev:host",

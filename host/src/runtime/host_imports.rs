@@ -1,5 +1,5 @@
 //! The imports the host gives every guest: WASI 0.2 (with nothing granted, see
-//! [`super::state`]) and `tsdev:host` from `wit/host`. Layers above add theirs through
+//! [`super::state`]), `tsdev:host` from `wit/host`, and `wasi:logging` from `wit/logging`. Layers above add theirs through
 //! [`ImportsHook`]s.
 
 use wasmtime::Engine;
@@ -21,9 +21,18 @@ mod bindings {
     });
 }
 
+/// `wasi:logging/logging@0.1.0-draft`, what Spin and wasmCloud components log with.
+mod wasi_logging {
+    wasmtime::component::bindgen!({
+        path: "../wit/logging",
+        world: "wasi:logging/imports",
+    });
+}
+
 use self::bindings::Imports;
 use self::bindings::tsdev::host::context::Host as ContextHost;
 use self::bindings::tsdev::host::log::{Host as LogHost, Level};
+use self::wasi_logging::wasi::logging::logging::{Host as WasiLogHost, Level as WasiLevel};
 
 /// The linker every uploaded component is checked against and instantiated with: WASI,
 /// `tsdev:host`, and what `hooks` add.
@@ -34,6 +43,10 @@ pub(crate) fn linker(
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)?;
+    wasi_logging::Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(
+        &mut linker,
+        |state| state,
+    )?;
     for hook in hooks {
         hook(&mut linker)?;
     }
@@ -41,35 +54,69 @@ pub(crate) fn linker(
 }
 
 impl LogHost for StoreState {
-    fn log(&mut self, level: Level, mut message: String) {
-        if message.len() > limits::MAX_LOG_MESSAGE_BYTES {
-            let mut end = limits::MAX_LOG_MESSAGE_BYTES;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-            message.push_str("… (truncated)");
+    fn log(&mut self, level: Level, message: String) {
+        let level = match level {
+            Level::Trace => tracing::Level::TRACE,
+            Level::Debug => tracing::Level::DEBUG,
+            Level::Info => tracing::Level::INFO,
+            Level::Warn => tracing::Level::WARN,
+            Level::Error => tracing::Level::ERROR,
+        };
+        self.guest_log(level, None, message);
+    }
+}
+
+impl WasiLogHost for StoreState {
+    fn log(&mut self, level: WasiLevel, context: String, message: String) {
+        let level = match level {
+            WasiLevel::Trace => tracing::Level::TRACE,
+            WasiLevel::Debug => tracing::Level::DEBUG,
+            WasiLevel::Info => tracing::Level::INFO,
+            WasiLevel::Warn => tracing::Level::WARN,
+            // The host's log has no level above error.
+            WasiLevel::Error | WasiLevel::Critical => tracing::Level::ERROR,
+        };
+        self.guest_log(level, Some(context), message);
+    }
+}
+
+/// `text` cut to [`limits::MAX_LOG_MESSAGE_BYTES`] (on a character boundary), marked.
+fn bounded(mut text: String) -> String {
+    if text.len() > limits::MAX_LOG_MESSAGE_BYTES {
+        let mut end = limits::MAX_LOG_MESSAGE_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
         }
-        // One record per message, whatever the guest put in it.
+        text.truncate(end);
+        text.push_str("… (truncated)");
+    }
+    text
+}
+
+impl StoreState {
+    /// One record of the guest's in the host log (target `tsdev::guest`), tagged with the
+    /// request id and procedure, whatever the guest put in `message` or `context`.
+    fn guest_log(&self, level: tracing::Level, context: Option<String>, message: String) {
+        let message = bounded(message);
         let message = printable(&message);
+        let context = context.map(|c| printable(&bounded(c)).into_owned());
         let request_id = &self.label.request_id;
         let procedure = &self.label.procedure;
+        // tracing's macros take their level as a constant.
+        macro_rules! record {
+            ($level:expr) => {
+                match &context {
+                    Some(context) => tracing::event!(target: "tsdev::guest", $level, %request_id, %procedure, %context, "{message}"),
+                    None => tracing::event!(target: "tsdev::guest", $level, %request_id, %procedure, "{message}"),
+                }
+            };
+        }
         match level {
-            Level::Trace => {
-                tracing::trace!(target: "tsdev::guest", %request_id, %procedure, "{message}")
-            }
-            Level::Debug => {
-                tracing::debug!(target: "tsdev::guest", %request_id, %procedure, "{message}")
-            }
-            Level::Info => {
-                tracing::info!(target: "tsdev::guest", %request_id, %procedure, "{message}")
-            }
-            Level::Warn => {
-                tracing::warn!(target: "tsdev::guest", %request_id, %procedure, "{message}")
-            }
-            Level::Error => {
-                tracing::error!(target: "tsdev::guest", %request_id, %procedure, "{message}")
-            }
+            tracing::Level::TRACE => record!(tracing::Level::TRACE),
+            tracing::Level::DEBUG => record!(tracing::Level::DEBUG),
+            tracing::Level::INFO => record!(tracing::Level::INFO),
+            tracing::Level::WARN => record!(tracing::Level::WARN),
+            _ => record!(tracing::Level::ERROR),
         }
     }
 }

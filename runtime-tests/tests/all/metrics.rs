@@ -189,3 +189,45 @@ async fn json_logs_have_one_event_per_request_and_structured_guest_records() {
         "{guest}"
     );
 }
+
+/// A component importing `wasi:logging` (as Spin and wasmCloud components do) deploys, and
+/// its records reach the host log as a guest's: level, context and message as fields, with
+/// the request id and procedure; a forged line stays one record.
+#[tokio::test]
+async fn wasi_logging_records_are_guest_records() {
+    let dir = tempfile::tempdir().expect("a data directory");
+    let host = TestHost::start_with(dir.path(), &["--log-format", "json"], &[]);
+    host.deploy_built("runtime-tests/guests/catalog").await;
+    let message = "restocked\n{\"level\":\"ERROR\",\"forged\":true}";
+    let (status, body) = host.rpc("items.note", json!({ "message": message })).await;
+    assert_eq!((status, body), (200, json!(message.len())));
+    let log = host.log();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(
+        !records.iter().any(|r| r["forged"] == true),
+        "the guest forged a record: {log}"
+    );
+    let guest = records
+        .iter()
+        .find(|r| r["target"] == "tsdev::guest" && r["procedure"] == "items.note")
+        .unwrap_or_else(|| panic!("no wasi:logging record: {log}"));
+    assert_eq!(
+        (guest["level"].as_str(), guest["context"].as_str()),
+        (Some("WARN"), Some("catalog")),
+        "{guest}"
+    );
+    assert!(
+        guest["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("restocked\\n")),
+        "{guest}"
+    );
+    assert!(
+        guest["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+}

@@ -4,6 +4,8 @@ sdk_guest::wit_bindgen::generate!({
     path: "wit",
     world: "catalog-world",
     runtime_path: "sdk_guest::wit_bindgen::rt",
+    // Bindings for wasi:logging (in wit/deps/) too.
+    generate_all,
 });
 
 use std::hash::{BuildHasher, Hasher};
@@ -65,6 +67,12 @@ impl Guest for Catalog {
 
     fn internal() -> String {
         "internal".to_string()
+    }
+
+    fn note(message: String) -> u32 {
+        use wasi::logging::logging::{Level, log};
+        log(Level::Warn, "catalog", &message);
+        u32::try_from(message.len()).unwrap_or(u32::MAX)
     }
 
     fn busy(ms: u32) -> u32 {
