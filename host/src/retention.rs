@@ -23,8 +23,10 @@ pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(365 * 24 * 60 
 pub const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// The shortest time between two sweeps.
 pub const MIN_SWEEP_INTERVAL: Duration = Duration::from_millis(250);
-/// Rows one delete statement removes at the most; a sweep repeats it until less is left.
-pub const DELETE_BATCH: u64 = 500;
+/// Executions (each with its journal and signals) or audit entries one delete statement
+/// removes at the most; a sweep repeats it until less is left. Small, because an
+/// execution's journal may hold up to `limits::MAX_JOURNAL_ENTRIES` entries.
+pub const DELETE_BATCH: u64 = 100;
 
 /// How long what is kept is kept; `None`: for ever.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -261,7 +261,9 @@ impl ServeCommand {
             text.push_str(&format!("# configuration file: {}\n", path.display()));
         }
         if self.admin_key.is_some() {
-            text.push_str("# admin key: given (TSDEV_ADMIN_KEY or the file's admin-key), not shown\n");
+            text.push_str(
+                "# admin key: given (TSDEV_ADMIN_KEY or the file's admin-key), not shown\n",
+            );
         }
         text.push_str(&toml::to_string(&table).context("writing the configuration")?);
         Ok(text)
