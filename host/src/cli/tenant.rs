@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::answer_error;
 use super::client::HostArgs;
+use super::render;
 use crate::api::{NewTenant, TenantInfo, TenantList};
 
 /// Manage the host's tenants (needs an admin key).
@@ -14,6 +15,9 @@ pub(super) struct TenantCommand {
     action: Action,
     #[command(flatten)]
     host: HostArgs,
+    /// Print the host's JSON answers (for scripts) instead of text for people.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -56,20 +60,65 @@ impl TenantCommand {
         if !response.status().is_success() {
             return Err(answer_error(response).await);
         }
+        let now = crate::clock::now_ms();
         match self.action {
             Action::Delete { name } => println!("deleted tenant {name}"),
             Action::List => {
                 let list: TenantList = response.json().await.context("reading the answer")?;
-                for t in list.tenants {
-                    println!("{}  ({} components)", t.name, t.components);
+                if self.json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else {
+                    let rows: Vec<Vec<String>> = list
+                        .tenants
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                t.name.clone(),
+                                t.components.to_string(),
+                                // Tenant default was never created: it always exists.
+                                match t.created_at {
+                                    0 => "-".to_string(),
+                                    at => render::relative(at, now),
+                                },
+                            ]
+                        })
+                        .collect();
+                    println!(
+                        "{}",
+                        render::table(&["TENANT", "COMPONENTS", "CREATED"], &rows)
+                    );
                 }
             }
             Action::Create { .. } | Action::Show { .. } | Action::Quotas { .. } => {
                 let t: TenantInfo = response.json().await.context("reading the answer")?;
-                println!("{}  ({} components)", t.name, t.components);
-                println!("{}", serde_json::to_string_pretty(&t.quotas)?);
+                if self.json {
+                    println!("{}", serde_json::to_string_pretty(&t)?);
+                } else {
+                    println!(
+                        "{}  ({} components, created {})",
+                        t.name,
+                        t.components,
+                        render::relative(t.created_at, now)
+                    );
+                    println!("{}", quota_table(&t.quotas)?);
+                }
             }
         }
         Ok(())
     }
+}
+
+/// The quotas as a table, in the order `Quotas` declares them.
+fn quota_table(quotas: &crate::quota::Quotas) -> anyhow::Result<String> {
+    let value = serde_json::to_value(quotas)?;
+    let rows: Vec<Vec<String>> = value
+        .as_object()
+        .map(|fields| {
+            fields
+                .iter()
+                .map(|(name, value)| vec![format!("  {name}"), value.to_string()])
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(render::table(&["  QUOTA", "VALUE"], &rows))
 }

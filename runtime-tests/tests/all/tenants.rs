@@ -1073,3 +1073,89 @@ async fn a_flood_of_endless_loops_takes_its_tenants_share_of_the_guest_cpu_not_a
         call.abort();
     }
 }
+
+/// `tsdev tenant` and `tsdev key` against the real host, as an admin would use them: text
+/// for people by default (a quota table, not JSON), `--json` for scripts, a key shown once
+/// and refused at once when revoked.
+#[tokio::test]
+async fn the_cli_manages_tenants_and_keys() {
+    let host = TestHost::start();
+    let tsdev = |args: &[&str]| {
+        let out = host.cli().args(args).output().expect("running tsdev");
+        assert!(
+            out.status.success(),
+            "tsdev {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let created = tsdev(&["tenant", "create", "acme"]);
+    assert!(
+        created.starts_with("acme  (0 components, created "),
+        "{created}"
+    );
+    assert!(
+        created
+            .lines()
+            .any(|l| l.trim_start().starts_with("components") && l.trim_end().ends_with("100")),
+        "the quotas as a table: {created}"
+    );
+    let changed = tsdev(&["tenant", "quotas", "acme", r#"{"components": 3}"#]);
+    assert!(
+        changed
+            .lines()
+            .any(|l| l.trim_start().starts_with("components ") && l.trim_end().ends_with(" 3")),
+        "{changed}"
+    );
+    let listed = tsdev(&["tenant", "list"]);
+    assert!(listed.starts_with("TENANT"), "{listed}");
+    assert!(listed.lines().any(|l| l.starts_with("acme ")), "{listed}");
+    let shown: Value =
+        serde_json::from_str(&tsdev(&["tenant", "show", "acme", "--json"])).expect("JSON");
+    assert_eq!(shown["quotas"]["components"], 3, "{shown}");
+
+    let key = tsdev(&[
+        "key",
+        "create",
+        "acme",
+        "--name",
+        "ci",
+        "--scopes",
+        "deploy,call,read",
+    ]);
+    let key = key.trim().to_string();
+    assert!(key.starts_with("tsdev_"), "only the key on stdout: {key}");
+    let keys = tsdev(&["key", "list", "acme"]);
+    let line = keys
+        .lines()
+        .find(|l| l.contains("  ci  "))
+        .unwrap_or_else(|| panic!("the key is listed: {keys}"));
+    assert!(!keys.contains(&key), "never the key itself: {keys}");
+    let id = line.split_whitespace().next().expect("its id").to_string();
+    let acme = client(Some(&key));
+    let (status, _, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        tsdev(&["key", "revoke", "acme", &id]).trim(),
+        format!("revoked {id}")
+    );
+    let (status, _, _) = send(&host, &acme, Method::GET, "/v1/components", None).await;
+    assert_eq!(status, 401, "revoked at once");
+    assert!(tsdev(&["key", "list", "acme"]).contains("revoked"));
+
+    assert_eq!(
+        tsdev(&["tenant", "delete", "acme"]).trim(),
+        "deleted tenant acme"
+    );
+    let gone = host
+        .cli()
+        .args(["tenant", "show", "acme"])
+        .output()
+        .expect("running tsdev");
+    assert!(!gone.status.success());
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("404"),
+        "{}",
+        String::from_utf8_lossy(&gone.stderr)
+    );
+}
