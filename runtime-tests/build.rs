@@ -12,6 +12,8 @@ const GUESTS: &[(&str, &str)] = &[
     ("HOSTILE", "runtime-tests/guests/hostile"),
     ("FLOWS", "runtime-tests/guests/flows"),
     ("CATALOG", "runtime-tests/guests/catalog"),
+    ("KEEPER", "runtime-tests/guests/keeper"),
+    ("FETCHER", "runtime-tests/guests/fetcher"),
     ("SHOP", "examples/shop"),
     ("ORDER", "examples/order"),
 ];

@@ -131,6 +131,17 @@ pub struct VersionInfo {
     pub current: bool,
 }
 
+/// `GET /v1/kv/{bucket}`: one page of keys, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct KvKeyList {
+    /// The bucket.
+    pub bucket: String,
+    /// Keys (with the prefix asked for), in order.
+    pub keys: Vec<String>,
+    /// More keys follow: ask again with `after` set to this.
+    pub next: Option<String>,
+}
+
 /// `GET /v1/components/{name}/versions`: newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct VersionList {

@@ -82,6 +82,7 @@ error_kinds! {
     InvalidComponent = "invalid-component", "Invalid component";
     TypeTooComplex = "type-too-complex", "Type too complex";
     UnsupportedImport = "unsupported-import", "Unsupported import";
+    NotGranted = "not-granted", "Capability not granted";
     InvalidManifest = "invalid-manifest", "Invalid manifest";
     ProcedureConflict = "procedure-conflict", "Procedure name taken";
     RouteConflict = "route-conflict", "Route taken";

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
+use crate::capabilities::Capabilities;
 use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
 use crate::keys::KeyCache;
@@ -202,7 +203,9 @@ impl Host {
             )
         })?;
         let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
-        let runtime = Runtime::new(Some(config.data_dir.join("compiled")), imports)?;
+        // Capabilities are the host's own: every component is linked with them.
+        let imports = [imports, crate::capabilities::IMPORTS].concat();
+        let runtime = Runtime::new(Some(config.data_dir.join("compiled")), &imports)?;
         let host = Arc::new(Host {
             runtime,
             registries: RwLock::default(),
@@ -802,7 +805,13 @@ impl Host {
                 &params,
                 proc.limits(),
                 context,
-                None,
+                Some(Box::new(Capabilities::new(
+                    tenant,
+                    &context.request_id,
+                    found.deployment.grants.clone(),
+                    self.store.clone(),
+                    quotas.kv_bytes,
+                ))),
                 Some(account(usage)),
             )
             .await?;

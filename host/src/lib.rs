@@ -6,6 +6,7 @@
 //! - [`limits`], [`clock`], [`error_kind`]: documented limits, the clock, failure kinds.
 //! - `metrics`: the host's own metrics (Prometheus text at `GET /metrics`).
 //! - [`access`]: API keys, scopes and tenant names; [`quota`]: per-tenant quotas.
+//! - `grants`: the capabilities a component's manifest grants (buckets, outbound hosts).
 //! - [`manifest`], [`sections`]: `tsdev.toml` and the custom sections `tsdev build` embeds.
 //! - [`policy`]: response caches and rate limits the host enforces on HTTP calls.
 //! - [`store`]: durable state on SQLite or PostgreSQL through sqlx; the typed journal.
@@ -15,6 +16,7 @@
 //!   knows nothing of workflows.
 //! - [`registry`]: deployed components, procedures, JSON <-> WIT values, JSON Schema.
 //! - `keys`: API keys as requests see them (a moment's cache over the store).
+//! - `capabilities`: what guests reach beyond computing (key-value), granted per component.
 //! - [`host`]: deploy, undeploy, call.
 //! - `cluster`: a node following the others on one PostgreSQL (components, clock).
 //! - [`workflow`]: the workflow engine: durable executions run by replay over a journal.
@@ -27,12 +29,14 @@
 
 pub mod access;
 pub mod api;
+mod capabilities;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod clients;
 mod clock;
 mod cluster;
 mod error_kind;
+mod grants;
 mod host;
 mod http;
 mod keys;

@@ -76,6 +76,34 @@ pub const MAX_GUEST_OUTPUT_BYTES: usize = 64 << 10;
 /// Bytes of one `tsdev:host/log` message kept; longer messages are truncated.
 pub const MAX_LOG_MESSAGE_BYTES: usize = 8 << 10;
 
+/// Longest key-value bucket name.
+pub const MAX_BUCKET_NAME_LEN: usize = 64;
+
+/// Longest key-value key, in bytes.
+pub const MAX_KV_KEY_BYTES: usize = 1024;
+
+/// Largest key-value value, in bytes.
+pub const MAX_KV_VALUE_BYTES: usize = 1 << 20;
+
+/// Most keys one `list-keys` call or `GET /v1/kv/{bucket}` page answers.
+pub const KV_KEYS_PER_PAGE: u32 = 1000;
+
+/// Longest an outbound HTTP request may take to resolve its host and connect (TLS
+/// included); a guest may ask for less.
+pub const OUTBOUND_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest an outbound HTTP request may wait for the response's head once sent; a guest
+/// may ask for less.
+pub const OUTBOUND_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest an outbound HTTP exchange may last in all. The call's own deadline ends it
+/// first when it is shorter.
+pub const OUTBOUND_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Largest outbound HTTP response body a guest receives; past it the body fails with
+/// `HTTP-response-body-size`.
+pub const MAX_OUTBOUND_RESPONSE_BYTES: u64 = 16 << 20;
+
 /// The limits one call runs under.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,

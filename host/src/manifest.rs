@@ -22,6 +22,10 @@
 //! timeout = "2s"
 //! fuel = 1_000_000
 //! memory-mib = 128
+//!
+//! [grants]                 # capabilities (docs/capabilities.md); nothing is ambient
+//! key-value = ["todos"]    # wasi:keyvalue buckets it may open
+//! outbound-http = ["https://api.example.com"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -29,6 +33,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::grants::Grants;
 use crate::limits::CallLimits;
 use crate::policy::{Policy, parse_duration, parse_rate_limit, parse_route};
 
@@ -52,6 +57,8 @@ pub enum ManifestError {
     Procedure { procedure: String, message: String },
     #[error("the manifest names {0:?}, which the component does not export")]
     UnknownProcedure(String),
+    #[error("grants: {0}")]
+    Grant(#[from] crate::grants::GrantError),
 }
 
 /// `tsdev.toml`, parsed. Field names are kebab-case in the file.
@@ -63,6 +70,9 @@ pub(crate) struct Manifest {
     /// Per procedure, by its registry name (`interface.function`).
     #[serde(default)]
     pub procedures: BTreeMap<String, ProcedureSection>,
+    /// What the component may use beyond computing.
+    #[serde(default)]
+    pub grants: Grants,
 }
 
 /// `[component]`.
@@ -99,6 +109,7 @@ impl Manifest {
         for (name, section) in &manifest.procedures {
             section.policy(name, CallLimits::default())?;
         }
+        manifest.grants.check()?;
         Ok(manifest)
     }
 
@@ -243,8 +254,21 @@ mod tests {
     }
 
     #[test]
+    fn grants_name_buckets() {
+        let manifest =
+            Manifest::parse("[grants]\nkey-value = [\"todos\", \"v1.cache\"]").expect("valid");
+        assert!(manifest.grants.allows_bucket("todos"));
+        assert!(manifest.grants.allows_bucket("v1.cache"));
+        assert!(!manifest.grants.allows_bucket("other"));
+        assert!(!Manifest::default().grants.allows_bucket("todos"));
+    }
+
+    #[test]
     fn bad_manifests_name_the_problem() {
         for (text, expected) in [
+            ("[grants]\nkey-value = [\"a/b\"]", "bucket name"),
+            ("[grants]\nkey-value = [\"\"]", "bucket name"),
+            ("[grants]\nsockets = true", "unknown field"),
             ("[procedures.x]\nroute = \"FETCH /a\"", "method"),
             (
                 "[procedures.x]\nroute = \"GET /v1/things\"",

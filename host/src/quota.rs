@@ -35,6 +35,8 @@ pub const DEFAULT_FUEL_PER_MINUTE: u64 = 1 << 50;
 /// Bytes of journal a tenant's unfinished executions may hold (their steps' requests and
 /// outcomes), counted when an execution starts: 1 GiB.
 pub const DEFAULT_JOURNAL_BYTES: u64 = 1 << 30;
+/// Bytes of key-value data (keys and values, all buckets) a tenant may hold: 256 MiB.
+pub const DEFAULT_KV_BYTES: u64 = 256 << 20;
 /// The longest call the host allows, in ms: the default time ceiling.
 const MAX_TIMEOUT_MS: u64 = limits::MAX_TIMEOUT.as_millis() as u64;
 /// The most instances a tenant may run at once: all the host runs.
@@ -66,6 +68,9 @@ pub struct Quotas {
     pub fuel_per_minute: u64,
     /// Bytes of journal its unfinished executions may hold; past it, starts get 429.
     pub journal_bytes: u64,
+    /// Bytes of key-value data (keys and values) its buckets may hold; a write past it
+    /// fails and changes nothing.
+    pub kv_bytes: u64,
     /// The most fuel a deployment may give a call.
     pub max_fuel: u64,
     /// The most memory a deployment may give a call, in bytes.
@@ -84,6 +89,7 @@ impl Default for Quotas {
             running_executions: DEFAULT_RUNNING_EXECUTIONS,
             fuel_per_minute: DEFAULT_FUEL_PER_MINUTE,
             journal_bytes: DEFAULT_JOURNAL_BYTES,
+            kv_bytes: DEFAULT_KV_BYTES,
             max_fuel: limits::MAX_FUEL,
             max_memory_bytes: limits::MAX_MEMORY_BYTES,
             max_timeout_ms: MAX_TIMEOUT_MS,
@@ -116,6 +122,9 @@ pub struct QuotaChange {
     /// Bytes of journal held by unfinished executions.
     #[schemars(range(min = 1, max = MAX_BYTES))]
     pub journal_bytes: Option<u64>,
+    /// Bytes of key-value data.
+    #[schemars(range(min = 1, max = MAX_BYTES))]
+    pub kv_bytes: Option<u64>,
     /// Fuel ceiling per call.
     #[schemars(range(min = 1, max = limits::MAX_FUEL))]
     pub max_fuel: Option<u64>,
@@ -190,6 +199,7 @@ impl Quotas {
             "journal_bytes",
             MAX_BYTES,
         )?;
+        set(&mut self.kv_bytes, change.kv_bytes, "kv_bytes", MAX_BYTES)?;
         set(
             &mut self.max_fuel,
             change.max_fuel,

@@ -9,8 +9,8 @@ use tsdev::limits::{CallLimits, KEPT_VERSIONS};
 use tsdev::store::journal::CallOutcome;
 use tsdev::store::{
     self, AuditEntry, AuditFilter, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
-    Holder, JournalEntry, Lease, NewExecution, Notice, Outcome, SignalSent, Step, StepKind, Store,
-    StoreError, StoredComponent, StoredKey, UnfinishedQuota,
+    Holder, JournalEntry, KvExpect, KvSet, KvWrite, Lease, NewExecution, Notice, Outcome,
+    SignalSent, Step, StepKind, Store, StoreError, StoredComponent, StoredKey, UnfinishedQuota,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -1577,4 +1577,182 @@ async fn unsupported_database_urls_are_refused() {
         !message.contains("hunter2"),
         "the password is not repeated: {message}"
     );
+}
+
+/// Key-value entries: conditional writes on versions, tenants and buckets apart, keys
+/// listed in order by prefix and page, and the bytes each tenant holds kept exactly by the
+/// triggers (the `kv_bytes` quota undoes a write past it, lets one that shrinks through).
+async fn exercise_key_value(store: &dyn Store) {
+    const NO_QUOTA: u64 = u64::MAX;
+    let write = |tenant: &str, key: &str, value: &[u8], expect, max_bytes| KvSet {
+        tenant: tenant.to_string(),
+        bucket: "b".to_string(),
+        key: key.to_string(),
+        value: value.to_vec(),
+        expect,
+        max_bytes,
+        now: 1,
+    };
+    let set = |tenant: &'static str, key: &'static str, value: &'static [u8], expect| async move {
+        store
+            .kv_set(write(tenant, key, value, expect, NO_QUOTA))
+            .await
+            .expect("set")
+    };
+    assert_eq!(store.kv_get("acme", "b", "k").await.expect("get"), None);
+    let KvWrite::Written(v1) = set("acme", "k", b"one", KvExpect::Absent).await else {
+        panic!("the first write of an absent key is written");
+    };
+    assert_eq!(
+        set("acme", "k", b"again", KvExpect::Absent).await,
+        KvWrite::Conflict
+    );
+    let entry = store
+        .kv_get("acme", "b", "k")
+        .await
+        .expect("get")
+        .expect("an entry");
+    assert_eq!((entry.value.as_slice(), entry.version), (&b"one"[..], v1));
+    let KvWrite::Written(v2) = set("acme", "k", b"two", KvExpect::Version(v1)).await else {
+        panic!("a write at the version read is written");
+    };
+    assert_ne!(v1, v2, "every write changes the version");
+    assert_eq!(
+        set("acme", "k", b"stale", KvExpect::Version(v1)).await,
+        KvWrite::Conflict
+    );
+    // Deleted and written again: a compare-and-swap of the old version still fails.
+    assert!(store.kv_delete("acme", "b", "k").await.expect("delete"));
+    assert!(!store.kv_delete("acme", "b", "k").await.expect("delete"));
+    assert!(matches!(
+        set("acme", "k", b"two", KvExpect::Anything).await,
+        KvWrite::Written(_)
+    ));
+    assert_eq!(
+        set("acme", "k", b"x", KvExpect::Version(v2)).await,
+        KvWrite::Conflict
+    );
+
+    // Tenants and buckets are apart.
+    assert_eq!(store.kv_get("beta", "b", "k").await.expect("get"), None);
+    assert_eq!(store.kv_get("acme", "other", "k").await.expect("get"), None);
+
+    // Listing: by prefix, in order, a page at a time.
+    for key in ["user/3", "user/1", "user/2", "users", "zeta"] {
+        set("acme", key, b"v", KvExpect::Anything).await;
+    }
+    let page = store
+        .kv_list("acme", "b", "user/", None, 2)
+        .await
+        .expect("list");
+    assert_eq!(
+        (page.keys.clone(), page.more),
+        (vec!["user/1".to_string(), "user/2".to_string()], true)
+    );
+    let page = store
+        .kv_list("acme", "b", "user/", Some("user/2"), 2)
+        .await
+        .expect("list");
+    assert_eq!((page.keys, page.more), (vec!["user/3".to_string()], false));
+    let all = store
+        .kv_list("acme", "b", "", None, 100)
+        .await
+        .expect("list");
+    assert_eq!(all.keys.len(), 6, "{:?}", all.keys);
+    assert!(
+        store
+            .kv_list("beta", "b", "", None, 100)
+            .await
+            .expect("list")
+            .keys
+            .is_empty()
+    );
+
+    // Bytes held: keys and values, kept by every insert, update and delete.
+    let expected: u64 = [
+        ("k", 3),
+        ("user/3", 1),
+        ("user/1", 1),
+        ("user/2", 1),
+        ("users", 1),
+        ("zeta", 1),
+    ]
+    .iter()
+    .map(|(k, v)| k.len() as u64 + v)
+    .sum();
+    assert_eq!(store.kv_bytes("acme").await.expect("bytes"), expected);
+    assert_eq!(store.kv_bytes("beta").await.expect("bytes"), 0);
+
+    // The quota: a write past it changes nothing; one that does not grow passes.
+    let quota = expected + 10;
+    let past = store
+        .kv_set(write("acme", "big", &[1; 20], KvExpect::Anything, quota))
+        .await
+        .expect("set");
+    assert_eq!(
+        past,
+        KvWrite::OverQuota {
+            would_hold: expected + 23
+        }
+    );
+    assert_eq!(store.kv_get("acme", "b", "big").await.expect("get"), None);
+    assert_eq!(store.kv_bytes("acme").await.expect("bytes"), expected);
+    let fits = store
+        .kv_set(write("acme", "fit", &[1; 7], KvExpect::Anything, quota))
+        .await
+        .expect("set");
+    assert!(matches!(fits, KvWrite::Written(_)), "{fits:?}");
+    let shrink = store
+        .kv_set(write("acme", "k", &[1], KvExpect::Anything, expected))
+        .await
+        .expect("set");
+    assert!(
+        matches!(shrink, KvWrite::Written(_)),
+        "a shrinking write passes: {shrink:?}"
+    );
+    assert_eq!(
+        store.kv_bytes("acme").await.expect("bytes"),
+        expected + 10 - 2
+    );
+
+    // A value of every byte survives both backends as it was.
+    let every_byte: Vec<u8> = (0..=255).collect();
+    store
+        .kv_set(write(
+            "acme",
+            "bytes",
+            &every_byte,
+            KvExpect::Anything,
+            NO_QUOTA,
+        ))
+        .await
+        .expect("set");
+    assert_eq!(
+        store
+            .kv_get("acme", "b", "bytes")
+            .await
+            .expect("get")
+            .map(|e| e.value),
+        Some(every_byte)
+    );
+
+    // Deleting the tenant deletes its entries and their count.
+    store.create_tenant("acme", 1).await.expect("create");
+    assert!(store.delete_tenant("acme", 5).await.expect("delete"));
+    assert_eq!(store.kv_get("acme", "b", "zeta").await.expect("get"), None);
+    assert_eq!(store.kv_bytes("acme").await.expect("bytes"), 0);
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_its_key_value_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_key_value(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_its_key_value_contract() {
+    let database = PostgresDatabase::create().await;
+    exercise_key_value(database.open().await.as_ref()).await;
+    database.drop_it().await;
 }

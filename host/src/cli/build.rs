@@ -114,7 +114,9 @@ impl BuildCommand {
         let check_name = name.clone();
         let progress = super::spinner(format!("checking {name} as the host would"));
         let deployment = tokio::task::spawn_blocking(move || -> anyhow::Result<Deployment> {
-            let runtime = Runtime::for_checking(crate::workflow::IMPORTS)?;
+            let runtime = Runtime::for_checking(
+                &[crate::workflow::IMPORTS, crate::capabilities::IMPORTS].concat(),
+            )?;
             Ok(Deployment::prepare(
                 &runtime,
                 &check_name,

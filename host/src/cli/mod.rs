@@ -10,6 +10,7 @@ mod dev;
 mod generate;
 mod init;
 mod key;
+mod kv;
 mod login;
 mod procedures;
 mod render;
@@ -53,6 +54,7 @@ enum Command {
     Workflow(workflow::WorkflowCommand),
     Tenant(tenant::TenantCommand),
     Key(key::KeyCommand),
+    Kv(kv::KvCommand),
     Login(login::LoginCommand),
 }
 
@@ -97,6 +99,7 @@ pub fn main() -> ExitCode {
             Command::Call(c) => c.run().await,
             Command::Procedures(c) => c.run().await,
             Command::Versions(c) => c.run().await,
+            Command::Kv(c) => c.run().await,
             Command::Rollback(c) => c.run().await,
             Command::Generate(c) => c.run().await,
             Command::Workflow(c) => c.run().await,

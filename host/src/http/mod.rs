@@ -22,6 +22,7 @@ pub(crate) mod components;
 pub(crate) mod cross_site;
 pub(crate) mod exposure;
 pub(crate) mod health;
+pub(crate) mod kv;
 pub(crate) mod metrics;
 pub(crate) mod nodes;
 pub(crate) mod openapi;
@@ -234,6 +235,16 @@ fn routes(state: AppState) -> Router {
             axum::routing::delete(tenants::revoke_key),
         )
         .route("/v1/audit", get(tenants::audit))
+        .route("/v1/kv/{bucket}", get(kv::list))
+        .route(
+            "/v1/kv/{bucket}/{*key}",
+            get(kv::get)
+                .put(kv::put)
+                .delete(kv::delete)
+                // One byte over the limit, so that the limit itself is answered by the
+                // key-value check, with its own message.
+                .layer(DefaultBodyLimit::max(limits::MAX_KV_VALUE_BYTES + 1)),
+        )
         .route("/metrics", get(metrics::scrape))
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/nodes/{id}/drain", post(nodes::drain))

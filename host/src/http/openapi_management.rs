@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::api::{
     AuditList, Catalogue, ComponentInfo, ComponentList, CreatedKey, ExecutionInfo, ExecutionList,
-    HealthInfo, KeyList, NewKey, NewTenant, NodeList, ProblemBody, RollbackRequest, RunningInfo,
-    SignalInfo, StartedInfo, TenantInfo, TenantList, VersionList,
+    HealthInfo, KeyList, KvKeyList, NewKey, NewTenant, NodeList, ProblemBody, RollbackRequest,
+    RunningInfo, SignalInfo, StartedInfo, TenantInfo, TenantList, VersionList,
 };
 use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
@@ -366,6 +366,7 @@ pub(crate) fn add(
 
     add_tenants(paths, g);
     add_nodes(paths, g);
+    add_kv(paths, g);
 
     // Every management endpoint needs a key (when keys are on): say how it refuses.
     for (path, item) in paths.iter_mut() {
@@ -533,6 +534,88 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
         ),
     ]);
     paths.insert("/v1/audit".into(), json!({ "get": audit }));
+}
+
+/// `/v1/kv`: a tenant's key-value data.
+fn add_kv(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
+    let bucket = path_param(
+        "bucket",
+        "A bucket named in a component's `[grants] key-value`.",
+        json!({ "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" }),
+    );
+    let key = path_param(
+        "key",
+        "The key (may hold `/`).",
+        json!({ "type": "string", "minLength": 1, "maxLength": crate::limits::MAX_KV_KEY_BYTES }),
+    );
+    let mut list = operation(
+        "kv.list",
+        "Keys of a bucket in order, a page at a time (scope read).",
+        responses(vec![
+            ("200", answer::<KvKeyList>(g, "One page of keys.")),
+            ("400", problem_response("invalid-args or invalid-query")),
+        ]),
+    );
+    list["parameters"] = json!([
+        bucket.clone(),
+        query_param(
+            "prefix",
+            "Only keys that start with this.",
+            json!({ "type": "string" })
+        ),
+        query_param(
+            "after",
+            "Keys after this one: the `next` of the page before.",
+            json!({ "type": "string" })
+        ),
+        query_param(
+            "limit",
+            "Keys per page.",
+            json!({ "type": "integer", "minimum": 1, "maximum": crate::limits::KV_KEYS_PER_PAGE })
+        ),
+    ]);
+    paths.insert("/v1/kv/{bucket}".into(), json!({ "get": list }));
+    let bytes = json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } });
+    let mut get = operation(
+        "kv.get",
+        "A value's bytes (scope read).",
+        responses(vec![
+            (
+                "200",
+                json!({ "description": "The value.", "content": bytes.clone() }),
+            ),
+            ("400", problem_response("invalid-args")),
+            ("404", problem_response("not-found")),
+        ]),
+    );
+    get["parameters"] = json!([bucket.clone(), key.clone()]);
+    let mut put = operation(
+        "kv.set",
+        "Set a value to the body's bytes (scope operate).",
+        responses(vec![
+            ("204", json!({ "description": "Set." })),
+            ("400", problem_response("invalid-args or bad-body")),
+            ("413", problem_response("too-large")),
+            ("429", problem_response("quota-exceeded (kv_bytes)")),
+        ]),
+    );
+    put["parameters"] = json!([bucket.clone(), key.clone()]);
+    // An empty body is an empty value.
+    put["requestBody"] = json!({ "required": false, "content": bytes });
+    let mut delete = operation(
+        "kv.delete",
+        "Delete a key (scope operate).",
+        responses(vec![
+            ("204", json!({ "description": "Deleted." })),
+            ("400", problem_response("invalid-args")),
+            ("404", problem_response("not-found")),
+        ]),
+    );
+    delete["parameters"] = json!([bucket, key]);
+    paths.insert(
+        "/v1/kv/{bucket}/{key}".into(),
+        json!({ "get": get, "put": put, "delete": delete }),
+    );
 }
 
 /// `/v1/nodes` and draining one.

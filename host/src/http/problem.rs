@@ -111,6 +111,9 @@ impl From<DeployFailure> for Problem {
                 }
                 DeployError::TypeTooComplex(_) => component(ErrorKind::TypeTooComplex, e),
                 DeployError::UnsupportedImport(_) => component(ErrorKind::UnsupportedImport, e),
+                DeployError::NotGranted { interface, grant } => component(ErrorKind::NotGranted, e)
+                    .with("interface", json!(interface))
+                    .with("grant", json!(grant)),
                 DeployError::Conflict { procedure, owner } => Problem::new(
                     StatusCode::CONFLICT,
                     ErrorKind::ProcedureConflict,

@@ -23,6 +23,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{ComponentExportIndex, InstancePre, Type};
 
+use crate::grants::Grants;
 use crate::limits::CallLimits;
 use crate::manifest::{ComponentSection, Manifest, ManifestError};
 use crate::policy::Enforcement;
@@ -53,6 +54,10 @@ pub enum DeployError {
     Invalid(String),
     #[error("the component imports something this host does not provide: {0}")]
     UnsupportedImport(String),
+    #[error(
+        "the component imports {interface}, which its manifest does not grant; add {grant} to its tsdev.toml"
+    )]
+    NotGranted { interface: String, grant: String },
     #[error("{0}")]
     Reflect(String),
     #[error(transparent)]
@@ -118,6 +123,8 @@ pub struct Deployment {
     pub workflows: bool,
     /// The manifest's `[component]` (version and description), when it has one.
     pub about: ComponentSection,
+    /// What its manifest grants it (`[grants]`).
+    pub grants: Arc<Grants>,
 }
 
 /// Hex SHA-256 of `bytes`: a component's version.
@@ -158,13 +165,53 @@ pub(crate) const PROVIDED_PACKAGES: &[&str] = &[
     "wasi:cli",
     "wasi:clocks",
     "wasi:filesystem",
+    "wasi:http",
     "wasi:io",
+    "wasi:keyvalue",
     "wasi:logging",
     "wasi:random",
     "wasi:sockets",
     "tsdev:host",
     "tsdev:workflow",
 ];
+
+/// An interface a component imports only with a grant in its manifest.
+struct GrantedInterface {
+    /// The start of the interface's names (any version).
+    prefix: &'static str,
+    /// The grant that allows it, as written in tsdev.toml.
+    grant: &'static str,
+    granted: fn(&Grants) -> bool,
+}
+
+/// Capabilities behind a grant (docs/capabilities.md). `wasi:http/outgoing-handler` is
+/// not among them: JavaScript components (jco) import it whatever they do, so it is
+/// accepted at upload and each request is checked against `outbound-http` when it is sent.
+const GRANTED_INTERFACES: &[GrantedInterface] = &[GrantedInterface {
+    prefix: "wasi:keyvalue/",
+    grant: "[grants] key-value = [\"BUCKET\", ...]",
+    granted: |grants| !grants.key_value.is_empty(),
+}];
+
+/// Refuse a component that imports a capability its manifest does not grant, naming the
+/// interface and the grant that would allow it.
+fn check_grants<'a>(
+    imports: impl IntoIterator<Item = &'a str>,
+    grants: &Grants,
+) -> Result<(), DeployError> {
+    for import in imports {
+        let refused = GRANTED_INTERFACES
+            .iter()
+            .find(|i| import.starts_with(i.prefix) && !(i.granted)(grants));
+        if let Some(interface) = refused {
+            return Err(DeployError::NotGranted {
+                interface: import.to_string(),
+                grant: interface.grant.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
 
 /// Refuse a component that imports an interface of a package this host does not provide,
 /// from its import section alone, before anything is compiled.
@@ -228,10 +275,15 @@ impl Deployment {
         let mut descriptions = docs::descriptions(wasm);
         let manifest = Manifest::from_component(wasm)?.unwrap_or_default();
         manifest.check_names(|name| found.iter().any(|p| p.name == name))?;
-        let workflows = component
+        let imports: Vec<String> = component
             .component_type()
             .imports(runtime.engine())
-            .any(|(name, _)| name.starts_with("tsdev:workflow/durable"));
+            .map(|(name, _)| name.to_string())
+            .collect();
+        check_grants(imports.iter().map(String::as_str), &manifest.grants)?;
+        let workflows = imports
+            .iter()
+            .any(|name| name.starts_with("tsdev:workflow/durable"));
         let procedures = found
             .into_iter()
             .map(|p| {
@@ -264,6 +316,7 @@ impl Deployment {
             unexposed,
             workflows,
             about: manifest.component,
+            grants: Arc::new(manifest.grants),
         })
     }
 }

@@ -26,6 +26,12 @@ pub trait CallExtension: Any + Send {
         false
     }
 
+    /// What sends the call's outbound HTTP requests (`wasi:http/outgoing-handler`); without
+    /// it every request is denied.
+    fn http_hooks(&mut self) -> Option<&mut dyn wasmtime_wasi_http::WasiHttpHooks> {
+        None
+    }
+
     /// For the imports that downcast to the extension they belong to.
     fn as_any_mut(&mut self) -> &mut dyn Any;
 }

@@ -42,6 +42,8 @@ pub(crate) fn linker(
 ) -> wasmtime::Result<Linker<StoreState>> {
     let mut linker = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    // Every request is checked when it is sent (see `StoreState`'s `WasiHttpView`).
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)?;
     wasi_logging::Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(
         &mut linker,

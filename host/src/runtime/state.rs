@@ -5,6 +5,7 @@
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::limits;
 
@@ -14,6 +15,8 @@ use super::output::{CallLabel, GuestOutput};
 /// The data of one call's `Store`.
 pub struct StoreState {
     pub(crate) wasi: WasiCtx,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) no_outbound_http: DenyOutbound,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) label: CallLabel,
@@ -44,6 +47,8 @@ impl StoreState {
         }
         StoreState {
             wasi: builder.build(),
+            http: WasiHttpCtx::new(),
+            no_outbound_http: DenyOutbound,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
             label,
@@ -71,6 +76,42 @@ impl WasiView for StoreState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl WasiHttpView for StoreState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let hooks = self.extension.as_mut().and_then(|e| e.http_hooks());
+        WasiHttpCtxView {
+            hooks: hooks.unwrap_or(&mut self.no_outbound_http),
+            ctx: &mut self.http,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The hooks of a call whose caller gave none (a workflow's own code): every outbound
+/// request is denied.
+pub(crate) struct DenyOutbound;
+
+impl WasiHttpHooks for DenyOutbound {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }
 

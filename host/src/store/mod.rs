@@ -9,6 +9,7 @@
 //! - [`TenantStore`]: tenants, API keys (their hashes) and the audit log;
 //! - [`workflow`]: durable workflow executions and their fenced leases;
 //! - [`journal`]: the typed, versioned journal of each execution;
+//! - [`KeyValueStore`]: guests' key-value entries, per tenant and bucket;
 //! - [`NodeStore`]: the nodes sharing the database, and what keeps each in step with the
 //!   others (the database's clock, the current components, notices on PostgreSQL).
 //!
@@ -16,6 +17,7 @@
 //! are committed together (see `writes`).
 
 pub mod journal;
+mod keyvalue;
 mod nodes;
 mod notices;
 mod sql;
@@ -29,6 +31,7 @@ use std::sync::Arc;
 use crate::limits::CallLimits;
 
 pub use journal::{JournalEntry, Outcome, Step, StepKind};
+pub use keyvalue::{KeyValueStore, KvEntry, KvExpect, KvKeys, KvSet, KvWrite};
 pub use nodes::{ComponentHead, Node, NodeStore};
 pub use notices::Notice;
 pub use sql::SqlStore;
@@ -90,6 +93,10 @@ pub enum StoreError {
         /// The node that thought it held it.
         owner: String,
     },
+    /// A key-value write that would take its tenant to this many bytes, past its quota:
+    /// undone ([`KeyValueStore::kv_set`] answers it as [`KvWrite::OverQuota`]).
+    #[error("the write would take the tenant to {0} bytes of key-value data, past its quota")]
+    KvPastQuota(u64),
     /// A write ran but its transaction did not commit (or the writer is gone): not done.
     #[error("committing writes: {0}")]
     Commit(String),
@@ -136,7 +143,7 @@ pub struct VersionRecord {
 
 /// What the host keeps across restarts.
 #[async_trait::async_trait]
-pub trait Store: TenantStore + NodeStore + Send + Sync + 'static {
+pub trait Store: TenantStore + NodeStore + KeyValueStore + Send + Sync + 'static {
     /// Save `component` as the current version of its name, replacing the previous one
     /// in one transaction.
     async fn save_component(&self, component: &StoredComponent) -> Result<(), StoreError>;

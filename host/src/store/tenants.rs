@@ -282,6 +282,9 @@ impl TenantStore for SqlStore {
                         "DELETE FROM components WHERE tenant = $1",
                         "DELETE FROM component_versions WHERE tenant = $1",
                         "DELETE FROM api_keys WHERE tenant = $1",
+                        // Entries first: their trigger counts into kv_usage.
+                        "DELETE FROM kv_entries WHERE tenant = $1",
+                        "DELETE FROM kv_usage WHERE tenant = $1",
                     ] {
                         sqlx::query(statement)
                             .bind(&name)

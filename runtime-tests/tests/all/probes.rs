@@ -50,14 +50,16 @@ async fn a_type_that_doubles_itself_is_refused_before_any_expensive_work() {
 #[tokio::test]
 async fn an_import_the_host_lacks_is_refused_from_the_import_section() {
     let host = TestHost::start();
-    let wasm = wat::parse_str(r#"(component (import "wasi:http/types@0.2.10" (instance)))"#)
-        .expect("valid WAT");
-    let (status, problem) = host.upload("name=needs-http", wasm).await;
+    let wasm =
+        wat::parse_str(r#"(component (import "wasi:blobstore/container@0.2.0-draft" (instance)))"#)
+            .expect("valid WAT");
+    let (status, problem) = host.upload("name=needs-blobs", wasm).await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["kind"], "unsupported-import");
     let detail = problem["detail"].as_str().unwrap_or("");
     assert!(
-        detail.contains("wasi:http/types@0.2.10") && detail.contains("provides no wasi:http"),
+        detail.contains("wasi:blobstore/container@0.2.0-draft")
+            && detail.contains("provides no wasi:blobstore"),
         "{detail}"
     );
 }

@@ -304,6 +304,14 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
     )
     .await;
     let acme = client(Some(&acme_key));
+    // A key-value entry of acme's.
+    let put = acme
+        .put(format!("{}/v1/kv/todos/k1", host.url))
+        .body("acme-kv-value")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(put.status(), 204);
     let (status, started, _) = send(
         &host,
         &acme,
@@ -319,6 +327,7 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
 
     // What must never appear in an answer to another caller.
     let acme_secrets = [
+        "acme-kv-value".to_string(),
         execution.clone(),
         hello["version"].as_str().expect("a version").to_string(),
         acme_key_id.clone(),
@@ -334,6 +343,8 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
         for (method, _) in item.as_object().expect("an operation map") {
             let concrete = path
                 .replace("{tenant}", "acme")
+                .replace("{bucket}", "todos")
+                .replace("{key}", "k1")
                 .replace(
                     "{name}",
                     if path.contains("workflows") {
@@ -401,7 +412,12 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
         }
         let allowed: &[u16] = match (method.as_str(), template.as_str()) {
             // Beta's own lists, and creating in beta's own tenant (an empty upload is 415).
-            ("GET", "/v1/components" | "/v1/executions" | "/v1/audit") => &[200],
+            ("GET", "/v1/components" | "/v1/executions" | "/v1/audit" | "/v1/kv/{bucket}") => {
+                &[200]
+            }
+            // Beta writes and deletes its own entry of that name.
+            ("PUT", "/v1/kv/{bucket}/{key}") => &[204],
+            ("DELETE", "/v1/kv/{bucket}/{key}") => &[204, 404],
             ("POST", "/v1/components") => &[415],
             // Admin only.
             (_, "/v1/tenants" | "/v1/nodes" | "/v1/nodes/{id}/drain")
