@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("CATALOG", "runtime-tests/guests/catalog"),
     ("KEEPER", "runtime-tests/guests/keeper"),
     ("FETCHER", "runtime-tests/guests/fetcher"),
+    ("RELAY", "runtime-tests/guests/relay"),
     ("SHOP", "examples/shop"),
     ("ORDER", "examples/order"),
 ];

@@ -7,6 +7,7 @@
 //! [grants]
 //! key-value = ["todos"]                                  # wasi:keyvalue buckets
 //! outbound-http = ["https://api.example.com", "https://*.example.net:8443"]
+//! invoke = ["orders.create"]                             # procedures of its tenant
 //! ```
 
 use std::net::IpAddr;
@@ -43,12 +44,20 @@ pub struct Grants {
     /// Origins (`scheme://host[:port]`, `*.` for any subdomain) it may send HTTP requests to.
     #[serde(default)]
     pub outbound_http: Vec<String>,
+    /// Procedures of its tenant (`interface.function`) it may call (`tsdev:host/invoke`).
+    #[serde(default)]
+    pub invoke: Vec<String>,
 }
 
 impl Grants {
     /// Whether the component may open bucket `name`.
     pub fn allows_bucket(&self, name: &str) -> bool {
         self.key_value.iter().any(|b| b == name)
+    }
+
+    /// Whether the component may call procedure `name`.
+    pub fn allows_invoke(&self, name: &str) -> bool {
+        self.invoke.iter().any(|p| p == name)
     }
 
     /// The first outbound grant that allows a request to `scheme://host:port`.
@@ -332,7 +341,10 @@ mod tests {
         let grants = Grants {
             key_value: vec!["todos".into()],
             outbound_http: vec!["https://api.example.com".into()],
+            invoke: vec!["orders.create".into()],
         };
+        assert!(grants.allows_invoke("orders.create"));
+        assert!(!grants.allows_invoke("orders.delete"));
         assert!(grants.check().is_ok());
         assert!(
             grants

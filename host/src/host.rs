@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::Value;
 
 use crate::capabilities::Capabilities;
+use crate::capabilities::invoke::{Invocation, InvokeFailure, Invoker};
 use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
 use crate::keys::KeyCache;
@@ -151,6 +152,8 @@ pub struct Host {
     unloadable: std::sync::Mutex<HashSet<ComponentHead>>,
     /// Live API keys, remembered for a moment (see [`crate::keys`]).
     keys: KeyCache,
+    /// The host itself, for the invocations of the calls it makes.
+    me: std::sync::Weak<Host>,
 }
 
 /// The kept version a rollback of `name` goes to: the one whose hash is `to` or starts
@@ -206,7 +209,8 @@ impl Host {
         // Capabilities are the host's own: every component is linked with them.
         let imports = [imports, crate::capabilities::IMPORTS].concat();
         let runtime = Runtime::new(Some(config.data_dir.join("compiled")), &imports)?;
-        let host = Arc::new(Host {
+        let host = Arc::new_cyclic(|me| Host {
+            me: me.clone(),
             runtime,
             registries: RwLock::default(),
             quotas: RwLock::default(),
@@ -793,6 +797,18 @@ impl Host {
                 retry_after_secs: 1,
             })
         })?;
+        // An invoked call ends before its caller's deadline.
+        let mut limits = proc.limits();
+        if let Some(deadline) = context.deadline {
+            let left = deadline
+                .saturating_duration_since(std::time::Instant::now())
+                .saturating_sub(limits::INVOKE_DEADLINE_MARGIN);
+            let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
+            limits.timeout_ms = limits.timeout_ms.min(left_ms).max(1);
+        }
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(limits.timeout_ms);
+        let invoker = self.me.upgrade().map(|host| host as Arc<dyn Invoker>);
         let results = self
             .runtime
             .invoke(
@@ -803,14 +819,16 @@ impl Host {
                     result_count: usize::from(proc.result.is_some()),
                 },
                 &params,
-                proc.limits(),
+                limits,
                 context,
                 Some(Box::new(Capabilities::new(
                     tenant,
-                    &context.request_id,
+                    context,
+                    deadline,
                     found.deployment.grants.clone(),
                     self.store.clone(),
                     quotas.kv_bytes,
+                    invoker,
                 ))),
                 Some(account(usage)),
             )
@@ -819,6 +837,42 @@ impl Host {
         Ok(CallOutput {
             body: result_body(&value)?,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl Invoker for Host {
+    async fn invoke(&self, invocation: Invocation) -> Result<String, InvokeFailure> {
+        let args: Value = serde_json::from_str(&invocation.args_json)
+            .map_err(|e| InvokeFailure::InvalidArgs(format!("the arguments are not JSON: {e}")))?;
+        let context = CallContext {
+            request_id: invocation.request_id,
+            idempotency_key: None,
+            depth: invocation.depth,
+            deadline: Some(invocation.deadline),
+        };
+        match self
+            .call(&invocation.tenant, &invocation.procedure, &args, &context)
+            .await
+        {
+            Ok(output) => String::from_utf8(output.body).map_err(|_| InvokeFailure::Failed {
+                kind: ErrorKind::Internal.as_str().into(),
+                detail: "the result is not UTF-8".into(),
+            }),
+            Err(CallError::NotFound(_)) => Err(InvokeFailure::NotFound),
+            Err(CallError::InvalidArgs(e)) => Err(InvokeFailure::InvalidArgs(e.to_string())),
+            Err(CallError::ProcedureError(value)) => {
+                Err(InvokeFailure::ProcedureError(value.to_string()))
+            }
+            Err(CallError::Quota(refusal)) => Err(InvokeFailure::Failed {
+                kind: ErrorKind::QuotaExceeded.as_str().into(),
+                detail: refusal.detail,
+            }),
+            Err(CallError::Failure(failure)) => Err(InvokeFailure::Failed {
+                kind: failure.kind().as_str().into(),
+                detail: failure.to_string(),
+            }),
+        }
     }
 }
 

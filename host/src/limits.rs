@@ -104,6 +104,14 @@ pub const OUTBOUND_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
 /// `HTTP-response-body-size`.
 pub const MAX_OUTBOUND_RESPONSE_BYTES: u64 = 16 << 20;
 
+/// How deep procedures may call one another (`tsdev:host/invoke`): the call from outside
+/// is at depth 0; a call past this answers `too-deep`.
+pub const MAX_INVOKE_DEPTH: u32 = 8;
+
+/// How long before its caller's deadline an invoked call must end, so that the caller can
+/// still answer the failure of a call that ran out of time.
+pub const INVOKE_DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+
 /// The limits one call runs under.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,

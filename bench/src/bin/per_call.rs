@@ -51,10 +51,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let args = json!({ "name": "bench" });
     let args_bytes = serde_json::to_vec(&args)?;
-    let context = CallContext {
-        request_id: "bench".into(),
-        idempotency_key: None,
-    };
+    let context = CallContext::new("bench".into(), None);
 
     // tsdev, end to end in process.
     let tsdev_call = || async {

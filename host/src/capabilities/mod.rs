@@ -6,21 +6,24 @@
 //!
 //! - [`keyvalue`]: `wasi:keyvalue@0.2.0-draft2` over the host's own store.
 //! - [`outbound_http`]: `wasi:http/outgoing-handler`, to granted origins only.
+//! - [`invoke`]: `tsdev:host/invoke`, calls of the tenant's other procedures.
 //!
 //! A procedure call carries its [`Capabilities`] as the call's extension; a workflow's own
 //! code has none (it would not replay): it reaches capabilities through its steps.
 
+pub(crate) mod invoke;
 pub(crate) mod keyvalue;
 pub(crate) mod outbound_http;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::grants::Grants;
-use crate::runtime::{CallExtension, ImportsHook, StoreState};
+use crate::runtime::{CallContext, CallExtension, ImportsHook, StoreState};
 use crate::store::Store;
 
 /// The imports every component is linked with for capabilities.
-pub(crate) const IMPORTS: &[ImportsHook] = &[keyvalue::add_to_linker];
+pub(crate) const IMPORTS: &[ImportsHook] = &[keyvalue::add_to_linker, invoke::add_to_linker];
 
 /// What one call of a component may reach, and where.
 pub(crate) struct Capabilities {
@@ -33,27 +36,38 @@ pub(crate) struct Capabilities {
     pub(crate) kv_bytes: u64,
     /// Sends the call's outbound HTTP requests.
     outbound: outbound_http::OutboundHttp,
+    /// Runs the call's invocations (none while the host shuts down).
+    pub(crate) invoker: Option<Arc<dyn invoke::Invoker>>,
+    /// How deep the call is nested in invocations.
+    pub(crate) depth: u32,
+    /// When the call must end: its invocations end by then too.
+    pub(crate) deadline: Instant,
 }
 
 impl Capabilities {
     /// The capabilities of a call of a component of `tenant` granted `grants`.
     pub(crate) fn new(
         tenant: &str,
-        request_id: &str,
+        context: &CallContext,
+        deadline: Instant,
         grants: Arc<Grants>,
         store: Arc<dyn Store>,
         kv_bytes: u64,
+        invoker: Option<Arc<dyn invoke::Invoker>>,
     ) -> Capabilities {
         Capabilities {
             tenant: tenant.to_string(),
             outbound: outbound_http::OutboundHttp {
                 grants: grants.clone(),
                 tenant: tenant.to_string(),
-                request_id: request_id.to_string(),
+                request_id: context.request_id.clone(),
             },
             grants,
             store,
             kv_bytes,
+            invoker,
+            depth: context.depth,
+            deadline,
         }
     }
 }

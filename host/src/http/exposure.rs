@@ -87,10 +87,7 @@ pub(crate) async fn call(
     {
         return Ok(json_answer(body, Some("hit")));
     }
-    let context = CallContext {
-        request_id: super::request_id::of(headers),
-        idempotency_key: None,
-    };
+    let context = CallContext::new(super::request_id::of(headers), None);
     let output = state
         .host
         .call_found(&caller.tenant, found, &args, &context)

@@ -187,11 +187,18 @@ struct GrantedInterface {
 /// Capabilities behind a grant (docs/capabilities.md). `wasi:http/outgoing-handler` is
 /// not among them: JavaScript components (jco) import it whatever they do, so it is
 /// accepted at upload and each request is checked against `outbound-http` when it is sent.
-const GRANTED_INTERFACES: &[GrantedInterface] = &[GrantedInterface {
-    prefix: "wasi:keyvalue/",
-    grant: "[grants] key-value = [\"BUCKET\", ...]",
-    granted: |grants| !grants.key_value.is_empty(),
-}];
+const GRANTED_INTERFACES: &[GrantedInterface] = &[
+    GrantedInterface {
+        prefix: "wasi:keyvalue/",
+        grant: "[grants] key-value = [\"BUCKET\", ...]",
+        granted: |grants| !grants.key_value.is_empty(),
+    },
+    GrantedInterface {
+        prefix: "tsdev:host/invoke",
+        grant: "[grants] invoke = [\"interface.function\", ...]",
+        granted: |grants| !grants.invoke.is_empty(),
+    },
+];
 
 /// Refuse a component that imports a capability its manifest does not grant, naming the
 /// interface and the grant that would allow it.

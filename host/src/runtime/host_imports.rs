@@ -17,7 +17,7 @@ pub type ImportsHook = fn(&mut Linker<StoreState>) -> wasmtime::Result<()>;
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/host",
-        world: "tsdev:host/imports",
+        world: "tsdev:host/basics",
     });
 }
 
@@ -29,7 +29,7 @@ mod wasi_logging {
     });
 }
 
-use self::bindings::Imports;
+use self::bindings::Basics;
 use self::bindings::tsdev::host::context::Host as ContextHost;
 use self::bindings::tsdev::host::log::{Host as LogHost, Level};
 use self::wasi_logging::wasi::logging::logging::{Host as WasiLogHost, Level as WasiLevel};
@@ -44,7 +44,7 @@ pub(crate) fn linker(
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     // Every request is checked when it is sent (see `StoreState`'s `WasiHttpView`).
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)?;
+    Basics::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |state| state)?;
     wasi_logging::Imports::add_to_linker::<StoreState, HasSelf<StoreState>>(
         &mut linker,
         |state| state,

@@ -30,6 +30,23 @@ pub struct CallContext {
     /// For a workflow step: `{execution id}:{step sequence}`, the same for every attempt of
     /// the step, so the procedure can tell a repeat (`tsdev:host/context`).
     pub idempotency_key: Option<String>,
+    /// How many calls (`tsdev:host/invoke`) this one is nested in: 0 for a call from
+    /// outside.
+    pub depth: u32,
+    /// When the call must have ended by: the deadline of the call that invoked it.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl CallContext {
+    /// The context of a call made from outside (an HTTP request, a workflow).
+    pub fn new(request_id: String, idempotency_key: Option<String>) -> CallContext {
+        CallContext {
+            request_id,
+            idempotency_key,
+            depth: 0,
+            deadline: None,
+        }
+    }
 }
 
 /// Told the fuel a call used when the call ends, however it ends: returned, failed, or

@@ -719,10 +719,7 @@ impl WorkflowEngine {
             procedure: &procedure.name,
             result_count: usize::from(procedure.result.is_some()),
         };
-        let context = CallContext {
-            request_id: id.clone(),
-            idempotency_key: None,
-        };
+        let context = CallContext::new(id.clone(), None);
         let outcome = self
             .host
             .runtime()

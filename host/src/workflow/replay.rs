@@ -497,10 +497,7 @@ async fn step_outcome(
     args: &Value,
     key: String,
 ) -> CallOutcome {
-    let context = CallContext {
-        request_id: key.clone(),
-        idempotency_key: Some(key),
-    };
+    let context = CallContext::new(key.clone(), Some(key));
     match host.call_current(tenant, procedure, args, &context).await {
         Ok(output) => CallOutcome::Ok {
             ok: serde_json::from_slice::<Value>(&output.body).unwrap_or(Value::Null),

@@ -6,6 +6,7 @@ mod deploy_files;
 mod devloop;
 mod errors;
 mod hostile;
+mod invoke;
 mod keyvalue;
 mod lifecycle;
 mod metrics;
