@@ -5,6 +5,9 @@
 //!   so that your crate needs no other dependency.
 //! - [`workflow`]: durable calls (`call`, `call_with`, `sleep`, `now_ms`) for workflows.
 //! - [`context`]: the call's request id and, for workflow steps, its idempotency key.
+//! - [`kv`]: key-value buckets (`wasi:keyvalue`), JSON in and out; grant them in
+//!   tsdev.toml (`[grants] key-value`).
+//! - [`invoke`]: call other procedures of the tenant (`[grants] invoke`).
 //! - [`log`]: records into the host's log through the `tsdev:host/log` import, tagged by the
 //!   host with the request id and procedure. Prefer it to `println!`: stdout also reaches
 //!   the host log, but untagged by level and capped per call.
@@ -29,6 +32,14 @@ mod bindings {
     wit_bindgen::generate!({
         path: "../wit/host",
         world: "tsdev:host/imports",
+    });
+}
+
+#[allow(missing_docs)]
+mod kv_bindings {
+    wit_bindgen::generate!({
+        path: "../wit/keyvalue",
+        world: "wasi:keyvalue/imports",
     });
 }
 
@@ -141,6 +152,150 @@ pub mod workflow {
     /// Milliseconds since the Unix epoch, the same on every replay.
     pub fn now_ms() -> u64 {
         durable::now()
+    }
+}
+
+pub mod kv {
+    //! Key-value buckets through the standard `wasi:keyvalue` interfaces, kept by the host
+    //! per tenant. A component opens only the buckets its tsdev.toml grants:
+    //!
+    //! ```toml
+    //! [grants]
+    //! key-value = ["todos"]
+    //! ```
+    //!
+    //! Values are bytes; [`Bucket::get_json`] and [`Bucket::set_json`] keep serde values
+    //! as JSON. Counters ([`Bucket::increment`]) are decimal text.
+
+    use crate::kv_bindings::wasi::keyvalue::{atomics, store};
+
+    pub use crate::kv_bindings::wasi::keyvalue::store::Error;
+
+    /// Why a JSON value could not be read or written.
+    #[derive(Debug)]
+    pub enum JsonError {
+        /// The store answered an error.
+        Store(Error),
+        /// The value did not serialise, or the stored bytes are not JSON of that type.
+        Json(serde_json::Error),
+    }
+
+    impl std::fmt::Display for JsonError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                JsonError::Store(e) => write!(f, "key-value: {e:?}"),
+                JsonError::Json(e) => write!(f, "json: {e}"),
+            }
+        }
+    }
+
+    impl std::error::Error for JsonError {}
+
+    /// An open bucket.
+    pub struct Bucket(store::Bucket);
+
+    impl Bucket {
+        /// Open bucket `name` (it must be granted: else `Error::AccessDenied`).
+        pub fn open(name: &str) -> Result<Bucket, Error> {
+            store::open(name).map(Bucket)
+        }
+
+        /// The bytes at `key`.
+        pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+            self.0.get(key)
+        }
+
+        /// Set the bytes at `key`.
+        pub fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+            self.0.set(key, value)
+        }
+
+        /// Delete `key` (nothing when absent).
+        pub fn delete(&self, key: &str) -> Result<(), Error> {
+            self.0.delete(key)
+        }
+
+        /// The value at `key`, read from JSON.
+        pub fn get_json<T: serde::de::DeserializeOwned>(
+            &self,
+            key: &str,
+        ) -> Result<Option<T>, JsonError> {
+            match self.get(key).map_err(JsonError::Store)? {
+                None => Ok(None),
+                Some(bytes) => serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(JsonError::Json),
+            }
+        }
+
+        /// Set the value at `key`, as JSON.
+        pub fn set_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), JsonError> {
+            let bytes = serde_json::to_vec(value).map_err(JsonError::Json)?;
+            self.set(key, &bytes).map_err(JsonError::Store)
+        }
+
+        /// Add `delta` to the counter at `key` (absent: 0), atomically; its new value.
+        pub fn increment(&self, key: &str, delta: i64) -> Result<i64, Error> {
+            atomics::increment(&self.0, key, delta)
+        }
+
+        /// Every key starting with `prefix`, in byte order.
+        pub fn keys(&self, prefix: &str) -> Result<Vec<String>, Error> {
+            let mut keys = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let page = self.0.list_keys(cursor.as_deref())?;
+                keys.extend(page.keys.into_iter().filter(|k| k.starts_with(prefix)));
+                match page.cursor {
+                    Some(next) => cursor = Some(next),
+                    None => return Ok(keys),
+                }
+            }
+        }
+    }
+}
+
+pub mod invoke {
+    //! Calls of other procedures of the tenant (`tsdev:host/invoke`), each in a fresh
+    //! instance under its own limits, within the caller's deadline. Grant them in
+    //! tsdev.toml: `[grants] invoke = ["orders.create"]`. Workflows use
+    //! [`crate::workflow::call`] instead, which journals the call.
+
+    pub use crate::bindings::tsdev::host::invoke::{Failure, InvokeError};
+
+    /// Call `procedure` with a JSON object of arguments; its JSON result.
+    pub fn call(procedure: &str, args_json: &str) -> Result<String, InvokeError> {
+        crate::bindings::tsdev::host::invoke::call(procedure, args_json)
+    }
+
+    /// Why a typed call failed: the call, or its JSON in or out.
+    #[derive(Debug)]
+    pub enum TypedInvokeError {
+        /// The call failed.
+        Invoke(InvokeError),
+        /// The arguments did not serialise, or the result did not read as the type asked.
+        Json(serde_json::Error),
+    }
+
+    impl std::fmt::Display for TypedInvokeError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                TypedInvokeError::Invoke(e) => write!(f, "{e:?}"),
+                TypedInvokeError::Json(e) => write!(f, "json: {e}"),
+            }
+        }
+    }
+
+    impl std::error::Error for TypedInvokeError {}
+
+    /// [`call`] with serde in and out.
+    pub fn call_typed<A: serde::Serialize, R: serde::de::DeserializeOwned>(
+        procedure: &str,
+        args: &A,
+    ) -> Result<R, TypedInvokeError> {
+        let args = serde_json::to_string(args).map_err(TypedInvokeError::Json)?;
+        let result = call(procedure, &args).map_err(TypedInvokeError::Invoke)?;
+        serde_json::from_str(&result).map_err(TypedInvokeError::Json)
     }
 }
 

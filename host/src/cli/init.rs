@@ -38,12 +38,31 @@ const SDK_CARGO_TOML: &str = include_str!("templates/sdk/Cargo.toml.in");
 const SDK_LIB: &str = include_str!("../../../sdk-guest/src/lib.rs");
 const HOST_WIT: &str = include_str!("../../../wit/host/log.wit");
 const DURABLE_WIT: &str = include_str!("../../../wit/workflow/durable.wit");
+const KEYVALUE_WIT: [(&str, &str); 4] = [
+    (
+        "sdk-guest/wit/keyvalue/world.wit",
+        include_str!("../../../wit/keyvalue/world.wit"),
+    ),
+    (
+        "sdk-guest/wit/keyvalue/store.wit",
+        include_str!("../../../wit/keyvalue/store.wit"),
+    ),
+    (
+        "sdk-guest/wit/keyvalue/atomic.wit",
+        include_str!("../../../wit/keyvalue/atomic.wit"),
+    ),
+    (
+        "sdk-guest/wit/keyvalue/batch.wit",
+        include_str!("../../../wit/keyvalue/batch.wit"),
+    ),
+];
 
 /// The SDK's source as vendored: its WIT beside it rather than in the repository's wit/.
 fn vendored_sdk_lib() -> String {
     SDK_LIB
         .replace("path: \"../wit/host\"", "path: \"wit/host\"")
         .replace("path: \"../wit/workflow\"", "path: \"wit/workflow\"")
+        .replace("path: \"../wit/keyvalue\"", "path: \"wit/keyvalue\"")
 }
 
 /// (path in the crate, template text) per template.
@@ -55,6 +74,7 @@ fn files(template: Template) -> Vec<(&'static str, &'static str)> {
         ("sdk-guest/wit/host/log.wit", HOST_WIT),
         ("sdk-guest/wit/workflow/durable.wit", DURABLE_WIT),
     ];
+    files.extend(KEYVALUE_WIT);
     match template {
         Template::Procedure => files.extend([
             (

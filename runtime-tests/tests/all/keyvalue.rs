@@ -495,3 +495,66 @@ async fn counters_hold_across_two_nodes_on_postgres() {
     .expect("the counter");
     cluster.finish().await;
 }
+
+/// examples/todo as its README says: built with `tsdev build` (the manifest's grant
+/// embedded), its REST routes over the key-value store, the data there after a crash and
+/// readable with `tsdev kv`.
+#[tokio::test]
+async fn the_todo_example_keeps_its_list_in_the_key_value_store() {
+    let host = TestHost::start();
+    let deployed = host.deploy_built("examples/todo").await;
+    assert_eq!(deployed["name"], "todo");
+    let http = &host.client;
+    let rest =
+        |method: reqwest::Method, path: &str| http.request(method, format!("{}{path}", host.url));
+    for title in ["milk", "eggs"] {
+        let added: Value = rest(reqwest::Method::POST, "/todos")
+            .json(&json!({ "title": title }))
+            .send()
+            .await
+            .expect("add")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(added["title"], title);
+    }
+    let done: Value = rest(reqwest::Method::POST, "/todos/1/done")
+        .send()
+        .await
+        .expect("done")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(done, json!({ "id": 1, "title": "milk", "done": true }));
+    let removed = rest(reqwest::Method::DELETE, "/todos/2")
+        .send()
+        .await
+        .expect("delete");
+    assert!(removed.status().is_success(), "{}", removed.status());
+    let missing = rest(reqwest::Method::GET, "/todos/2")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(missing.status(), 422);
+
+    let host = host.restart();
+    let all: Value = host
+        .client
+        .get(format!("{}/todos", host.url))
+        .send()
+        .await
+        .expect("all")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(all, json!([{ "id": 1, "title": "milk", "done": true }]));
+    let out = host
+        .cli()
+        .args(["kv", "list", "todos"])
+        .output()
+        .expect("tsdev kv list");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "next-id\ntodo/00000000000000000001\n"
+    );
+}
