@@ -107,6 +107,19 @@ pub struct ComponentInfo {
     pub procedures: Vec<ProcedureInfo>,
     /// Exported functions that are not procedures, and why.
     pub unexposed: Vec<UnexposedInfo>,
+    /// What its manifest grants it (docs/capabilities.md).
+    pub grants: GrantsInfo,
+}
+
+/// A component's `[grants]`: the capabilities it may use.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GrantsInfo {
+    /// Key-value buckets it may open.
+    pub key_value: Vec<String>,
+    /// Origins it may send HTTP requests to.
+    pub outbound_http: Vec<String>,
+    /// Procedures of its tenant it may call.
+    pub invoke: Vec<String>,
 }
 
 /// `GET /v1/components`.

@@ -13,8 +13,8 @@ use super::Problem;
 use super::auth::Caller;
 use crate::access::Scope;
 use crate::api::{
-    ComponentInfo, ComponentList, ProcedureInfo, RateLimitInfo, RollbackRequest, UnexposedInfo,
-    VersionInfo, VersionList,
+    ComponentInfo, ComponentList, GrantsInfo, ProcedureInfo, RateLimitInfo, RollbackRequest,
+    UnexposedInfo, VersionInfo, VersionList,
 };
 use crate::error_kind::ErrorKind;
 use crate::host::Host;
@@ -75,6 +75,11 @@ pub(crate) fn component_info(d: &Deployment, with_schemas: bool) -> ComponentInf
                 reason: u.reason.clone(),
             })
             .collect(),
+        grants: GrantsInfo {
+            key_value: d.grants.key_value.clone(),
+            outbound_http: d.grants.outbound_http.clone(),
+            invoke: d.grants.invoke.clone(),
+        },
     }
 }
 

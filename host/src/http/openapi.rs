@@ -245,6 +245,31 @@ fn rest_operation(component: &str, p: &Procedure, route: &Route, workflow: bool)
     operation
 }
 
+/// What a component is granted, as a sentence for its tag (empty when nothing is).
+fn grants_line(grants: &crate::grants::Grants) -> String {
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|i| format!("`{i}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let parts: Vec<String> = [
+        ("key-value buckets", &grants.key_value),
+        ("outbound HTTP to", &grants.outbound_http),
+        ("calls of", &grants.invoke),
+    ]
+    .into_iter()
+    .filter(|(_, items)| !items.is_empty())
+    .map(|(what, items)| format!("{what} {}", list(items)))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(". Granted: {}.", parts.join("; "))
+    }
+}
+
 /// The OpenAPI document of everything deployed.
 /// The document of `registry`: served at the root, or under `prefix` (`/t/{tenant}`), where
 /// only the procedures are (the host's own endpoints are at the root).
@@ -252,7 +277,13 @@ pub(crate) fn document(registry: &Registry, prefix: Option<&str>) -> Value {
     let mut paths = Map::new();
     let mut tags = Vec::new();
     for deployment in registry.list() {
-        tags.push(json!({ "name": deployment.name, "description": format!("component {} version {}", deployment.name, deployment.version) }));
+        let description = format!(
+            "component {} version {}{}",
+            deployment.name,
+            deployment.version,
+            grants_line(&deployment.grants)
+        );
+        tags.push(json!({ "name": deployment.name, "description": description }));
         for p in deployment.procedures.iter().filter(|p| p.is_public()) {
             paths.insert(
                 format!("/rpc/{}", p.name),

@@ -101,6 +101,23 @@ async fn a_component_keeps_its_data_in_granted_buckets_only() {
     );
     let (status, body) = host.upload("name=keeper", keeper(GRANTS)).await;
     assert_eq!(status, 201, "{body}");
+    // The grants are shown with the component and in the OpenAPI document (/docs).
+    let expected_grants =
+        json!({ "key_value": ["todos", "counters", "pages"], "outbound_http": [], "invoke": [] });
+    assert_eq!(body["grants"], expected_grants, "{body}");
+    let (_, shown) = host.get("/v1/components/keeper").await;
+    assert_eq!(shown["grants"], expected_grants);
+    let (_, document) = host.get("/openapi.json").await;
+    let tag = document["tags"]
+        .as_array()
+        .and_then(|tags| tags.iter().find(|t| t["name"] == "keeper"))
+        .expect("the component's tag");
+    assert!(
+        tag["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("Granted: key-value buckets `todos`, `counters`, `pages`")),
+        "{tag}"
+    );
 
     // Plain values.
     let (status, body) = kv(
