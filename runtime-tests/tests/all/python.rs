@@ -13,18 +13,73 @@ const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
 /// Install componentize-py (once) and build `guests/python-hello` with it.
 fn build_python_component() -> PathBuf {
+    build_python("python-hello", "pyhello")
+}
+
+/// Build `guests/{dir}` (world `world`, module `app`) with componentize-py.
+fn build_python(dir: &str, world: &str) -> PathBuf {
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let bin = python_venv(scratch, "componentize-py", COMPONENTIZE_PY);
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("guests")
-        .join("python-hello");
-    let wasm = scratch.join("pyhello.wasm");
+        .join(dir);
+    let wasm = scratch.join(format!("{world}.wasm"));
     run(Command::new(bin.join("componentize-py"))
         .current_dir(&source)
         .env("PYTHONDONTWRITEBYTECODE", "1")
-        .args(["-d", "wit", "-w", "pyhello", "componentize", "app", "-o"])
+        .args(["-d", "wit", "-w", world, "componentize", "app", "-o"])
         .arg(&wasm));
     wasm
+}
+
+/// The standard wasi:keyvalue interfaces from Python, unchanged: granted buckets only,
+/// counters that count, data that outlives a crash.
+#[tokio::test]
+async fn a_componentize_py_component_keeps_data_in_granted_buckets() {
+    let wasm = build_python("python-kv", "pykv");
+    let wasm = std::fs::read(&wasm).expect("built");
+    let host = TestHost::start();
+    let (status, body) = host.upload("name=pykv", wasm.clone()).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (422, Some("not-granted")),
+        "{body}"
+    );
+    let granted = runtime_tests::with_manifest(&wasm, "[grants]\nkey-value = [\"py\"]\n");
+    let (status, body) = host.upload("name=pykv", granted).await;
+    assert_eq!(status, 201, "{body}");
+
+    for expected in 1..=3 {
+        let answer = host
+            .rpc("notes.bump", json!({ "bucket": "py", "key": "n" }))
+            .await;
+        assert_eq!(answer, (200, json!(expected)));
+    }
+    let answer = host
+        .rpc(
+            "notes.keep",
+            json!({ "bucket": "py", "key": "note", "text": "from Python" }),
+        )
+        .await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    let (status, body) = host
+        .rpc("notes.read", json!({ "bucket": "other", "key": "note" }))
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (422, Some("Error_AccessDenied: ")),
+        "{body}"
+    );
+
+    let host = host.restart();
+    let answer = host
+        .rpc("notes.read", json!({ "bucket": "py", "key": "note" }))
+        .await;
+    assert_eq!(answer, (200, json!("from Python")));
+    let answer = host
+        .rpc("notes.bump", json!({ "bucket": "py", "key": "n" }))
+        .await;
+    assert_eq!(answer, (200, json!(4)));
 }
 
 #[tokio::test]
