@@ -112,6 +112,14 @@ pub const MAX_INVOKE_DEPTH: u32 = 8;
 /// still answer the failure of a call that ran out of time.
 pub const INVOKE_DEADLINE_MARGIN: Duration = Duration::from_millis(100);
 
+/// Outbound HTTP exchanges one call may have open at once (from the request until its
+/// connection closes); past it a request fails with `connection-limit-reached`.
+pub const MAX_OUTBOUND_PER_CALL: usize = 16;
+
+/// Outbound HTTP connections the whole host keeps open at once, all tenants together, so
+/// that guests cannot take the process's file descriptors.
+pub const MAX_OUTBOUND_CONNECTIONS: usize = 1024;
+
 /// The limits one call runs under.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,

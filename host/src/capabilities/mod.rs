@@ -57,11 +57,11 @@ impl Capabilities {
     ) -> Capabilities {
         Capabilities {
             tenant: tenant.to_string(),
-            outbound: outbound_http::OutboundHttp {
-                grants: grants.clone(),
-                tenant: tenant.to_string(),
-                request_id: context.request_id.clone(),
-            },
+            outbound: outbound_http::OutboundHttp::new(
+                grants.clone(),
+                tenant.to_string(),
+                context.request_id.clone(),
+            ),
             grants,
             store,
             kv_bytes,

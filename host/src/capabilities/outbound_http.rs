@@ -21,12 +21,13 @@ use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::grants::{Grants, OutboundGrant, is_private};
 use crate::limits::{
-    MAX_OUTBOUND_RESPONSE_BYTES, OUTBOUND_CONNECT_TIMEOUT, OUTBOUND_FIRST_BYTE_TIMEOUT,
-    OUTBOUND_TOTAL_TIMEOUT,
+    MAX_OUTBOUND_CONNECTIONS, MAX_OUTBOUND_PER_CALL, MAX_OUTBOUND_RESPONSE_BYTES,
+    OUTBOUND_CONNECT_TIMEOUT, OUTBOUND_FIRST_BYTE_TIMEOUT, OUTBOUND_TOTAL_TIMEOUT,
 };
 use crate::runtime::output::printable;
 
@@ -35,12 +36,38 @@ type Sent = Result<(http::Response<WasiBody>, IoDone), Error>;
 /// Resolves when the connection is done with (an error of the response's transfer).
 type IoDone = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
-/// The outbound HTTP of one call: its component's grants, and who asks, for the log.
+/// The outbound HTTP of one call: its component's grants, who asks (for the log), and its
+/// share of connections.
 pub(crate) struct OutboundHttp {
     pub(crate) grants: Arc<Grants>,
     pub(crate) tenant: String,
     pub(crate) request_id: String,
+    /// [`MAX_OUTBOUND_PER_CALL`] permits: one held by each exchange until its connection
+    /// closes.
+    pub(crate) open: Arc<Semaphore>,
 }
+
+impl OutboundHttp {
+    pub(crate) fn new(grants: Arc<Grants>, tenant: String, request_id: String) -> OutboundHttp {
+        OutboundHttp {
+            grants,
+            tenant,
+            request_id,
+            open: Arc::new(Semaphore::new(MAX_OUTBOUND_PER_CALL)),
+        }
+    }
+}
+
+/// The host's connections, all calls together ([`MAX_OUTBOUND_CONNECTIONS`]).
+fn host_connections() -> Arc<Semaphore> {
+    static CONNECTIONS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    CONNECTIONS
+        .get_or_init(|| Arc::new(Semaphore::new(MAX_OUTBOUND_CONNECTIONS)))
+        .clone()
+}
+
+/// What an exchange holds while its connection is open.
+type Permits = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
@@ -64,6 +91,13 @@ impl WasiHttpHooks for OutboundHttp {
         );
         let grant = self.grants.outbound_grant(https, &host, port);
         let (tenant, request_id) = (self.tenant.clone(), self.request_id.clone());
+        // Taken now, when the guest makes the request, so that a burst is counted whole.
+        let permits = self
+            .open
+            .clone()
+            .try_acquire_owned()
+            .ok()
+            .zip(host_connections().try_acquire_owned().ok());
         Box::new(async move {
             let Some(grant) = grant else {
                 tracing::warn!(
@@ -75,9 +109,18 @@ impl WasiHttpHooks for OutboundHttp {
                 );
                 return Err(Error::HttpRequestDenied);
             };
+            let Some(permits) = permits else {
+                tracing::warn!(
+                    target: "tsdev::capabilities",
+                    %tenant,
+                    %request_id,
+                    "outbound HTTP request refused: too many open at once"
+                );
+                return Err(Error::ConnectionLimitReached);
+            };
             let sent = tokio::time::timeout(
                 OUTBOUND_TOTAL_TIMEOUT,
-                send(request, options, &grant, https, &host, port),
+                send(request, options, &grant, https, &host, port, permits),
             )
             .await
             .unwrap_or(Err(Error::ConnectionTimeout));
@@ -108,6 +151,7 @@ async fn send(
     https: bool,
     host: &str,
     port: u16,
+    permits: Permits,
 ) -> Sent {
     let connect_timeout = within(
         options.and_then(|o| o.connect_timeout),
@@ -158,7 +202,11 @@ async fn send(
         .await
         .map_err(Error::from)?;
     // The connection runs beside the call; it ends with the response (or the total timeout).
-    let connection = tokio::spawn(tokio::time::timeout(OUTBOUND_TOTAL_TIMEOUT, connection));
+    let connection = tokio::spawn(async move {
+        let closed = tokio::time::timeout(OUTBOUND_TOTAL_TIMEOUT, connection).await;
+        drop(permits);
+        closed
+    });
     // The request line holds the path only (the authority is in the Host header).
     let path = request
         .uri()

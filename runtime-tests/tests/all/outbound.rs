@@ -21,6 +21,13 @@ async fn test_server() -> (u16, Arc<AtomicUsize>) {
     let app = Router::new()
         .route("/hello", get(|| async { "hello from the test server" }))
         .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                "slow"
+            }),
+        )
+        .route(
             "/echo",
             post(|body: axum::body::Bytes| async move {
                 format!("{} bytes: {}", body.len(), String::from_utf8_lossy(&body))
@@ -112,6 +119,37 @@ async fn outbound_requests_reach_granted_origins_only() {
         before,
         "no denied request was sent"
     );
+
+    // At most 16 exchanges of one call at once: a burst of 20 slow requests gets 16
+    // answers and 4 refusals, the 4 never sent.
+    let before = hits.load(Ordering::SeqCst);
+    let (status, body) = host
+        .rpc(
+            "web.burst",
+            json!({ "url": format!("http://127.0.0.1:{port}/slow"), "n": 20 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let answers: Vec<&str> = body
+        .as_array()
+        .expect("answers")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        answers.iter().filter(|a| **a == "200").count(),
+        16,
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a.contains("ConnectionLimitReached"))
+            .count(),
+        4,
+        "{answers:?}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), before + 16);
 
     // A response body past the limit fails in the guest.
     let too_big = error_of(&fetch(&host, &format!("http://127.0.0.1:{port}/big")).await);

@@ -14,8 +14,8 @@ use wasi::io::streams::StreamError;
 
 struct Fetcher;
 
-/// Send `method` to `url` with `body` (written `chunk` bytes at a time).
-fn send(method: Method, url: &str, body: &[u8], chunk: usize) -> Result<Fetched, String> {
+/// A request for `url`.
+fn request(method: &Method, url: &str) -> Result<OutgoingRequest, String> {
     let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
         (Scheme::Https, rest)
     } else if let Some(rest) = url.strip_prefix("http://") {
@@ -28,10 +28,16 @@ fn send(method: Method, url: &str, body: &[u8], chunk: usize) -> Result<Fetched,
         None => (rest, "/"),
     };
     let request = OutgoingRequest::new(Fields::new());
-    request.set_method(&method).map_err(|()| "method")?;
+    request.set_method(method).map_err(|()| "method")?;
     request.set_scheme(Some(&scheme)).map_err(|()| "scheme")?;
     request.set_authority(Some(authority)).map_err(|()| "authority")?;
     request.set_path_with_query(Some(path)).map_err(|()| "path")?;
+    Ok(request)
+}
+
+/// Send `method` to `url` with `body` (written `chunk` bytes at a time).
+fn send(method: Method, url: &str, body: &[u8], chunk: usize) -> Result<Fetched, String> {
+    let request = request(&method, url)?;
     let outgoing = request.body().map_err(|()| "body")?;
     let pending = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
     {
@@ -73,6 +79,28 @@ fn send(method: Method, url: &str, body: &[u8], chunk: usize) -> Result<Fetched,
 impl Guest for Fetcher {
     fn get(url: String) -> Result<Fetched, String> {
         send(Method::Get, &url, &[], 1)
+    }
+
+    fn burst(url: String, n: u32) -> Vec<String> {
+        let pending: Vec<_> = (0..n)
+            .map(|_| {
+                let request = request(&Method::Get, &url)?;
+                outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))
+            })
+            .collect();
+        pending
+            .into_iter()
+            .map(|pending| {
+                let pending = pending?;
+                pending.subscribe().block();
+                match pending.get() {
+                    Some(Ok(Ok(response))) => Ok(response.status().to_string()),
+                    Some(Ok(Err(e))) => Err(format!("{e:?}")),
+                    _ => Err("no response".to_string()),
+                }
+            })
+            .map(|answer: Result<String, String>| answer.unwrap_or_else(|e| e))
+            .collect()
     }
 
     fn post(url: String, body: String, chunk: u32) -> Result<Fetched, String> {

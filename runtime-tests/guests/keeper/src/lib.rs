@@ -66,6 +66,13 @@ impl Guest for Keeper {
         }
     }
 
+    fn touch(bucket: String, key: String) -> Result<u32, String> {
+        let bucket = open(&bucket)?;
+        let read = bucket.get(&key).map_err(text)?;
+        bucket.set(&key, b"touched").map_err(text)?;
+        Ok(read.map_or(0, |v| v.len() as u32))
+    }
+
     fn keys(bucket: String) -> Result<Vec<String>, String> {
         let bucket = open(&bucket)?;
         let mut keys = Vec::new();
