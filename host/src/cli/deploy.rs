@@ -18,6 +18,10 @@ pub(super) struct DeployCommand {
     /// component's embedded tsdev.toml, else the file name.
     #[arg(long)]
     name: Option<String>,
+    /// A tsdev.toml to embed in the component before upload (in place of any it carries):
+    /// grants and policies for a component built by any toolchain.
+    #[arg(long, value_name = "TSDEV_TOML")]
+    manifest: Option<PathBuf>,
     /// The host.
     #[command(flatten)]
     host: HostArgs,
@@ -33,7 +37,7 @@ impl DeployCommand {
             built_name = Some(built.name);
             self.file = built.wasm;
         }
-        let wasm = std::fs::read(&self.file)
+        let mut wasm = std::fs::read(&self.file)
             .with_context(|| format!("reading {}", self.file.display()))?;
         if !wasm.starts_with(b"\0asm") {
             anyhow::bail!(
@@ -41,6 +45,17 @@ impl DeployCommand {
                  that `tsdev build` printed, or the crate directory to build",
                 self.file.display()
             );
+        }
+        if let Some(path) = &self.manifest {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            crate::manifest::Manifest::parse(&text)
+                .with_context(|| format!("checking {}", path.display()))?;
+            wasm = crate::sections::replace_custom_sections(
+                &wasm,
+                &[(crate::manifest::SECTION, text.into_bytes())],
+            )
+            .with_context(|| format!("embedding {} in the component", path.display()))?;
         }
         let name = match self.name.or(built_name) {
             Some(name) => name,

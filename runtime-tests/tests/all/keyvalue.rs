@@ -99,12 +99,35 @@ async fn a_component_keeps_its_data_in_granted_buckets_only() {
             .is_some_and(|g| g.contains("key-value")),
         "{body}"
     );
-    let (status, body) = host.upload("name=keeper", keeper(GRANTS)).await;
-    assert_eq!(status, 201, "{body}");
+    // The grants from a tsdev.toml that `tsdev deploy --manifest` embeds in the component
+    // as built (any toolchain's).
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let manifest = scratch.path().join("tsdev.toml");
+    std::fs::write(&manifest, GRANTS).expect("writing the manifest");
+    let bad = scratch.path().join("bad.toml");
+    std::fs::write(&bad, "[grants]\nkey-value = [\"no/slash\"]\n").expect("writing");
+    let deploy = |manifest: &std::path::Path| {
+        host.cli()
+            .args(["deploy", guests::KEEPER, "--name", "keeper", "--manifest"])
+            .arg(manifest)
+            .output()
+            .expect("tsdev deploy")
+    };
+    let refused = deploy(&bad);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("bucket name"),
+        "{refused:?}"
+    );
+    let out = deploy(&manifest);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The grants are shown with the component and in the OpenAPI document (/docs).
     let expected_grants =
         json!({ "key_value": ["todos", "counters", "pages"], "outbound_http": [], "invoke": [] });
-    assert_eq!(body["grants"], expected_grants, "{body}");
     let (_, shown) = host.get("/v1/components/keeper").await;
     assert_eq!(shown["grants"], expected_grants);
     let (_, document) = host.get("/openapi.json").await;
