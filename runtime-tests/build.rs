@@ -15,6 +15,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("KEEPER", "runtime-tests/guests/keeper"),
     ("FETCHER", "runtime-tests/guests/fetcher"),
     ("RELAY", "runtime-tests/guests/relay"),
+    ("SETTINGS", "runtime-tests/guests/settings"),
     ("SHOP", "examples/shop"),
     ("ORDER", "examples/order"),
 ];

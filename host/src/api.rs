@@ -144,6 +144,44 @@ pub struct VersionInfo {
     pub current: bool,
 }
 
+/// `GET|PUT /v1/components/{name}/config`: a component's config values, and the names of
+/// its secrets (never their values).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigInfo {
+    /// Values by key.
+    pub values: std::collections::BTreeMap<String, String>,
+    /// The keys of its secrets.
+    pub secrets: Vec<String>,
+}
+
+/// `PUT /v1/components/{name}/config`: values and secrets to set (`null`: delete the key);
+/// keys left out stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigChange {
+    /// Plain values by key.
+    #[serde(default)]
+    #[schemars(schema_with = "config_map_schema")]
+    pub values: std::collections::BTreeMap<String, Option<String>>,
+    /// Secrets by key: sealed at rest, never shown again.
+    #[serde(default)]
+    #[schemars(schema_with = "config_map_schema")]
+    pub secrets: std::collections::BTreeMap<String, Option<String>>,
+}
+
+/// Keys as config keys are; values within the limit (16,384 characters are at most
+/// 64 KiB of UTF-8), or null.
+fn config_map_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "maxProperties": 64,
+        "propertyNames": { "pattern": "^[A-Za-z0-9._-]{1,128}$" },
+        "additionalProperties": {
+            "anyOf": [{ "type": "string", "maxLength": 16384 }, { "type": "null" }]
+        }
+    })
+}
+
 /// `GET /v1/kv/{bucket}`: one page of keys, in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct KvKeyList {

@@ -83,6 +83,7 @@ error_kinds! {
     TypeTooComplex = "type-too-complex", "Type too complex";
     UnsupportedImport = "unsupported-import", "Unsupported import";
     NotGranted = "not-granted", "Capability not granted";
+    TooManyKeys = "too-many-keys", "Too many config keys";
     InvalidManifest = "invalid-manifest", "Invalid manifest";
     ProcedureConflict = "procedure-conflict", "Procedure name taken";
     RouteConflict = "route-conflict", "Route taken";

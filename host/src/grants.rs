@@ -8,13 +8,14 @@
 //! key-value = ["todos"]                                  # wasi:keyvalue buckets
 //! outbound-http = ["https://api.example.com", "https://*.example.net:8443"]
 //! invoke = ["orders.create"]                             # procedures of its tenant
+//! config = ["api-url", "api-key"]                        # config keys it may read
 //! ```
 
 use std::net::IpAddr;
 
 use serde::Deserialize;
 
-use crate::limits::MAX_BUCKET_NAME_LEN;
+use crate::limits::{MAX_BUCKET_NAME_LEN, MAX_CONFIG_KEY_LEN};
 
 /// A grant that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum GrantError {
         "bucket name {0:?}: use 1 to {MAX_BUCKET_NAME_LEN} letters, digits, '-', '_' and '.', starting with a letter or digit"
     )]
     Bucket(String),
+    /// A config key with characters config keys do not have.
+    #[error("config key {0:?}: use 1 to {MAX_CONFIG_KEY_LEN} letters, digits, '-', '_' and '.'")]
+    ConfigKey(String),
     /// An outbound host that is not `scheme://host[:port]`.
     #[error("outbound-http {grant:?}: {reason}")]
     Outbound {
@@ -47,12 +51,20 @@ pub struct Grants {
     /// Procedures of its tenant (`interface.function`) it may call (`tsdev:host/invoke`).
     #[serde(default)]
     pub invoke: Vec<String>,
+    /// Config keys (`wasi:config/store`) it may read: values and secrets.
+    #[serde(default)]
+    pub config: Vec<String>,
 }
 
 impl Grants {
     /// Whether the component may open bucket `name`.
     pub fn allows_bucket(&self, name: &str) -> bool {
         self.key_value.iter().any(|b| b == name)
+    }
+
+    /// Whether the component may read config key `key`.
+    pub fn allows_config(&self, key: &str) -> bool {
+        self.config.iter().any(|k| k == key)
     }
 
     /// Whether the component may call procedure `name`.
@@ -76,6 +88,9 @@ impl Grants {
         for origin in &self.outbound_http {
             OutboundGrant::parse(origin)?;
         }
+        for key in &self.config {
+            check_config_key(key)?;
+        }
         Ok(())
     }
 }
@@ -93,6 +108,20 @@ pub(crate) fn check_bucket_name(name: &str) -> Result<(), GrantError> {
         Ok(())
     } else {
         Err(GrantError::Bucket(name.to_string()))
+    }
+}
+
+/// Config keys: 1 to [`MAX_CONFIG_KEY_LEN`] letters, digits, `_`, `-` and `.`.
+pub(crate) fn check_config_key(key: &str) -> Result<(), GrantError> {
+    let valid = !key.is_empty()
+        && key.len() <= MAX_CONFIG_KEY_LEN
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(GrantError::ConfigKey(key.to_string()))
     }
 }
 
@@ -342,7 +371,9 @@ mod tests {
             key_value: vec!["todos".into()],
             outbound_http: vec!["https://api.example.com".into()],
             invoke: vec!["orders.create".into()],
+            config: vec!["api-key".into()],
         };
+        assert!(grants.allows_config("api-key") && !grants.allows_config("other"));
         assert!(grants.allows_invoke("orders.create"));
         assert!(!grants.allows_invoke("orders.delete"));
         assert!(grants.check().is_ok());

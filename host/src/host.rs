@@ -11,8 +11,9 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-use crate::capabilities::Capabilities;
+use crate::api::{ConfigChange, ConfigInfo};
 use crate::capabilities::invoke::{Invocation, InvokeFailure, Invoker};
+use crate::capabilities::{CallScope, Capabilities};
 use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
 use crate::keys::KeyCache;
@@ -24,7 +25,7 @@ use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
 use crate::runtime::{Account, CallContext, CallFailure, ImportsHook, Runtime, Target};
 use crate::store::{
-    self, ComponentHead, Store, StoreError, StoredComponent, StoredKey, VersionRecord,
+    self, ComponentHead, ConfigEntry, Store, StoreError, StoredComponent, StoredKey, VersionRecord,
 };
 
 /// Where the host keeps its state.
@@ -34,6 +35,8 @@ pub struct HostConfig {
     pub data_dir: PathBuf,
     /// A database URL instead of the embedded SQLite database.
     pub database_url: Option<String>,
+    /// The secrets key's file; none: `DATA/secrets.key`, made at the first start.
+    pub secrets_key_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HostConfig {
@@ -154,6 +157,8 @@ pub struct Host {
     keys: KeyCache,
     /// The host itself, for the invocations of the calls it makes.
     me: std::sync::Weak<Host>,
+    /// Seals and opens component secrets.
+    secrets: Arc<crate::secrets::SecretsKey>,
 }
 
 /// The kept version a rollback of `name` goes to: the one whose hash is `to` or starts
@@ -209,8 +214,11 @@ impl Host {
         // Capabilities are the host's own: every component is linked with them.
         let imports = [imports, crate::capabilities::IMPORTS].concat();
         let runtime = Runtime::new(Some(config.data_dir.join("compiled")), &imports)?;
+        let secrets =
+            crate::secrets::SecretsKey::load(config.secrets_key_file.as_deref(), &config.data_dir)?;
         let host = Arc::new_cyclic(|me| Host {
             me: me.clone(),
+            secrets: Arc::new(secrets),
             runtime,
             registries: RwLock::default(),
             quotas: RwLock::default(),
@@ -822,12 +830,16 @@ impl Host {
                 limits,
                 context,
                 Some(Box::new(Capabilities::new(
-                    tenant,
+                    CallScope {
+                        tenant: tenant.to_string(),
+                        component: found.deployment.name.clone(),
+                        grants: found.deployment.grants.clone(),
+                        store: self.store.clone(),
+                        secrets: self.secrets.clone(),
+                        kv_bytes: quotas.kv_bytes,
+                    },
                     context,
                     deadline,
-                    found.deployment.grants.clone(),
-                    self.store.clone(),
-                    quotas.kv_bytes,
                     invoker,
                 ))),
                 Some(account(usage)),
@@ -837,6 +849,101 @@ impl Host {
         Ok(CallOutput {
             body: result_body(&value)?,
         })
+    }
+}
+
+/// A config change that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key config keys cannot be, or a value too large.
+    #[error("{0}")]
+    Invalid(String),
+    /// The component would have more keys than the limit.
+    #[error("a component has at most {} config keys", limits::MAX_CONFIG_KEYS)]
+    TooManyKeys,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Host {
+    /// Component `name`'s config values and the names of its secrets; None when the
+    /// tenant has no such component.
+    pub async fn component_config(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<ConfigInfo>, StoreError> {
+        if self.registry(tenant).get(name).is_none() {
+            return Ok(None);
+        }
+        let mut info = ConfigInfo::default();
+        for entry in self.store.load_config(tenant, name).await? {
+            if entry.secret {
+                info.secrets.push(entry.key);
+            } else {
+                info.values.insert(entry.key, entry.value);
+            }
+        }
+        Ok(Some(info))
+    }
+
+    /// Make `change` to component `name`'s config (secrets sealed); what it is then. The
+    /// component sees it from its next call, with no redeploy.
+    pub async fn change_config(
+        &self,
+        tenant: &str,
+        name: &str,
+        change: ConfigChange,
+    ) -> Result<Option<ConfigInfo>, ConfigError> {
+        if self.registry(tenant).get(name).is_none() {
+            return Ok(None);
+        }
+        let mut entries = Vec::new();
+        let mut deleted = Vec::new();
+        let both = change
+            .values
+            .into_iter()
+            .map(|(k, v)| (k, v, false))
+            .chain(change.secrets.into_iter().map(|(k, v)| (k, v, true)));
+        for (key, value, secret) in both {
+            crate::grants::check_config_key(&key)
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            match value {
+                None => deleted.push(key),
+                Some(value) if value.len() > limits::MAX_CONFIG_VALUE_BYTES => {
+                    return Err(ConfigError::Invalid(format!(
+                        "the value of {key:?} has {} bytes, more than the limit of {}",
+                        value.len(),
+                        limits::MAX_CONFIG_VALUE_BYTES
+                    )));
+                }
+                Some(value) => {
+                    let value = if secret {
+                        let place = crate::capabilities::secret_place(tenant, name, &key);
+                        self.secrets
+                            .seal(&place, &value)
+                            .map_err(|e| ConfigError::Invalid(e.to_string()))?
+                    } else {
+                        value
+                    };
+                    entries.push(ConfigEntry { key, value, secret });
+                }
+            }
+        }
+        let existing = self.store.load_config(tenant, name).await?;
+        let mut keys: HashSet<&str> = existing.iter().map(|e| e.key.as_str()).collect();
+        keys.extend(entries.iter().map(|e| e.key.as_str()));
+        for key in &deleted {
+            keys.remove(key.as_str());
+        }
+        if keys.len() > limits::MAX_CONFIG_KEYS {
+            return Err(ConfigError::TooManyKeys);
+        }
+        self.store
+            .set_config(tenant, name, entries, deleted, crate::clock::now_ms())
+            .await?;
+        Ok(self.component_config(tenant, name).await?)
     }
 }
 
@@ -1016,6 +1123,7 @@ mod tests {
         let config = HostConfig {
             data_dir: "/data".into(),
             database_url: Some("postgres://u:hunter2@h/d".into()),
+            secrets_key_file: None,
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");

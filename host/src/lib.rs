@@ -6,6 +6,7 @@
 //! - [`limits`], [`clock`], [`error_kind`]: documented limits, the clock, failure kinds.
 //! - `metrics`: the host's own metrics (Prometheus text at `GET /metrics`).
 //! - [`access`]: API keys, scopes and tenant names; [`quota`]: per-tenant quotas.
+//! - `secrets`: the host's secrets key, sealing component secrets at rest.
 //! - `grants`: the capabilities a component's manifest grants (buckets, outbound hosts).
 //! - [`manifest`], [`sections`]: `tsdev.toml` and the custom sections `tsdev build` embeds.
 //! - [`policy`]: response caches and rate limits the host enforces on HTTP calls.
@@ -48,6 +49,7 @@ pub mod quota;
 mod registry;
 pub mod retention;
 pub mod runtime;
+mod secrets;
 mod sections;
 pub mod store;
 mod telemetry;

@@ -120,6 +120,15 @@ pub const MAX_OUTBOUND_PER_CALL: usize = 16;
 /// that guests cannot take the process's file descriptors.
 pub const MAX_OUTBOUND_CONNECTIONS: usize = 1024;
 
+/// Longest config key.
+pub const MAX_CONFIG_KEY_LEN: usize = 128;
+
+/// Largest config value or secret, in bytes.
+pub const MAX_CONFIG_VALUE_BYTES: usize = 64 << 10;
+
+/// Most config values (secrets included) a component may have.
+pub const MAX_CONFIG_KEYS: usize = 256;
+
 /// The limits one call runs under.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,

@@ -379,6 +379,7 @@ fn serve_settings_come_from_flags_variables_a_file_and_defaults_in_that_order() 
         "deploy",
         "cors-origin",
         "admin-key-file",
+        "secrets-key-file",
         "insecure-no-auth",
         "log-format",
         "retain-executions",

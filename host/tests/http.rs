@@ -59,6 +59,7 @@ async fn app(config: HttpConfig) -> App {
         &HostConfig {
             data_dir: data.path().to_path_buf(),
             database_url: None,
+            secrets_key_file: None,
         },
         tsdev::workflow::IMPORTS,
     )

@@ -8,9 +8,10 @@ use tsdev::access::Scope;
 use tsdev::limits::{CallLimits, KEPT_VERSIONS};
 use tsdev::store::journal::CallOutcome;
 use tsdev::store::{
-    self, AuditEntry, AuditFilter, Created, ExecutionFilter, ExecutionStatus, ExecutionUpdate,
-    Holder, JournalEntry, KvExpect, KvSet, KvWrite, Lease, NewExecution, Notice, Outcome,
-    SignalSent, Step, StepKind, Store, StoreError, StoredComponent, StoredKey, UnfinishedQuota,
+    self, AuditEntry, AuditFilter, ConfigEntry, Created, ExecutionFilter, ExecutionStatus,
+    ExecutionUpdate, Holder, JournalEntry, KvExpect, KvSet, KvWrite, Lease, NewExecution, Notice,
+    Outcome, SignalSent, Step, StepKind, Store, StoreError, StoredComponent, StoredKey,
+    UnfinishedQuota,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -1754,5 +1755,101 @@ async fn sqlite_store_keeps_its_key_value_contract() {
 async fn postgres_store_keeps_its_key_value_contract() {
     let database = PostgresDatabase::create().await;
     exercise_key_value(database.open().await.as_ref()).await;
+    database.drop_it().await;
+}
+
+/// Config values: set, replaced, deleted in one change; per tenant and component; gone
+/// with the component and with the tenant.
+async fn exercise_config(store: &dyn Store) {
+    let entry = |key: &str, value: &str, secret| ConfigEntry {
+        key: key.into(),
+        value: value.into(),
+        secret,
+    };
+    store
+        .set_config(
+            "acme",
+            "app",
+            vec![entry("b", "2", false), entry("a", "sealed", true)],
+            vec![],
+            1,
+        )
+        .await
+        .expect("set");
+    assert_eq!(
+        store.load_config("acme", "app").await.expect("load"),
+        vec![entry("a", "sealed", true), entry("b", "2", false)]
+    );
+    store
+        .set_config(
+            "acme",
+            "app",
+            vec![entry("b", "3", false)],
+            vec!["a".into()],
+            2,
+        )
+        .await
+        .expect("change");
+    assert_eq!(
+        store.load_config("acme", "app").await.expect("load"),
+        vec![entry("b", "3", false)]
+    );
+    assert!(
+        store
+            .load_config("beta", "app")
+            .await
+            .expect("load")
+            .is_empty()
+    );
+    assert!(
+        store
+            .load_config("acme", "other")
+            .await
+            .expect("load")
+            .is_empty()
+    );
+
+    store
+        .save_component(&StoredComponent {
+            tenant: "acme".into(),
+            ..component("app", "v1", b"\0asm-app", 3)
+        })
+        .await
+        .expect("save");
+    assert!(store.delete_component("acme", "app").await.expect("delete"));
+    assert!(
+        store
+            .load_config("acme", "app")
+            .await
+            .expect("load")
+            .is_empty()
+    );
+
+    store
+        .set_config("acme", "app", vec![entry("c", "1", false)], vec![], 4)
+        .await
+        .expect("set");
+    store.create_tenant("acme", 1).await.expect("create");
+    assert!(store.delete_tenant("acme", 5).await.expect("delete"));
+    assert!(
+        store
+            .load_config("acme", "app")
+            .await
+            .expect("load")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_its_config_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_config(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_its_config_contract() {
+    let database = PostgresDatabase::create().await;
+    exercise_config(database.open().await.as_ref()).await;
     database.drop_it().await;
 }

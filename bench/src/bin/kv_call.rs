@@ -28,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
         &HostConfig {
             data_dir: data.path().to_path_buf(),
             database_url: None,
+            secrets_key_file: None,
         },
         tsdev::workflow::IMPORTS,
     )

@@ -7,10 +7,12 @@
 //! - [`keyvalue`]: `wasi:keyvalue@0.2.0-draft2` over the host's own store.
 //! - [`outbound_http`]: `wasi:http/outgoing-handler`, to granted origins only.
 //! - [`invoke`]: `tsdev:host/invoke`, calls of the tenant's other procedures.
+//! - [`config`]: `wasi:config/store`, the component's config values and secrets.
 //!
 //! A procedure call carries its [`Capabilities`] as the call's extension; a workflow's own
 //! code has none (it would not replay): it reaches capabilities through its steps.
 
+pub(crate) mod config;
 pub(crate) mod invoke;
 pub(crate) mod keyvalue;
 pub(crate) mod outbound_http;
@@ -20,20 +22,34 @@ use std::time::Instant;
 
 use crate::grants::Grants;
 use crate::runtime::{CallContext, CallExtension, ImportsHook, StoreState};
+use crate::secrets::SecretsKey;
 use crate::store::Store;
 
 /// The imports every component is linked with for capabilities.
-pub(crate) const IMPORTS: &[ImportsHook] = &[keyvalue::add_to_linker, invoke::add_to_linker];
+pub(crate) const IMPORTS: &[ImportsHook] = &[
+    keyvalue::add_to_linker,
+    invoke::add_to_linker,
+    config::add_to_linker,
+];
 
-/// What one call of a component may reach, and where.
-pub(crate) struct Capabilities {
+/// Where a call's capabilities reach: its tenant's data, for its component's grants.
+pub(crate) struct CallScope {
     /// The tenant whose data the call sees.
     pub(crate) tenant: String,
+    /// The component called (its config).
+    pub(crate) component: String,
     /// What the component's manifest grants.
     pub(crate) grants: Arc<Grants>,
     pub(crate) store: Arc<dyn Store>,
+    /// Opens the component's secrets.
+    pub(crate) secrets: Arc<SecretsKey>,
     /// The tenant's `kv_bytes` quota when the call started.
     pub(crate) kv_bytes: u64,
+}
+
+/// What one call of a component may reach, and where.
+pub(crate) struct Capabilities {
+    scope: CallScope,
     /// Sends the call's outbound HTTP requests.
     outbound: outbound_http::OutboundHttp,
     /// Runs the call's invocations (none while the host shuts down).
@@ -44,32 +60,39 @@ pub(crate) struct Capabilities {
     pub(crate) deadline: Instant,
 }
 
+impl std::ops::Deref for Capabilities {
+    type Target = CallScope;
+
+    fn deref(&self) -> &CallScope {
+        &self.scope
+    }
+}
+
 impl Capabilities {
-    /// The capabilities of a call of a component of `tenant` granted `grants`.
+    /// The capabilities of a call in `scope`, made with `context`, ending by `deadline`.
     pub(crate) fn new(
-        tenant: &str,
+        scope: CallScope,
         context: &CallContext,
         deadline: Instant,
-        grants: Arc<Grants>,
-        store: Arc<dyn Store>,
-        kv_bytes: u64,
         invoker: Option<Arc<dyn invoke::Invoker>>,
     ) -> Capabilities {
         Capabilities {
-            tenant: tenant.to_string(),
             outbound: outbound_http::OutboundHttp::new(
-                grants.clone(),
-                tenant.to_string(),
+                scope.grants.clone(),
+                scope.tenant.clone(),
                 context.request_id.clone(),
             ),
-            grants,
-            store,
-            kv_bytes,
+            scope,
             invoker,
             depth: context.depth,
             deadline,
         }
     }
+}
+
+/// What a secret is sealed for: its tenant, component and key.
+pub(crate) fn secret_place(tenant: &str, component: &str, key: &str) -> String {
+    format!("{tenant}/{component}/{key}")
 }
 
 impl CallExtension for Capabilities {

@@ -63,6 +63,7 @@ impl DevCommand {
             &HostConfig {
                 data_dir: data,
                 database_url: None,
+                secrets_key_file: None,
             },
             crate::workflow::IMPORTS,
         )

@@ -4,6 +4,7 @@ mod bootstrap;
 mod build;
 mod call;
 mod client;
+mod config;
 mod config_file;
 mod deploy;
 mod dev;
@@ -55,6 +56,7 @@ enum Command {
     Tenant(tenant::TenantCommand),
     Key(key::KeyCommand),
     Kv(kv::KvCommand),
+    Config(config::ConfigCommand),
     Login(login::LoginCommand),
 }
 
@@ -100,6 +102,7 @@ pub fn main() -> ExitCode {
             Command::Procedures(c) => c.run().await,
             Command::Versions(c) => c.run().await,
             Command::Kv(c) => c.run().await,
+            Command::Config(c) => c.run().await,
             Command::Rollback(c) => c.run().await,
             Command::Generate(c) => c.run().await,
             Command::Workflow(c) => c.run().await,

@@ -58,6 +58,10 @@ pub(super) struct ServeCommand {
         conflicts_with = "insecure_no_auth"
     )]
     admin_key_file: Option<PathBuf>,
+    /// The key that seals component secrets (base64 of 32 random bytes, one line): every
+    /// node of a cluster needs the same. Default: DATA/secrets.key, made at the first start.
+    #[arg(long, env = "TSDEV_SECRETS_KEY_FILE", value_name = "PATH")]
+    secrets_key_file: Option<PathBuf>,
     /// The host admin key itself (prefer --admin-key-file: the environment is easy to leak).
     #[arg(
         long,
@@ -108,6 +112,7 @@ impl ServeCommand {
             &HostConfig {
                 data_dir: self.data.clone(),
                 database_url: self.database_url.clone(),
+                secrets_key_file: self.secrets_key_file.clone(),
             },
             crate::workflow::IMPORTS,
         )
@@ -235,6 +240,12 @@ impl ServeCommand {
         if let Some(path) = &self.admin_key_file {
             table.insert(
                 "admin-key-file".into(),
+                Value::String(path.display().to_string()),
+            );
+        }
+        if let Some(path) = &self.secrets_key_file {
+            table.insert(
+                "secrets-key-file".into(),
                 Value::String(path.display().to_string()),
             );
         }

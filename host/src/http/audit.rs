@@ -26,6 +26,8 @@ pub(crate) fn action_of(method: &Method, route: &str) -> Option<(&'static str, b
         ("GET", "/v1/components/{name}") => "component.show",
         ("GET", "/v1/components/{name}/versions") => "component.versions",
         ("POST", "/v1/components/{name}/rollback") => "component.rollback",
+        ("GET", "/v1/components/{name}/config") => "component.config.show",
+        ("PUT", "/v1/components/{name}/config") => "component.config.set",
         ("POST", "/v1/tenants") => "tenant.create",
         ("GET", "/v1/tenants") => "tenant.list",
         ("GET", "/v1/tenants/{tenant}") => "tenant.show",

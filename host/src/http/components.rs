@@ -13,11 +13,11 @@ use super::Problem;
 use super::auth::Caller;
 use crate::access::Scope;
 use crate::api::{
-    ComponentInfo, ComponentList, GrantsInfo, ProcedureInfo, RateLimitInfo, RollbackRequest,
-    UnexposedInfo, VersionInfo, VersionList,
+    ComponentInfo, ComponentList, ConfigChange, ConfigInfo, GrantsInfo, ProcedureInfo,
+    RateLimitInfo, RollbackRequest, UnexposedInfo, VersionInfo, VersionList,
 };
 use crate::error_kind::ErrorKind;
-use crate::host::Host;
+use crate::host::{ConfigError, Host};
 use crate::limits::{self, CallLimits};
 use crate::registry::Deployment;
 
@@ -270,6 +270,48 @@ pub(crate) async fn rollback(
         )
         .await?;
     Ok(Json(component_info(&deployment, false)))
+}
+
+/// `GET /v1/components/{name}/config`: its values, and the names of its secrets.
+pub(crate) async fn config(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> Result<Json<ConfigInfo>, Problem> {
+    caller.require(Scope::Read)?;
+    host.component_config(&caller.tenant, &name)
+        .await?
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("no component named {name}")))
+}
+
+/// `PUT /v1/components/{name}/config` with values and secrets to set (`null` deletes).
+pub(crate) async fn set_config(
+    State(host): State<Arc<Host>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<ConfigInfo>, Problem> {
+    caller.require(Scope::Deploy)?;
+    let body = body.map_err(|e| super::body_problem(e, limits::MAX_ARGS_BYTES))?;
+    let change: ConfigChange = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::BadBody,
+            format!("expected {{\"values\": {{KEY: VALUE or null}}, \"secrets\": {{KEY: VALUE or null}}}}: {e}"),
+        )
+    })?;
+    match host.change_config(&caller.tenant, &name, change).await {
+        Ok(Some(info)) => Ok(Json(info)),
+        Ok(None) => Err(Problem::not_found(format!("no component named {name}"))),
+        Err(ConfigError::Invalid(message)) => Err(Problem::invalid_args(message)),
+        Err(e @ ConfigError::TooManyKeys) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            ErrorKind::TooManyKeys,
+            e.to_string(),
+        )),
+        Err(ConfigError::Store(e)) => Err(e.into()),
+    }
 }
 
 /// `application/wasm` or `application/octet-stream`, in any case, with any parameters

@@ -205,6 +205,12 @@ fn routes(state: AppState) -> Router {
         )
         .route("/v1/components/{name}/versions", get(components::versions))
         .route(
+            "/v1/components/{name}/config",
+            get(components::config)
+                .put(components::set_config)
+                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
+        )
+        .route(
             "/v1/components/{name}/rollback",
             post(components::rollback).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )

@@ -7,9 +7,10 @@ use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
 use crate::api::{
-    AuditList, Catalogue, ComponentInfo, ComponentList, CreatedKey, ExecutionInfo, ExecutionList,
-    HealthInfo, KeyList, KvKeyList, NewKey, NewTenant, NodeList, ProblemBody, RollbackRequest,
-    RunningInfo, SignalInfo, StartedInfo, TenantInfo, TenantList, VersionList,
+    AuditList, Catalogue, ComponentInfo, ComponentList, ConfigChange, ConfigInfo, CreatedKey,
+    ExecutionInfo, ExecutionList, HealthInfo, KeyList, KvKeyList, NewKey, NewTenant, NodeList,
+    ProblemBody, RollbackRequest, RunningInfo, SignalInfo, StartedInfo, TenantInfo, TenantList,
+    VersionList,
 };
 use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
@@ -165,6 +166,42 @@ pub(crate) fn add(
     paths.insert(
         "/v1/components/{name}/versions".into(),
         json!({ "get": versions }),
+    );
+    let mut config = operation(
+        "components.config",
+        "A component's config values and the names of its secrets (their values are never shown).",
+        responses(vec![
+            ("200", answer::<ConfigInfo>(g, "Its config.")),
+            ("404", not_found()),
+        ]),
+    );
+    config["parameters"] = json!([name.clone()]);
+    let mut set_config = operation(
+        "components.config.set",
+        "Set config values and secrets (`null` deletes a key); the component sees them from its next call, no redeploy.",
+        responses(vec![
+            ("200", answer::<ConfigInfo>(g, "Its config now.")),
+            (
+                "400",
+                problem_response(
+                    "bad-body or invalid-args (a key, a value too large, too many keys)",
+                ),
+            ),
+            ("404", not_found()),
+            ("409", problem_response("too-many-keys (256 a component)")),
+            ("413", problem_response("too-large")),
+        ]),
+    );
+    set_config["parameters"] = json!([name.clone()]);
+    let change_schema =
+        serde_json::to_value(g.subschema_for::<ConfigChange>()).unwrap_or(Value::Null);
+    set_config["requestBody"] = json!({
+        "required": true,
+        "content": { "application/json": { "schema": change_schema } },
+    });
+    paths.insert(
+        "/v1/components/{name}/config".into(),
+        json!({ "get": config, "put": set_config }),
     );
     let mut rollback = operation(
         "components.rollback",

@@ -164,6 +164,7 @@ pub(crate) fn check_component_bytes(wasm: &[u8]) -> Result<(), DeployError> {
 pub(crate) const PROVIDED_PACKAGES: &[&str] = &[
     "wasi:cli",
     "wasi:clocks",
+    "wasi:config",
     "wasi:filesystem",
     "wasi:http",
     "wasi:io",
@@ -192,6 +193,11 @@ const GRANTED_INTERFACES: &[GrantedInterface] = &[
         prefix: "wasi:keyvalue/",
         grant: "[grants] key-value = [\"BUCKET\", ...]",
         granted: |grants| !grants.key_value.is_empty(),
+    },
+    GrantedInterface {
+        prefix: "wasi:config/",
+        grant: "[grants] config = [\"KEY\", ...]",
+        granted: |grants| !grants.config.is_empty(),
     },
     GrantedInterface {
         prefix: "tsdev:host/invoke",

@@ -10,12 +10,14 @@
 //! - [`workflow`]: durable workflow executions and their fenced leases;
 //! - [`journal`]: the typed, versioned journal of each execution;
 //! - [`KeyValueStore`]: guests' key-value entries, per tenant and bucket;
+//! - [`ConfigStore`]: config values of components (secrets sealed);
 //! - [`NodeStore`]: the nodes sharing the database, and what keeps each in step with the
 //!   others (the database's clock, the current components, notices on PostgreSQL).
 //!
 //! Writes are answered only once committed; on SQLite the writes of concurrent callers
 //! are committed together (see `writes`).
 
+mod config;
 pub mod journal;
 mod keyvalue;
 mod nodes;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 
 use crate::limits::CallLimits;
 
+pub use config::{ConfigEntry, ConfigStore};
 pub use journal::{JournalEntry, Outcome, Step, StepKind};
 pub use keyvalue::{KeyValueStore, KvEntry, KvExpect, KvKeys, KvSet, KvWrite};
 pub use nodes::{ComponentHead, Node, NodeStore};
@@ -143,7 +146,9 @@ pub struct VersionRecord {
 
 /// What the host keeps across restarts.
 #[async_trait::async_trait]
-pub trait Store: TenantStore + NodeStore + KeyValueStore + Send + Sync + 'static {
+pub trait Store:
+    TenantStore + NodeStore + KeyValueStore + ConfigStore + Send + Sync + 'static
+{
     /// Save `component` as the current version of its name, replacing the previous one
     /// in one transaction.
     async fn save_component(&self, component: &StoredComponent) -> Result<(), StoreError>;

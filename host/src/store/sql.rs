@@ -310,6 +310,15 @@ impl Store for SqlStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(db("deleting the component's versions"))?;
+                    // Its config (secrets too) goes with it.
+                    sqlx::query(
+                        "DELETE FROM component_config WHERE tenant = $1 AND component = $2",
+                    )
+                    .bind(&tenant)
+                    .bind(&name)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db("deleting the component's config"))?;
                     if !sqlite {
                         notify(conn, COMPONENTS_CHANNEL, &tenant).await?;
                     }

@@ -285,6 +285,7 @@ impl TenantStore for SqlStore {
                         // Entries first: their trigger counts into kv_usage.
                         "DELETE FROM kv_entries WHERE tenant = $1",
                         "DELETE FROM kv_usage WHERE tenant = $1",
+                        "DELETE FROM component_config WHERE tenant = $1",
                     ] {
                         sqlx::query(statement)
                             .bind(&name)

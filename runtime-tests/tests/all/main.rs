@@ -2,6 +2,7 @@
 
 mod api;
 mod cluster;
+mod config;
 mod deploy_files;
 mod devloop;
 mod errors;
