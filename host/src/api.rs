@@ -169,15 +169,17 @@ pub struct ConfigChange {
     pub secrets: std::collections::BTreeMap<String, Option<String>>,
 }
 
-/// Keys as config keys are; values within the limit (16,384 characters are at most
-/// 64 KiB of UTF-8), or null.
+/// Keys as config keys are; values within the limit, or null: what the host accepts.
 fn config_map_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "type": "object",
-        "maxProperties": 64,
+        "maxProperties": crate::limits::MAX_CONFIG_KEYS_PER_CHANGE,
         "propertyNames": { "pattern": "^[A-Za-z0-9._-]{1,128}$" },
         "additionalProperties": {
-            "anyOf": [{ "type": "string", "maxLength": 16384 }, { "type": "null" }]
+            "anyOf": [
+                { "type": "string", "maxLength": crate::limits::MAX_CONFIG_VALUE_CHARS },
+                { "type": "null" }
+            ]
         }
     })
 }

@@ -899,6 +899,15 @@ impl Host {
         if self.registry(tenant).get(name).is_none() {
             return Ok(None);
         }
+        if change.values.len() > limits::MAX_CONFIG_KEYS_PER_CHANGE
+            || change.secrets.len() > limits::MAX_CONFIG_KEYS_PER_CHANGE
+        {
+            return Err(ConfigError::Invalid(format!(
+                "one change sets at most {} values and {} secrets",
+                limits::MAX_CONFIG_KEYS_PER_CHANGE,
+                limits::MAX_CONFIG_KEYS_PER_CHANGE
+            )));
+        }
         let mut entries = Vec::new();
         let mut deleted = Vec::new();
         let both = change
@@ -911,11 +920,11 @@ impl Host {
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
             match value {
                 None => deleted.push(key),
-                Some(value) if value.len() > limits::MAX_CONFIG_VALUE_BYTES => {
+                Some(value) if value.chars().count() > limits::MAX_CONFIG_VALUE_CHARS => {
                     return Err(ConfigError::Invalid(format!(
-                        "the value of {key:?} has {} bytes, more than the limit of {}",
-                        value.len(),
-                        limits::MAX_CONFIG_VALUE_BYTES
+                        "the value of {key:?} has {} characters, more than the limit of {}",
+                        value.chars().count(),
+                        limits::MAX_CONFIG_VALUE_CHARS
                     )));
                 }
                 Some(value) => {

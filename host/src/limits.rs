@@ -123,8 +123,11 @@ pub const MAX_OUTBOUND_CONNECTIONS: usize = 1024;
 /// Longest config key.
 pub const MAX_CONFIG_KEY_LEN: usize = 128;
 
-/// Largest config value or secret, in bytes.
-pub const MAX_CONFIG_VALUE_BYTES: usize = 64 << 10;
+/// Longest config value or secret, in characters (at most 64 KiB of UTF-8).
+pub const MAX_CONFIG_VALUE_CHARS: usize = 16 << 10;
+
+/// Most keys one config change may set or delete, values and secrets each.
+pub const MAX_CONFIG_KEYS_PER_CHANGE: usize = 64;
 
 /// Most config values (secrets included) a component may have.
 pub const MAX_CONFIG_KEYS: usize = 256;
