@@ -308,6 +308,47 @@ impl TestHost {
         body
     }
 
+    /// Make tenant `name` (as the admin) and a key in it with `scopes`: a client that sends
+    /// the key.
+    pub async fn tenant_client(&self, name: &str, scopes: &[&str]) -> reqwest::Client {
+        let created = self
+            .client
+            .post(format!("{}/v1/tenants", self.url))
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .expect("creating a tenant");
+        assert_eq!(created.status(), 201, "creating tenant {name}");
+        let key: Value = self
+            .client
+            .post(format!("{}/v1/tenants/{name}/keys", self.url))
+            .json(&serde_json::json!({ "name": "test", "scopes": scopes }))
+            .send()
+            .await
+            .expect("making a key")
+            .json()
+            .await
+            .expect("the key as JSON");
+        client(Some(key["key"].as_str().expect("a key")))
+    }
+
+    /// Upload `wasm` as component `name` with `http` (a tenant's client): status and body.
+    pub async fn upload_as(
+        &self,
+        http: &reqwest::Client,
+        name: &str,
+        wasm: Vec<u8>,
+    ) -> (u16, Value) {
+        let response = http
+            .post(format!("{}/v1/components?name={name}", self.url))
+            .header("content-type", "application/wasm")
+            .body(wasm)
+            .send()
+            .await
+            .expect("uploading");
+        answer(response).await
+    }
+
     /// Upload raw bytes with a raw query string.
     pub async fn upload(&self, query: &str, body: Vec<u8>) -> (u16, Value) {
         let response = self

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 use crate::api::{ConfigChange, ConfigInfo};
 
 /// Set, unset and list a component's config values and secrets; it sees a change from
@@ -100,15 +100,7 @@ impl ConfigCommand {
             None => client.get(&url),
             Some(change) => client.put(&url).json(change),
         };
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("asking {url}"))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response)
-                .await
-                .context(format!("the config of {component}")));
-        }
+        let response = send_checked(request, &url, || format!("the config of {component}")).await?;
         let info: ConfigInfo = response.json().await.context("reading the answer")?;
         for (key, value) in &info.values {
             println!("{key}={value}");

@@ -6,8 +6,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 use crate::api::KvKeyList;
 
 /// Everything but what a path segment may hold as it is; `/` stays, so that a key with
@@ -64,16 +64,9 @@ impl KvCommand {
         match &self.action {
             KvAction::Get { bucket, key } => {
                 let url = entry(bucket, key);
-                let response = client
-                    .get(&url)
-                    .send()
-                    .await
-                    .with_context(|| format!("asking {url}"))?;
-                if !response.status().is_success() {
-                    return Err(answer_error(response)
-                        .await
-                        .context(format!("reading {bucket}/{key}")));
-                }
+                let response =
+                    send_checked(client.get(&url), &url, || format!("reading {bucket}/{key}"))
+                        .await?;
                 let value = response.bytes().await.context("reading the answer")?;
                 std::io::stdout()
                     .write_all(&value)
@@ -89,30 +82,17 @@ impl KvCommand {
                     value.clone().into_bytes()
                 };
                 let url = entry(bucket, key);
-                let response = client
-                    .put(&url)
-                    .body(body)
-                    .send()
-                    .await
-                    .with_context(|| format!("asking {url}"))?;
-                if !response.status().is_success() {
-                    return Err(answer_error(response)
-                        .await
-                        .context(format!("setting {bucket}/{key}")));
-                }
+                send_checked(client.put(&url).body(body), &url, || {
+                    format!("setting {bucket}/{key}")
+                })
+                .await?;
             }
             KvAction::Delete { bucket, key } => {
                 let url = entry(bucket, key);
-                let response = client
-                    .delete(&url)
-                    .send()
-                    .await
-                    .with_context(|| format!("asking {url}"))?;
-                if !response.status().is_success() {
-                    return Err(answer_error(response)
-                        .await
-                        .context(format!("deleting {bucket}/{key}")));
-                }
+                send_checked(client.delete(&url), &url, || {
+                    format!("deleting {bucket}/{key}")
+                })
+                .await?;
             }
             KvAction::List { bucket, prefix } => {
                 let mut after: Option<String> = None;
@@ -125,17 +105,10 @@ impl KvCommand {
                     if let Some(after) = &after {
                         query.push(("after", after.clone()));
                     }
-                    let response = client
-                        .get(&url)
-                        .query(&query)
-                        .send()
-                        .await
-                        .with_context(|| format!("asking {url}"))?;
-                    if !response.status().is_success() {
-                        return Err(answer_error(response)
-                            .await
-                            .context(format!("listing {bucket}")));
-                    }
+                    let response = send_checked(client.get(&url).query(&query), &url, || {
+                        format!("listing {bucket}")
+                    })
+                    .await?;
                     let page: KvKeyList = response.json().await.context("reading the answer")?;
                     for key in &page.keys {
                         println!("{key}");

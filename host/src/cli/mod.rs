@@ -176,6 +176,25 @@ pub(crate) fn spinner(message: String) -> indicatif::ProgressBar {
     bar
 }
 
+/// Send `request` (to `url`): its answer when it is a success, else the host's problem
+/// with `doing` (what the command was doing) as its context.
+pub(crate) async fn send_checked(
+    request: reqwest::RequestBuilder,
+    url: &str,
+    doing: impl FnOnce() -> String,
+) -> anyhow::Result<reqwest::Response> {
+    use anyhow::Context;
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("asking {url}"))?;
+    if response.status().is_success() {
+        Ok(response)
+    } else {
+        Err(answer_error(response).await.context(doing()))
+    }
+}
+
 /// Turn a problem+json answer (or any non-success answer) into an error message.
 pub(crate) async fn answer_error(response: reqwest::Response) -> anyhow::Error {
     let status = response.status();

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use runtime_tests::{TestHost, client, guests, with_manifest};
+use runtime_tests::{TestHost, guests, with_manifest};
 
 const MANIFEST: &str = "[grants]\nconfig = [\"greeting\", \"api-key\"]\n";
 const SECRET: &str = "sk-live-4f9c1e7d2b";
@@ -155,31 +155,11 @@ async fn components_read_granted_config_and_secrets_that_no_answer_or_log_shows(
     assert_eq!(missing.status(), 404);
 
     // Another tenant's component of the same name sees none of it.
-    let created = http
-        .post(format!("{}/v1/tenants", host.url))
-        .json(&json!({ "name": "beta" }))
-        .send()
-        .await
-        .expect("create beta");
-    assert_eq!(created.status(), 201);
-    let key: Value = http
-        .post(format!("{}/v1/tenants/beta/keys", host.url))
-        .json(&json!({ "name": "ci", "scopes": ["deploy", "call", "read"] }))
-        .send()
-        .await
-        .expect("a key")
-        .json()
-        .await
-        .expect("json");
-    let beta = client(key["key"].as_str());
-    let uploaded = beta
-        .post(format!("{}/v1/components?name=settings", host.url))
-        .header("content-type", "application/wasm")
-        .body(settings())
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(uploaded.status(), 201);
+    let beta = host
+        .tenant_client("beta", &["deploy", "call", "read"])
+        .await;
+    let (status, body) = host.upload_as(&beta, "settings", settings()).await;
+    assert_eq!(status, 201, "{body}");
     let answer: Value = beta
         .post(format!("{}/rpc/settings.rc-get", host.url))
         .json(&json!({ "key": "api-key" }))

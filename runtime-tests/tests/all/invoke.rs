@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use runtime_tests::{TestHost, client, guests, with_manifest};
+use runtime_tests::{TestHost, guests, with_manifest};
 
 const MANIFEST: &str = r#"
 [procedures."relay.call"]
@@ -104,31 +104,11 @@ async fn procedures_invoke_granted_procedures_of_their_tenant_within_the_callers
     assert_eq!((status, &body), (200, &json!(8)), "{body}");
 
     // Another tenant's relay reaches only its own tenant's procedures.
-    let created = http
-        .post(format!("{}/v1/tenants", host.url))
-        .json(&json!({ "name": "beta" }))
-        .send()
-        .await
-        .expect("create beta");
-    assert_eq!(created.status(), 201);
-    let key: Value = http
-        .post(format!("{}/v1/tenants/beta/keys", host.url))
-        .json(&json!({ "name": "ci", "scopes": ["deploy", "call"] }))
-        .send()
-        .await
-        .expect("a key")
-        .json()
-        .await
-        .expect("json");
-    let beta = client(key["key"].as_str());
-    let uploaded = beta
-        .post(format!("{}/v1/components?name=relay", host.url))
-        .header("content-type", "application/wasm")
-        .body(with_manifest(&wasm, MANIFEST))
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(uploaded.status(), 201);
+    let beta = host.tenant_client("beta", &["deploy", "call"]).await;
+    let (status, body) = host
+        .upload_as(&beta, "relay", with_manifest(&wasm, MANIFEST))
+        .await;
+    assert_eq!(status, 201, "{body}");
     let (status, body) = relay(&host, &beta, "items.get", json!({ "id": 3 })).await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use serde_json::{Value, json};
 
 use runtime_tests::cluster::{Cluster, eventually};
-use runtime_tests::{TestHost, client, guests, with_manifest};
+use runtime_tests::{TestHost, guests, with_manifest};
 
 const GRANTS: &str = "[grants]\nkey-value = [\"todos\", \"counters\", \"pages\"]\n";
 
@@ -363,31 +363,11 @@ async fn a_component_keeps_its_data_in_granted_buckets_only() {
     );
 
     // Tenant beta deploys the same component with the same grants: its buckets are its own.
-    let created = http
-        .post(format!("{}/v1/tenants", host.url))
-        .json(&json!({ "name": "beta" }))
-        .send()
-        .await
-        .expect("create beta");
-    assert_eq!(created.status(), 201);
-    let key: Value = http
-        .post(format!("{}/v1/tenants/beta/keys", host.url))
-        .json(&json!({ "name": "ci", "scopes": ["deploy", "call", "read", "operate"] }))
-        .send()
-        .await
-        .expect("a key")
-        .json()
-        .await
-        .expect("json");
-    let beta = client(key["key"].as_str());
-    let uploaded = beta
-        .post(format!("{}/v1/components?name=keeper", host.url))
-        .header("content-type", "application/wasm")
-        .body(keeper(GRANTS))
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(uploaded.status(), 201);
+    let beta = host
+        .tenant_client("beta", &["deploy", "call", "read", "operate"])
+        .await;
+    let (status, body) = host.upload_as(&beta, "keeper", keeper(GRANTS)).await;
+    assert_eq!(status, 201, "{body}");
     let (_, body) = kv(
         &host.url,
         &beta,
