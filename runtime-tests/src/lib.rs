@@ -440,6 +440,10 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
 /// venv's `bin` directory. Tests pin `requirement` (one or more pip requirements, separated
 /// by spaces) so every run uses the same tool.
 pub fn python_venv(scratch: &Path, name: &str, requirement: &str) -> PathBuf {
+    // Tests run in parallel threads: two of them making the same venv at once would break
+    // each other's pip install.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = MAKING.lock().unwrap_or_else(|p| p.into_inner());
     let venv = scratch.join(format!("venv-{name}"));
     let bin = venv.join("bin");
     let ready = venv.join(".installed");
