@@ -16,6 +16,7 @@ const GUESTS: &[(&str, &str)] = &[
     ("FETCHER", "runtime-tests/guests/fetcher"),
     ("RELAY", "runtime-tests/guests/relay"),
     ("SETTINGS", "runtime-tests/guests/settings"),
+    ("WEB", "runtime-tests/guests/web"),
     ("SHOP", "examples/shop"),
     ("ORDER", "examples/order"),
 ];

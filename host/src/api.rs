@@ -109,6 +109,20 @@ pub struct ComponentInfo {
     pub unexposed: Vec<UnexposedInfo>,
     /// What its manifest grants it (docs/capabilities.md).
     pub grants: GrantsInfo,
+    /// Where it is served, when it is a wasi:http component (it exports
+    /// `wasi:http/incoming-handler`).
+    #[serde(default)]
+    pub http: Option<HttpInfo>,
+}
+
+/// How a wasi:http component is served (its manifest's `[http]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HttpInfo {
+    /// The path it is served under: `PREFIX/...` of tenant default, `/t/TENANT/PREFIX/...`
+    /// of another tenant.
+    pub prefix: String,
+    /// Anyone may send it requests; else only callers with an API key with scope call.
+    pub public: bool,
 }
 
 /// A component's `[grants]`: the capabilities it may use.

@@ -51,6 +51,7 @@ error_kinds! {
     Trap = "trap", "The guest trapped";
     ResultTooLarge = "result-too-large", "Result too large";
     ProcedureError = "procedure-error", "The procedure returned an error";
+    NoResponse = "no-response", "The HTTP handler sent no response";
     Unavailable = "unavailable", "The procedure is unavailable";
     Internal = "internal", "Internal error";
     // Requests.

@@ -1,9 +1,12 @@
-//! The host as a service: deploy, undeploy and call, over the runtime, the registry and
-//! the store. It knows nothing of HTTP, nor of workflows (the workflow engine sits above it
+//! The host as a service: deploy, undeploy and call (and serve a request it is handed to a
+//! wasi:http component: [`serve_http`]), over the runtime, the registry and the store. It
+//! knows nothing of the HTTP API, nor of workflows (the workflow engine sits above it
 //! and adds its imports through [`crate::runtime::ImportsHook`]s).
 //!
 //! Components are cluster state: what the store holds is what every node serves.
 //! [`Host::sync_from_store`] brings this node's registries to it (see `cluster` for when).
+
+mod serve_http;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -27,6 +30,8 @@ use crate::runtime::{Account, CallContext, CallFailure, ImportsHook, Runtime, Ta
 use crate::store::{
     self, ComponentHead, ConfigEntry, Store, StoreError, StoredComponent, StoredKey, VersionRecord,
 };
+
+pub(crate) use serve_http::ServeError;
 
 /// Where the host keeps its state.
 #[derive(Clone)]
@@ -782,29 +787,7 @@ impl Host {
         let params = json::args_from_json(&proc.params, args)?;
         let quotas = self.quotas(tenant);
         let usage = self.usage.of(tenant, &quotas);
-        if let Some(wait) = usage.fuel_wait() {
-            return Err(CallError::Quota(QuotaRefusal {
-                quota: "fuel_per_minute",
-                detail: format!(
-                    "tenant {tenant} has used its fuel for the minute ({} per minute); it refills in {} s",
-                    quotas.fuel_per_minute,
-                    wait.as_secs().max(1)
-                ),
-                ceiling: false,
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            }));
-        }
-        let _slot = usage.instance().ok_or_else(|| {
-            CallError::Quota(QuotaRefusal {
-                quota: "concurrent_instances",
-                detail: format!(
-                    "tenant {tenant} runs {} instances at once, its quota; retry shortly",
-                    quotas.concurrent_instances
-                ),
-                ceiling: false,
-                retry_after_secs: 1,
-            })
-        })?;
+        let _slot = admit_call(tenant, &quotas, &usage)?;
         // An invoked call ends before its caller's deadline.
         let mut limits = proc.limits();
         if let Some(deadline) = context.deadline {
@@ -814,9 +797,6 @@ impl Host {
             let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX);
             limits.timeout_ms = limits.timeout_ms.min(left_ms).max(1);
         }
-        let deadline =
-            std::time::Instant::now() + std::time::Duration::from_millis(limits.timeout_ms);
-        let invoker = self.me.upgrade().map(|host| host as Arc<dyn Invoker>);
         let results = self
             .runtime
             .invoke(
@@ -829,19 +809,7 @@ impl Host {
                 &params,
                 limits,
                 context,
-                Some(Box::new(Capabilities::new(
-                    CallScope {
-                        tenant: tenant.to_string(),
-                        component: found.deployment.name.clone(),
-                        grants: found.deployment.grants.clone(),
-                        store: self.store.clone(),
-                        secrets: self.secrets.clone(),
-                        kv_bytes: quotas.kv_bytes,
-                    },
-                    context,
-                    deadline,
-                    invoker,
-                ))),
+                Some(self.capabilities(tenant, &found.deployment, &quotas, context, limits)),
                 Some(account(usage)),
             )
             .await?;
@@ -867,6 +835,34 @@ pub enum ConfigError {
 }
 
 impl Host {
+    /// What a call of `deployment` may use (its grants, scoped to `tenant`), until the
+    /// call's deadline under `limits`.
+    fn capabilities(
+        &self,
+        tenant: &str,
+        deployment: &Deployment,
+        quotas: &Quotas,
+        context: &CallContext,
+        limits: CallLimits,
+    ) -> Box<Capabilities> {
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(limits.timeout_ms);
+        let invoker = self.me.upgrade().map(|host| host as Arc<dyn Invoker>);
+        Box::new(Capabilities::new(
+            CallScope {
+                tenant: tenant.to_string(),
+                component: deployment.name.clone(),
+                grants: deployment.grants.clone(),
+                store: self.store.clone(),
+                secrets: self.secrets.clone(),
+                kv_bytes: quotas.kv_bytes,
+            },
+            context,
+            deadline,
+            invoker,
+        ))
+    }
+
     /// Component `name`'s config values and the names of its secrets; None when the
     /// tenant has no such component.
     pub async fn component_config(
@@ -990,6 +986,38 @@ impl Invoker for Host {
             }),
         }
     }
+}
+
+/// Let one more call of `tenant` run: refused when the tenant has used its fuel for the
+/// minute or runs its quota of instances. The slot is the tenant's until dropped.
+fn admit_call(
+    tenant: &str,
+    quotas: &Quotas,
+    usage: &TenantUsage,
+) -> Result<crate::quota::InstanceSlot, CallError> {
+    if let Some(wait) = usage.fuel_wait() {
+        return Err(CallError::Quota(QuotaRefusal {
+            quota: "fuel_per_minute",
+            detail: format!(
+                "tenant {tenant} has used its fuel for the minute ({} per minute); it refills in {} s",
+                quotas.fuel_per_minute,
+                wait.as_secs().max(1)
+            ),
+            ceiling: false,
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }));
+    }
+    usage.instance().ok_or_else(|| {
+        CallError::Quota(QuotaRefusal {
+            quota: "concurrent_instances",
+            detail: format!(
+                "tenant {tenant} runs {} instances at once, its quota; retry shortly",
+                quotas.concurrent_instances
+            ),
+            ceiling: false,
+            retry_after_secs: 1,
+        })
+    })
 }
 
 /// The account of a call that `usage`'s tenant makes.

@@ -104,6 +104,10 @@ pub const OUTBOUND_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
 /// `HTTP-response-body-size`.
 pub const MAX_OUTBOUND_RESPONSE_BYTES: u64 = 16 << 20;
 
+/// Largest request body a wasi:http component is sent (it streams in; past this the
+/// handler's read of the body fails with `HTTP-request-body-size`).
+pub const MAX_INCOMING_HTTP_BODY_BYTES: u64 = 64 << 20;
+
 /// How deep procedures may call one another (`tsdev:host/invoke`): the call from outside
 /// is at depth 0; a call past this answers `too-deep`.
 pub const MAX_INVOKE_DEPTH: u32 = 8;

@@ -26,6 +26,10 @@
 //! [grants]                 # capabilities (docs/capabilities.md); nothing is ambient
 //! key-value = ["todos"]    # wasi:keyvalue buckets it may open
 //! outbound-http = ["https://api.example.com"]
+//!
+//! [http]                   # a component exporting wasi:http/incoming-handler
+//! prefix = "/site"         # served under /site/ (default: /{component name})
+//! public = true            # false: callers need an API key with scope call
 //! ```
 
 use std::collections::BTreeMap;
@@ -59,6 +63,8 @@ pub enum ManifestError {
     UnknownProcedure(String),
     #[error("grants: {0}")]
     Grant(#[from] crate::grants::GrantError),
+    #[error("[http]: {0}")]
+    Http(String),
 }
 
 /// `tsdev.toml`, parsed. Field names are kebab-case in the file.
@@ -73,6 +79,74 @@ pub(crate) struct Manifest {
     /// What the component may use beyond computing.
     #[serde(default)]
     pub grants: Grants,
+    /// How a `wasi:http/incoming-handler` component is served.
+    pub http: Option<HttpSection>,
+}
+
+/// `[http]`: where and to whom a component exporting `wasi:http/incoming-handler` is served.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpSection {
+    /// The path it is served under, e.g. `/site`; by default `/{component name}`.
+    pub prefix: Option<String>,
+    /// Anyone may send it requests (the default), or only callers with scope call.
+    pub public: Option<bool>,
+}
+
+/// Longest `[http] prefix`.
+pub(crate) const MAX_HTTP_PREFIX_LEN: usize = 128;
+
+/// First path segments the host's own routes use: no `[http] prefix` may start with one.
+pub(crate) const RESERVED_PATH_SEGMENTS: &[&str] = &[
+    "docs",
+    "health",
+    "metrics",
+    "openapi.json",
+    "procedures",
+    "ready",
+    "rpc",
+    "t",
+    "v1",
+];
+
+/// Check a path prefix a wasi:http component is served under: `/` then one or more
+/// segments of letters, digits and `-._~`, none of them `.` or `..`, the first not one of
+/// [`RESERVED_PATH_SEGMENTS`].
+pub(crate) fn check_http_prefix(prefix: &str) -> Result<(), ManifestError> {
+    let bad = |why: String| ManifestError::Http(format!("prefix {prefix:?} {why}"));
+    if prefix.len() > MAX_HTTP_PREFIX_LEN {
+        return Err(bad(format!("is over {MAX_HTTP_PREFIX_LEN} characters")));
+    }
+    let Some(path) = prefix.strip_prefix('/') else {
+        return Err(bad("must start with /".into()));
+    };
+    if path.is_empty() {
+        return Err(bad(
+            "is the root, which the host's own pages and REST routes use; name a path such as /site"
+                .into(),
+        ));
+    }
+    for segment in path.split('/') {
+        let plain = !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+        if !plain {
+            return Err(bad(format!(
+                "has the segment {segment:?}: use letters, digits and -._~, no empty segment and no trailing /"
+            )));
+        }
+    }
+    let first = path.split('/').next().unwrap_or(path);
+    if RESERVED_PATH_SEGMENTS.contains(&first) {
+        return Err(bad(format!(
+            "starts with /{first}, which the host's own routes use (reserved: {})",
+            RESERVED_PATH_SEGMENTS.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// `[component]`.
@@ -110,6 +184,9 @@ impl Manifest {
             section.policy(name, CallLimits::default())?;
         }
         manifest.grants.check()?;
+        if let Some(prefix) = manifest.http.as_ref().and_then(|h| h.prefix.as_deref()) {
+            check_http_prefix(prefix)?;
+        }
         Ok(manifest)
     }
 
@@ -212,6 +289,41 @@ impl ProcedureSection {
 mod tests {
     use super::*;
     use crate::policy::RouteMethod;
+
+    #[test]
+    fn http_prefixes_are_plain_paths_outside_the_hosts_own() {
+        for good in ["/site", "/a/b-c/d.e_f~g", "/docs2", "/T1"] {
+            assert!(
+                check_http_prefix(good).is_ok(),
+                "{good:?} should be accepted"
+            );
+        }
+        let long = format!("/{}", "a".repeat(MAX_HTTP_PREFIX_LEN));
+        for bad in [
+            "",
+            "/",
+            "site",
+            "/site/",
+            "//site",
+            "/a/../b",
+            "/a/./b",
+            "/a b",
+            "/a%2fb",
+            "/v1",
+            "/t/x",
+            "/docs",
+            "/rpc/x",
+            "/openapi.json",
+            &long,
+        ] {
+            assert!(check_http_prefix(bad).is_err(), "{bad:?} should be refused");
+        }
+        let manifest = Manifest::parse("[http]\nprefix = \"/v1/x\"\n");
+        assert!(
+            matches!(&manifest, Err(ManifestError::Http(m)) if m.contains("reserved")),
+            "{manifest:?}"
+        );
+    }
 
     #[test]
     fn a_full_manifest_parses_into_policies() {

@@ -93,6 +93,15 @@ impl DeployCommand {
             let route = p.route.map(|r| format!("  ({r})")).unwrap_or_default();
             println!("  {}  {}{route}", p.name, p.signature);
         }
+        if let Some(http) = &deployment.http {
+            let who = if http.public {
+                "public"
+            } else {
+                "keys with scope call"
+            };
+            // Under /t/TENANT/ for a tenant other than default.
+            println!("  wasi:http handler at {}/  ({who})", http.prefix);
+        }
         for u in deployment.unexposed {
             println!("  (not exposed) {}: {}", u.name, u.reason);
         }

@@ -27,6 +27,8 @@ enum Template {
     Procedure,
     /// A durable workflow (steps, durable sleeps).
     Workflow,
+    /// A wasi:http component (`wasi:http/incoming-handler`) served under a path.
+    Http,
 }
 
 const CARGO_TOML: &str = include_str!("templates/common/Cargo.toml.in");
@@ -67,6 +69,16 @@ fn vendored_sdk_lib() -> String {
 
 /// (path in the crate, template text) per template.
 fn files(template: Template) -> Vec<(&'static str, &'static str)> {
+    if let Template::Http = template {
+        // The `wasi` crate's bindings, no SDK: a plain wasi:http component.
+        return vec![
+            ("Cargo.toml", include_str!("templates/http/Cargo.toml.in")),
+            (".gitignore", GITIGNORE),
+            ("src/lib.rs", include_str!("templates/http/lib.rs")),
+            ("tsdev.toml", include_str!("templates/http/tsdev.toml")),
+            ("README.md", include_str!("templates/http/README.md")),
+        ];
+    }
     let mut files = vec![
         ("Cargo.toml", CARGO_TOML),
         (".gitignore", GITIGNORE),
@@ -94,6 +106,7 @@ fn files(template: Template) -> Vec<(&'static str, &'static str)> {
             ("tsdev.toml", include_str!("templates/workflow/tsdev.toml")),
             ("README.md", include_str!("templates/workflow/README.md")),
         ]),
+        Template::Http => {}
     }
     files
 }
@@ -174,9 +187,13 @@ impl InitCommand {
         }
         let snake = self.name.replace('-', "_");
         let sdk_lib = vendored_sdk_lib();
-        let all = files(self.template)
-            .into_iter()
-            .chain([("sdk-guest/src/lib.rs", sdk_lib.as_str())]);
+        let sdk = match self.template {
+            Template::Http => None,
+            Template::Procedure | Template::Workflow => {
+                Some(("sdk-guest/src/lib.rs", sdk_lib.as_str()))
+            }
+        };
+        let all = files(self.template).into_iter().chain(sdk);
         for (path, template) in all {
             let text = template
                 .replace("{{name}}", &self.name)

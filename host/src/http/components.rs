@@ -13,7 +13,7 @@ use super::Problem;
 use super::auth::Caller;
 use crate::access::Scope;
 use crate::api::{
-    ComponentInfo, ComponentList, ConfigChange, ConfigInfo, GrantsInfo, ProcedureInfo,
+    ComponentInfo, ComponentList, ConfigChange, ConfigInfo, GrantsInfo, HttpInfo, ProcedureInfo,
     RateLimitInfo, RollbackRequest, UnexposedInfo, VersionInfo, VersionList,
 };
 use crate::error_kind::ErrorKind;
@@ -80,6 +80,10 @@ pub(crate) fn component_info(d: &Deployment, with_schemas: bool) -> ComponentInf
             outbound_http: d.grants.outbound_http.clone(),
             invoke: d.grants.invoke.clone(),
         },
+        http: d.http.as_ref().map(|h| HttpInfo {
+            prefix: h.prefix.clone(),
+            public: h.public,
+        }),
     }
 }
 

@@ -32,6 +32,7 @@ pub(crate) mod request_id;
 pub(crate) mod rest;
 pub(crate) mod rpc;
 pub(crate) mod tenants;
+pub(crate) mod wasi_http;
 pub(crate) mod workflows;
 
 use std::sync::Arc;

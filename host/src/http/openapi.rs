@@ -277,8 +277,15 @@ pub(crate) fn document(registry: &Registry, prefix: Option<&str>) -> Value {
     let mut paths = Map::new();
     let mut tags = Vec::new();
     for deployment in registry.list() {
+        let serves = deployment.http.as_ref().map_or(String::new(), |http| {
+            format!(
+                ". Serves HTTP (wasi:http) under `{}{}/`",
+                prefix.unwrap_or(""),
+                http.prefix
+            )
+        });
         let description = format!(
-            "component {} version {}{}",
+            "component {} version {}{serves}{}",
             deployment.name,
             deployment.version,
             grants_line(&deployment.grants)

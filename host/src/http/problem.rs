@@ -138,6 +138,16 @@ impl From<DeployFailure> for Problem {
                 .with("other_route", json!(other_route))
                 .with("other_procedure", json!(other_procedure))
                 .with("other_component", json!(other_component)),
+                DeployError::PrefixConflict {
+                    prefix,
+                    other_component,
+                } => Problem::new(
+                    StatusCode::CONFLICT,
+                    ErrorKind::RouteConflict,
+                    e.to_string(),
+                )
+                .with("prefix", json!(prefix))
+                .with("other_component", json!(other_component)),
             },
             DeployFailure::Store(e) => Problem::internal(e),
             DeployFailure::Join(e) => Problem::internal(e),

@@ -1,7 +1,8 @@
 //! REST routes declared in manifests (`GET /items/{id}`). Path parameters, query
 //! parameters and the members of a JSON object body become the procedure's arguments by
 //! name; from there a call is the same as over `/rpc` (same JSON <-> WIT mapping, same
-//! problems).
+//! problems). A path no REST route takes may lie under a wasi:http component's prefix
+//! ([`super::wasi_http`]).
 
 use axum::Extension;
 use axum::body::Body;
@@ -32,7 +33,20 @@ pub(crate) async fn call(
         Some(tenant) => &uri.path()["/t/".len() + tenant.len()..],
         None => uri.path(),
     };
-    let matched = match routes.find(method.as_str(), path) {
+    let found = routes.find(method.as_str(), path);
+    // REST routes first; then the wasi:http component whose prefix takes the path.
+    if matches!(found, Err(NoRoute::NotFound))
+        && let Some((deployment, within)) = state.host.registry(&caller.tenant).http_handler(path)
+    {
+        let tenant_part = uri.path().len() - path.len();
+        let prefix_len = deployment.http.as_ref().map_or(0, |h| h.prefix.len());
+        let mounted = uri.path()[..tenant_part + prefix_len].to_string();
+        return super::wasi_http::serve(
+            &state, &caller, deployment, &within, &mounted, method, &uri, headers, body,
+        )
+        .await;
+    }
+    let matched = match found {
         Ok(matched) => matched,
         Err(NoRoute::NotFound)
             if method == Method::GET && path.trim_end_matches('/').is_empty() =>

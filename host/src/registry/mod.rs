@@ -25,7 +25,7 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Type};
 
 use crate::grants::Grants;
 use crate::limits::CallLimits;
-use crate::manifest::{ComponentSection, Manifest, ManifestError};
+use crate::manifest::{ComponentSection, Manifest, ManifestError, check_http_prefix};
 use crate::policy::Enforcement;
 use crate::runtime::Runtime;
 use crate::runtime::StoreState;
@@ -78,6 +78,13 @@ pub enum DeployError {
         other_procedure: String,
         other_component: String,
     },
+    #[error(
+        "component {other_component} is served under {prefix} already; give this one another [http] prefix in its tsdev.toml"
+    )]
+    PrefixConflict {
+        prefix: String,
+        other_component: String,
+    },
 }
 
 /// One callable function of a deployment.
@@ -125,6 +132,35 @@ pub struct Deployment {
     pub about: ComponentSection,
     /// What its manifest grants it (`[grants]`).
     pub grants: Arc<Grants>,
+    /// How it is served over HTTP, when it exports `wasi:http/incoming-handler`.
+    pub http: Option<HttpHandler>,
+}
+
+/// A component exporting `wasi:http/incoming-handler`, served under a path prefix: each
+/// request runs its `handle` in a fresh instance.
+pub struct HttpHandler {
+    /// Its `handle` function.
+    pub export: ComponentExportIndex,
+    /// The path it is served under, e.g. `/site`: `/site/...` of tenant default and
+    /// `/t/T/site/...` of tenant T. The handler sees the path after it.
+    pub prefix: String,
+    /// Anyone may send it requests; else only callers with scope call.
+    pub public: bool,
+}
+
+impl HttpHandler {
+    /// The rest of `path` if it lies under this handler's prefix (`/site` takes `/site`
+    /// and `/site/...`, not `/sites`): what the handler sees, always starting with `/`.
+    pub fn path_within<'a>(&self, path: &'a str) -> Option<&'a str> {
+        let rest = path.strip_prefix(self.prefix.as_str())?;
+        if rest.is_empty() {
+            Some("/")
+        } else if rest.starts_with('/') {
+            Some(rest)
+        } else {
+            None
+        }
+    }
 }
 
 /// Hex SHA-256 of `bytes`: a component's version.
@@ -294,6 +330,43 @@ impl Deployment {
             .map(|(name, _)| name.to_string())
             .collect();
         check_grants(imports.iter().map(String::as_str), &manifest.grants)?;
+        let http = match (
+            reflect::http_handler(runtime.engine(), &component),
+            &manifest.http,
+        ) {
+            (Some(export), section) => {
+                let section = section.clone().unwrap_or_default();
+                let prefix = match section.prefix {
+                    Some(prefix) => prefix,
+                    None => {
+                        let prefix = format!("/{name}");
+                        check_http_prefix(&prefix).map_err(|e| {
+                            let e = match e {
+                                ManifestError::Http(message) => message,
+                                other => other.to_string(),
+                            };
+                            ManifestError::Http(format!(
+                                "{e}; that is the default prefix, from the component's name: \
+                                 set another with [http] prefix in its tsdev.toml"
+                            ))
+                        })?;
+                        prefix
+                    }
+                };
+                Some(HttpHandler {
+                    export,
+                    prefix,
+                    public: section.public.unwrap_or(true),
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ManifestError::Http(
+                    "the component exports no wasi:http/incoming-handler to serve".into(),
+                )
+                .into());
+            }
+            (None, None) => None,
+        };
         let workflows = imports
             .iter()
             .any(|name| name.starts_with("tsdev:workflow/durable"));
@@ -330,6 +403,7 @@ impl Deployment {
             workflows,
             about: manifest.component,
             grants: Arc::new(manifest.grants),
+            http,
         })
     }
 }
@@ -511,6 +585,21 @@ impl Registry {
             .map(|(_, candidate)| candidate.clone())
     }
 
+    /// The wasi:http component serving `path` (the longest prefix that takes it), and the
+    /// path as the component sees it.
+    pub fn http_handler(&self, path: &str) -> Option<(Arc<Deployment>, String)> {
+        let index = self.read();
+        index
+            .deployments
+            .values()
+            .filter_map(|d| {
+                let within = d.http.as_ref()?.path_within(path)?;
+                Some((d, within))
+            })
+            .max_by_key(|(d, _)| d.http.as_ref().map_or(0, |h| h.prefix.len()))
+            .map(|(d, within)| (d.clone(), within.to_string()))
+    }
+
     /// The REST routes of everything deployed, as one snapshot.
     pub fn routes(&self) -> Arc<Routes> {
         self.read().routes.clone()
@@ -536,6 +625,17 @@ impl Index {
     }
 
     fn conflict(&self, deployment: &Deployment) -> Result<(), DeployError> {
+        if let Some(http) = &deployment.http
+            && let Some(other) = self.deployments.values().find(|other| {
+                other.name != deployment.name
+                    && other.http.as_ref().is_some_and(|o| o.prefix == http.prefix)
+            })
+        {
+            return Err(DeployError::PrefixConflict {
+                prefix: http.prefix.clone(),
+                other_component: other.name.clone(),
+            });
+        }
         for procedure in &deployment.procedures {
             if let Some(existing) = self.procedures.get(&procedure.name)
                 && existing.deployment.name != deployment.name

@@ -65,6 +65,8 @@ pub(crate) fn procedures(
                     &mut unexposed,
                 );
             }
+            // Served over HTTP as a whole (see [`http_handler`]), not as procedures.
+            ComponentItem::ComponentInstance(_) if is_incoming_handler(export_name) => {}
             ComponentItem::ComponentInstance(instance) => {
                 let interface = interface_name(export_name);
                 let instance_index =
@@ -118,6 +120,23 @@ pub(crate) fn procedures(
         }
     }
     Ok((found, unexposed))
+}
+
+/// `wasi:http/incoming-handler` at any 0.2 version: what `wasmtime serve`, Spin and every
+/// wasi:http toolchain export.
+fn is_incoming_handler(export_name: &str) -> bool {
+    export_name.starts_with("wasi:http/incoming-handler@0.2.")
+}
+
+/// The `handle` function of the `wasi:http/incoming-handler` that `component` exports, if
+/// it exports one.
+pub(crate) fn http_handler(engine: &Engine, component: &Component) -> Option<ComponentExportIndex> {
+    let component_type = component.component_type();
+    let (name, _) = component_type.exports(engine).find(|(name, item)| {
+        is_incoming_handler(name) && matches!(item.ty, ComponentItem::ComponentInstance(_))
+    })?;
+    let instance = component.get_export_index(None, name)?;
+    component.get_export_index(Some(&instance), "handle")
 }
 
 fn classify(

@@ -70,6 +70,18 @@ pub struct Account {
     pub meter: FuelMeter,
 }
 
+/// A call's arguments: values, or values made in the call's own store (resources, such as
+/// a wasi:http request, belong to the store of the instance that receives them).
+pub enum CallParams {
+    /// Plain values (a procedure's arguments from JSON).
+    Values(Vec<Val>),
+    /// Made in the store, just before the instance is.
+    MadeInStore(MakeParams),
+}
+
+/// Makes a call's arguments in its store, before the instance is made.
+pub type MakeParams = Box<dyn FnOnce(&mut Store<StoreState>) -> wasmtime::Result<Vec<Val>> + Send>;
+
 /// What to call: a function of a pre-linked component.
 pub struct Target<'a> {
     /// The pre-linked component.
@@ -100,6 +112,21 @@ impl Runtime {
         extension: Option<Box<dyn CallExtension>>,
         account: Option<Account>,
     ) -> Result<Vec<Val>, CallFailure> {
+        let params = CallParams::Values(params.to_vec());
+        self.invoke_with(target, params, call_limits, context, extension, account)
+            .await
+    }
+
+    /// [`Runtime::invoke`] with arguments that may be made in the call's store.
+    pub async fn invoke_with(
+        &self,
+        target: Target<'_>,
+        params: CallParams,
+        call_limits: CallLimits,
+        context: &CallContext,
+        extension: Option<Box<dyn CallExtension>>,
+        account: Option<Account>,
+    ) -> Result<Vec<Val>, CallFailure> {
         // Wait for a slot here, on the caller's side: the queue holds no guest task.
         let metrics = crate::metrics::metrics();
         let waiting = crate::metrics::InGauge::new(&metrics.instances_waiting);
@@ -122,7 +149,7 @@ impl Runtime {
             export: *target.export,
             procedure: target.procedure.to_string(),
             result_count: target.result_count,
-            params: params.to_vec(),
+            params,
             call_limits,
             label: CallLabel {
                 request_id: context.request_id.clone(),
@@ -214,7 +241,7 @@ struct OwnedCall {
     export: ComponentExportIndex,
     procedure: String,
     result_count: usize,
-    params: Vec<Val>,
+    params: CallParams,
     call_limits: CallLimits,
     label: CallLabel,
     extension: Option<Box<dyn CallExtension>>,
@@ -292,6 +319,10 @@ impl OwnedCall {
         });
 
         let run = async {
+            let params = match params {
+                CallParams::Values(values) => values,
+                CallParams::MadeInStore(make) => make(&mut *store)?,
+            };
             let instance = pre.instantiate_async(&mut *store).await?;
             let func = instance.get_func(&mut *store, export).ok_or_else(|| {
                 wasmtime::format_err!("the instance has no export for {procedure}")

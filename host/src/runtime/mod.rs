@@ -9,11 +9,13 @@
 //! - [`host_imports`]: `tsdev:host` imports and the linker every component is checked against.
 //! - [`failure`]: how a failed call is classified (fuel, deadline, memory, trap, …).
 //! - [`invoke`]: instantiate + call + drop, under limits.
+//! - [`incoming_http`]: a wasi:http request as the arguments of a handler's call.
 
 pub(crate) mod engine;
 pub(crate) mod extension;
 pub(crate) mod failure;
 pub(crate) mod host_imports;
+pub(crate) mod incoming_http;
 pub(crate) mod invoke;
 pub(crate) mod output;
 pub(crate) mod state;
@@ -22,6 +24,7 @@ pub use engine::Runtime;
 pub use extension::{CallExtension, PausedTime};
 pub use failure::CallFailure;
 pub use host_imports::ImportsHook;
-pub use invoke::{Account, CallContext, FuelMeter, Target};
+pub use incoming_http::{AnswerReceiver, HandlerAnswer, handle_params};
+pub use invoke::{Account, CallContext, CallParams, FuelMeter, MakeParams, Target};
 pub use output::CallLabel;
 pub use state::StoreState;

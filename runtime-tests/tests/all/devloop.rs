@@ -47,10 +47,11 @@ async fn get_text(url: &str) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn init_build_deploy_and_call_both_templates() {
+async fn init_build_deploy_and_call_every_template() {
     let work = tempfile::tempdir().expect("a temporary directory");
     tsdev(work.path(), &["init", "greeter-app"]);
     tsdev(work.path(), &["init", "later", "--template", "workflow"]);
+    tsdev(work.path(), &["init", "site", "--template", "http"]);
     let refused = Command::new(tsdev_bin())
         .args(["init", "greeter-app"])
         .current_dir(work.path())
@@ -64,7 +65,7 @@ async fn init_build_deploy_and_call_both_templates() {
     // The crate's own test passes on the host target, also after the edit the README
     // suggests (`Hello` to `Howdy`), made here and undone.
     let app = work.path().join("greeter-app");
-    let cargo_test = || {
+    let cargo_test_in = |app: &Path| {
         run(
             Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .args(["test", "--quiet", "--manifest-path"])
@@ -72,7 +73,9 @@ async fn init_build_deploy_and_call_both_templates() {
                 .env("CARGO_TARGET_DIR", init_target_dir()),
         )
     };
+    let cargo_test = || cargo_test_in(&app);
     cargo_test();
+    cargo_test_in(&work.path().join("site"));
     let lib = app.join("src/lib.rs");
     let source = std::fs::read_to_string(&lib).expect("reading lib.rs");
     std::fs::write(&lib, source.replace("format!(\"Hello,", "format!(\"Howdy,")).expect("editing");
@@ -80,7 +83,7 @@ async fn init_build_deploy_and_call_both_templates() {
     std::fs::write(&lib, &source).expect("undoing the edit");
 
     let host = TestHost::start();
-    for name in ["greeter-app", "later"] {
+    for name in ["greeter-app", "later", "site"] {
         let built = tsdev(&work.path().join(name), &["build"]);
         let wasm = built
             .lines()
@@ -102,6 +105,13 @@ async fn init_build_deploy_and_call_both_templates() {
     assert_eq!((status, greeting), (200, json!("Hello, Ada!")));
     let (status, body) = host.rpc("greeter-app.hello", json!({ "name": "Bo" })).await;
     assert_eq!((status, body), (200, json!("Hello, Bo!")));
+
+    // The http template: a wasi:http component under its prefix, no key needed.
+    let page = reqwest::get(format!("{}/site/hello/Ada", host.url))
+        .await
+        .expect("GET");
+    assert_eq!(page.status().as_u16(), 200);
+    assert_eq!(page.text().await.expect("text"), "hello, Ada!\n");
 
     // The workflow template: a durable sleep, then an answer, over its REST route.
     let response = host

@@ -20,4 +20,5 @@ mod schemathesis;
 mod tenants;
 mod upgrade;
 mod values;
+mod wasi_http;
 mod workflows;
