@@ -308,3 +308,39 @@ async fn failing_handlers_get_problems_and_quotas_hold() {
     let (status, _, _) = get(&q, &format!("{url}/t/q/web/hello")).await;
     assert_eq!(status, 200, "the instance is free again");
 }
+
+/// examples/site as its README says: built with `tsdev build` (prefix and grant
+/// embedded), served under /site/, counting its visits in the key-value store with its
+/// grant; the count readable with `tsdev kv` and kept across a restart.
+#[tokio::test]
+async fn the_site_example_counts_visits_in_the_key_value_store() {
+    let host = TestHost::start();
+    let deployed = host.deploy_built("examples/site").await;
+    assert_eq!(
+        deployed["http"],
+        json!({ "prefix": "/site", "public": true })
+    );
+    assert_eq!(deployed["grants"]["key_value"], json!(["site"]));
+    for seen in 1..=2 {
+        let (status, page, content_type) =
+            get(&host.anonymous, &format!("{}/site/", host.url)).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
+        assert!(page.contains(&format!("seen {seen} times")), "{page}");
+        assert!(page.contains("href=\"/site/visits\""), "{page}");
+    }
+    let host = host.restart();
+    let (status, visits, _) = get(&host.anonymous, &format!("{}/site/visits", host.url)).await;
+    assert_eq!((status, visits.as_str()), (200, "{\"visits\":2}"));
+    let out = host
+        .cli()
+        .args(["kv", "get", "site", "visits"])
+        .output()
+        .expect("tsdev kv get");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "2");
+}
