@@ -8,6 +8,7 @@ mod devloop;
 mod errors;
 mod hostile;
 mod invoke;
+mod javascript;
 mod keyvalue;
 mod lifecycle;
 mod metrics;

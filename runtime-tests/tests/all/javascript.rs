@@ -1,0 +1,132 @@
+//! A component from JavaScript: componentize-js (what jco's `componentize` runs), built in
+//! the test from its npm package. About 12 MB of StarlingMonkey; its default build imports
+//! wasi:http (for `fetch`) at a newer patch version than wasmtime's. It deploys unchanged,
+//! keeps data in its granted bucket, fetches from granted origins only, and a thrown error's
+//! message reaches the caller.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::routing::get;
+use serde_json::json;
+
+use runtime_tests::{TestHost, npm_package, run, with_manifest};
+
+/// Pinned so the test sees the same component every run (jco 1.35 runs this version).
+const COMPONENTIZE_JS: &str = "0.23.0";
+
+/// Install componentize-js (once) and build `guests/js-app` with it.
+fn build_js_component() -> PathBuf {
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let package = npm_package(
+        scratch,
+        "@bytecodealliance/componentize-js",
+        COMPONENTIZE_JS,
+    );
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/js-app");
+    let wasm = scratch.join("jsapp.wasm");
+    run(Command::new("node")
+        .arg(package.join("src/cli.js"))
+        .args(["app.js", "--wit", "wit", "--world-name", "jsapp", "--out"])
+        .arg(&wasm)
+        .current_dir(&source));
+    wasm
+}
+
+/// A server on loopback: its port, and how many requests reached it.
+async fn test_server() -> (u16, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = Router::new().route(
+        "/hello",
+        get(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async { "hello from the test server" }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port on loopback");
+    let port = listener.local_addr().expect("an address").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (port, hits)
+}
+
+#[tokio::test]
+async fn a_componentize_js_component_uses_key_value_and_fetch_as_granted() {
+    let wasm = std::fs::read(build_js_component()).expect("built");
+    let (port, hits) = test_server().await;
+    let host = TestHost::start();
+
+    // It imports wasi:keyvalue: refused without the grant.
+    let (status, body) = host.upload("name=jsapp", wasm.clone()).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (422, Some("not-granted")),
+        "{body}"
+    );
+    let manifest =
+        format!("[grants]\nkey-value = [\"js\"]\noutbound-http = [\"http://127.0.0.1:{port}\"]\n");
+    let (status, body) = host
+        .upload("name=jsapp", with_manifest(&wasm, &manifest))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    for expected in 1..=3 {
+        let answer = host
+            .rpc("counter.bump", json!({ "bucket": "js", "key": "n" }))
+            .await;
+        assert_eq!(answer, (200, json!(expected)));
+    }
+    let (status, body) = host
+        .rpc("counter.bump", json!({ "bucket": "other", "key": "n" }))
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (500, Some("trap")),
+        "an ungranted bucket throws in the guest: {body}"
+    );
+
+    let granted = format!("http://127.0.0.1:{port}/hello");
+    let answer = host
+        .rpc("counter.fetch-text", json!({ "url": granted }))
+        .await;
+    assert_eq!(answer, (200, json!("200 hello from the test server")));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    // The same server under another name is another origin: denied, nothing sent.
+    let other = format!("http://localhost:{port}/hello");
+    let (status, body) = host
+        .rpc("counter.fetch-text", json!({ "url": other }))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("NetworkError"),
+        "fetch rejects in the guest: {body}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the denied request was not sent"
+    );
+
+    // A thrown Error: its message and stack reach the caller, not only the host log.
+    let (status, body) = host
+        .rpc("counter.fail", json!({ "message": "no luck today" }))
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (500, Some("trap")),
+        "{body}"
+    );
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("no luck today") && detail.contains("app.js"),
+        "{detail}"
+    );
+}
