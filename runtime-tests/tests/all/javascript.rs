@@ -6,12 +6,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use axum::Router;
-use axum::routing::get;
 use serde_json::json;
+
+use crate::hello_server::hello_server;
 
 use runtime_tests::{TestHost, npm_package, run, with_manifest};
 
@@ -36,29 +35,10 @@ fn build_js_component() -> PathBuf {
     wasm
 }
 
-/// A server on loopback: its port, and how many requests reached it.
-async fn test_server() -> (u16, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counted = hits.clone();
-    let app = Router::new().route(
-        "/hello",
-        get(move || {
-            counted.fetch_add(1, Ordering::SeqCst);
-            async { "hello from the test server" }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a port on loopback");
-    let port = listener.local_addr().expect("an address").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (port, hits)
-}
-
 #[tokio::test]
 async fn a_componentize_js_component_uses_key_value_and_fetch_as_granted() {
     let wasm = std::fs::read(build_js_component()).expect("built");
-    let (port, hits) = test_server().await;
+    let (port, hits) = hello_server().await;
     let host = TestHost::start();
 
     // It imports wasi:keyvalue: refused without the grant.

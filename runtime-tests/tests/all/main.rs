@@ -6,6 +6,7 @@ mod config;
 mod deploy_files;
 mod devloop;
 mod errors;
+mod hello_server;
 mod hostile;
 mod invoke;
 mod javascript;

@@ -4,8 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::Ordering;
 
 use runtime_tests::{TestHost, python_venv, run};
+
+use crate::hello_server::hello_server;
 use serde_json::json;
 
 /// Pinned so the test sees the same component every run.
@@ -32,10 +35,11 @@ fn build_python(dir: &str, world: &str) -> PathBuf {
     wasm
 }
 
-/// The standard wasi:keyvalue interfaces from Python, unchanged: granted buckets only,
-/// counters that count, data that outlives a crash.
+/// The standard wasi:keyvalue and wasi:http interfaces from Python, unchanged: granted
+/// buckets only, counters that count, data that outlives a crash; requests to granted
+/// origins only.
 #[tokio::test]
-async fn a_componentize_py_component_keeps_data_in_granted_buckets() {
+async fn a_componentize_py_component_keeps_data_in_granted_buckets_and_fetches() {
     let wasm = build_python("python-kv", "pykv");
     let wasm = std::fs::read(&wasm).expect("built");
     let host = TestHost::start();
@@ -45,9 +49,29 @@ async fn a_componentize_py_component_keeps_data_in_granted_buckets() {
         (422, Some("not-granted")),
         "{body}"
     );
-    let granted = runtime_tests::with_manifest(&wasm, "[grants]\nkey-value = [\"py\"]\n");
+    let (port, hits) = hello_server().await;
+    let manifest =
+        format!("[grants]\nkey-value = [\"py\"]\noutbound-http = [\"http://127.0.0.1:{port}\"]\n");
+    let granted = runtime_tests::with_manifest(&wasm, &manifest);
     let (status, body) = host.upload("name=pykv", granted).await;
     assert_eq!(status, 201, "{body}");
+
+    let url = format!("http://127.0.0.1:{port}/hello");
+    let answer = host.rpc("notes.fetch", json!({ "url": url })).await;
+    assert_eq!(answer, (200, json!("200 hello from the test server")));
+    let other = format!("http://localhost:{port}/hello");
+    let answer = host.rpc("notes.fetch", json!({ "url": other })).await;
+    assert_eq!(answer.0, 422, "{}", answer.1);
+    assert_eq!(
+        answer.1["error"],
+        json!("failed: ErrorCode_HttpRequestDenied"),
+        "another origin is denied in the guest"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "the denied request was not sent"
+    );
 
     for expected in 1..=3 {
         let answer = host
