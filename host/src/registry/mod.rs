@@ -310,7 +310,7 @@ impl Deployment {
         let version = content_hash(wasm);
         let component = runtime.compile(wasm, &version).map_err(|e| match e {
             RuntimeError::Compile(m) | RuntimeError::Engine(m) | RuntimeError::Link(m) => {
-                DeployError::Invalid(m)
+                DeployError::Invalid(with_hint(m))
             }
         })?;
         let pre = runtime
@@ -405,6 +405,19 @@ impl Deployment {
             grants: Arc::new(manifest.grants),
             http,
         })
+    }
+}
+
+/// A compile error, with what to do about the ones a toolchain's defaults cause.
+fn with_hint(message: String) -> String {
+    if message.contains("component model async feature") {
+        // Experimental in wasmtime 48, so not enabled: docs/procedures-and-wit.md.
+        format!(
+            "{message}; this host does not run the component model's async ABI yet: build \
+             without it (componentize-qjs: --sync)"
+        )
+    } else {
+        message
     }
 }
 

@@ -32,6 +32,15 @@ const TOOLCHAIN_INTERNAL_EXPORTS: &[(&str, &str, &str)] = &[(
     "componentize-py's pre-initialization hook, not part of the component's API",
 )];
 
+/// Functions that toolchains export from the world itself for their own use: (name, its
+/// parameter names, what it is). Matched by the parameter names too, so that a component's
+/// own function of that name stays a procedure.
+const TOOLCHAIN_INTERNAL_FUNCTIONS: &[(&str, &[&str], &str)] = &[(
+    "init",
+    &["shim", "script", "entry-path", "disable-gc"],
+    "componentize-qjs's initialization hook (it would run any script it is given), not part of the component's API",
+)];
+
 /// Why a component's exports cannot be read as procedures.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ReflectError {
@@ -52,6 +61,20 @@ pub(crate) fn procedures(
         match item.ty {
             ComponentItem::ComponentFunc(func) => {
                 check_type_size(export_name, &func)?;
+                if let Some((_, _, what)) =
+                    TOOLCHAIN_INTERNAL_FUNCTIONS
+                        .iter()
+                        .find(|(name, params, _)| {
+                            *name == export_name
+                                && func.params().map(|(p, _)| p).eq(params.iter().copied())
+                        })
+                {
+                    unexposed.push(Unexposed {
+                        name: export_name.to_string(),
+                        reason: (*what).to_string(),
+                    });
+                    continue;
+                }
                 let index = component
                     .get_export_index(None, export_name)
                     .ok_or_else(|| {

@@ -110,3 +110,84 @@ async fn a_componentize_js_component_uses_key_value_and_fetch_as_granted() {
         "{detail}"
     );
 }
+
+/// Pinned: QuickJS through componentize-qjs, from npm (a native binary; 1.6 MB components).
+const COMPONENTIZE_QJS: &str = "0.4.5";
+
+/// Build world `world` of `guests/qjs-hello` from `js` with componentize-qjs (`extra`
+/// arguments added); the component's path.
+fn build_qjs(world: &str, js: &str, extra: &[&str]) -> PathBuf {
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let package = npm_package(scratch, "componentize-qjs", COMPONENTIZE_QJS);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("guests/qjs-hello");
+    let wasm = scratch.join(format!("qjs-{world}{}.wasm", extra.join("")));
+    run(Command::new(package.join("bin/componentize-qjs"))
+        .args(["--wit", "wit", "--world", world, "--js", js, "--output"])
+        .arg(&wasm)
+        .args(extra)
+        .current_dir(&source));
+    wasm
+}
+
+/// componentize-qjs: its default build uses the component model's async ABI, which this
+/// host does not run yet (refused with what to do); built `--sync` it deploys, its
+/// world-level `init` hook (which would run any script given) is not a procedure, and a
+/// second such component does not conflict with the first on it.
+#[tokio::test]
+async fn componentize_qjs_components_deploy_without_their_init_hook() {
+    let host = TestHost::start();
+    let default_build = std::fs::read(build_qjs("greeting", "hello.js", &[])).expect("built");
+    let (status, body) = host.upload("name=qjs-async", default_build).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (422, Some("invalid-component")),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--sync"),
+        "the refusal says what to do: {body}"
+    );
+
+    let hello = std::fs::read(build_qjs("greeting", "hello.js", &["--sync"])).expect("built");
+    let (status, body) = host.upload("name=qjs-hello", hello).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["procedures"].as_array().map(Vec::len),
+        Some(1),
+        "{body}"
+    );
+    assert_eq!(body["procedures"][0]["name"], "greeter.hello");
+    let hook = body["unexposed"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == "init"))
+        .expect("the init hook is listed as unexposed");
+    assert!(
+        hook["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("componentize-qjs"),
+        "{hook}"
+    );
+    let (status, body) = host
+        .rpc(
+            "init",
+            json!({ "shim": "", "script": "", "entry-path": null, "disable-gc": false }),
+        )
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (404, Some("not-found")),
+        "{body}"
+    );
+
+    let bye = std::fs::read(build_qjs("leaving", "bye.js", &["--sync"])).expect("built");
+    let (status, body) = host.upload("name=qjs-bye", bye).await;
+    assert_eq!(status, 201, "a second componentize-qjs component: {body}");
+    let answer = host.rpc("greeter.hello", json!({ "name": "Ada" })).await;
+    assert_eq!(answer, (200, json!("Hello, Ada!")));
+    let answer = host.rpc("farewell.bye", json!({ "name": "Bo" })).await;
+    assert_eq!(answer, (200, json!("Bye, Bo!")));
+}

@@ -1,0 +1,6 @@
+// A procedure in JavaScript on QuickJS (componentize-qjs).
+export const greeter = {
+  hello(name) {
+    return `Hello, ${name}!`;
+  },
+};
