@@ -8,6 +8,10 @@
 //! - [`kv`]: key-value buckets (`wasi:keyvalue`), JSON in and out; grant them in
 //!   tsdev.toml (`[grants] key-value`).
 //! - [`invoke`]: call other procedures of the tenant (`[grants] invoke`).
+//! - [`config`]: the component's config values and secrets (`wasi:config`; `[grants]
+//!   config`), set with `tsdev config set`.
+//! - [`http`]: outbound HTTP requests (`wasi:http`) to the origins granted in tsdev.toml
+//!   (`[grants] outbound-http`).
 //! - [`log`]: records into the host's log through the `tsdev:host/log` import, tagged by the
 //!   host with the request id and procedure. Prefer it to `println!`: stdout also reaches
 //!   the host log, but untagged by level and capped per call.
@@ -40,6 +44,14 @@ mod kv_bindings {
     wit_bindgen::generate!({
         path: "../wit/keyvalue",
         world: "wasi:keyvalue/imports",
+    });
+}
+
+#[allow(missing_docs)]
+mod config_bindings {
+    wit_bindgen::generate!({
+        path: "../wit/config-rc-1",
+        world: "wasi:config/imports",
     });
 }
 
@@ -296,6 +308,203 @@ pub mod invoke {
         let args = serde_json::to_string(args).map_err(TypedInvokeError::Json)?;
         let result = call(procedure, &args).map_err(TypedInvokeError::Invoke)?;
         serde_json::from_str(&result).map_err(TypedInvokeError::Json)
+    }
+}
+
+pub mod config {
+    //! The component's config values and secrets through the standard `wasi:config/store`,
+    //! set per component with `tsdev config set` (or `PUT /v1/components/{name}/config`),
+    //! seen by the next call without a redeploy. A component reads only the keys its
+    //! tsdev.toml grants:
+    //!
+    //! ```toml
+    //! [grants]
+    //! config = ["api-url", "api-key"]
+    //! ```
+
+    pub use crate::config_bindings::wasi::config::store::Error;
+
+    /// The value of `key`; None when it is not set (or not granted).
+    pub fn get(key: &str) -> Result<Option<String>, Error> {
+        crate::config_bindings::wasi::config::store::get(key)
+    }
+}
+
+pub mod http {
+    //! Outbound HTTP requests through the standard `wasi:http/outgoing-handler`. They reach
+    //! only the origins the component's tsdev.toml grants (scheme, host and port):
+    //!
+    //! ```toml
+    //! [grants]
+    //! outbound-http = ["https://api.example.com"]
+    //! ```
+    //!
+    //! A request anywhere else fails with [`ErrorCode::HttpRequestDenied`] and is never
+    //! sent. The host's limits (timeouts, response size) are in tsdev's
+    //! docs/capabilities.md.
+
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+    use wasi::io::streams::StreamError;
+
+    pub use wasi::http::types::ErrorCode;
+
+    /// A blocking write takes 4,096 bytes at most.
+    const WRITE_CHUNK: usize = 4096;
+    /// How much one read asks for.
+    const READ_CHUNK: u64 = 64 << 10;
+
+    /// Why a request failed.
+    #[derive(Debug)]
+    pub enum Error {
+        /// The URL is not `http://` or `https://` with a host.
+        InvalidUrl(String),
+        /// A header name or value the request cannot carry.
+        InvalidHeader(String),
+        /// The host or the other side failed the exchange (denied, unreachable, timed
+        /// out, too large, …).
+        Http(ErrorCode),
+        /// The body could not be sent or read.
+        Body(String),
+    }
+
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Error::InvalidUrl(url) => write!(f, "not an http(s) URL: {url}"),
+                Error::InvalidHeader(name) => write!(f, "invalid header {name}"),
+                Error::Http(code) => write!(f, "{code:?}"),
+                Error::Body(why) => write!(f, "body: {why}"),
+            }
+        }
+    }
+
+    impl std::error::Error for Error {}
+
+    /// A response, read whole.
+    #[derive(Debug)]
+    pub struct Response {
+        /// The status code.
+        pub status: u16,
+        /// The headers, in order (a name may repeat).
+        pub headers: Vec<(String, Vec<u8>)>,
+        /// The body.
+        pub body: Vec<u8>,
+    }
+
+    impl Response {
+        /// The body as text (invalid UTF-8 replaced).
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+
+        /// The body read as JSON of type `T`.
+        pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+            serde_json::from_slice(&self.body)
+        }
+    }
+
+    /// `GET url`.
+    pub fn get(url: &str) -> Result<Response, Error> {
+        request("GET", url, &[], &[])
+    }
+
+    /// `POST url` with `value` as a JSON body.
+    pub fn post_json<T: serde::Serialize>(url: &str, value: &T) -> Result<Response, Error> {
+        let body = serde_json::to_vec(value).map_err(|e| Error::Body(e.to_string()))?;
+        request("POST", url, &[("content-type", "application/json")], &body)
+    }
+
+    /// Send `method` to `url` with `headers` and `body`; the whole response.
+    pub fn request(
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Response, Error> {
+        let (scheme, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (Scheme::Https, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (Scheme::Http, rest)
+        } else {
+            return Err(Error::InvalidUrl(url.to_string()));
+        };
+        let (authority, path) = match rest.find(['/', '?']) {
+            Some(at) if rest[at..].starts_with('/') => (&rest[..at], rest[at..].to_string()),
+            Some(at) => (&rest[..at], format!("/{}", &rest[at..])),
+            None => (rest, "/".to_string()),
+        };
+        if authority.is_empty() {
+            return Err(Error::InvalidUrl(url.to_string()));
+        }
+        let fields = Fields::new();
+        for (name, value) in headers {
+            fields
+                .append(name, value.as_bytes())
+                .map_err(|_| Error::InvalidHeader(name.to_string()))?;
+        }
+        let request = OutgoingRequest::new(fields);
+        let method = match method.to_ascii_uppercase().as_str() {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "OPTIONS" => Method::Options,
+            other => Method::Other(other.to_string()),
+        };
+        let invalid = || Error::InvalidUrl(url.to_string());
+        request.set_method(&method).map_err(|()| invalid())?;
+        request.set_scheme(Some(&scheme)).map_err(|()| invalid())?;
+        request
+            .set_authority(Some(authority))
+            .map_err(|()| invalid())?;
+        request
+            .set_path_with_query(Some(&path))
+            .map_err(|()| invalid())?;
+        let outgoing = request.body().map_err(|()| Error::Body("taken".into()))?;
+        let pending = outgoing_handler::handle(request, None).map_err(Error::Http)?;
+        {
+            let stream = outgoing.write().map_err(|()| Error::Body("taken".into()))?;
+            for piece in body.chunks(WRITE_CHUNK) {
+                stream
+                    .blocking_write_and_flush(piece)
+                    .map_err(|e| Error::Body(format!("{e:?}")))?;
+            }
+        }
+        OutgoingBody::finish(outgoing, None).map_err(Error::Http)?;
+        pending.subscribe().block();
+        let response = pending
+            .get()
+            .ok_or_else(|| Error::Body("no response".into()))?
+            .map_err(|()| Error::Body("response taken".into()))?
+            .map_err(Error::Http)?;
+        let status = response.status();
+        let headers = response.headers().entries().into_iter().collect::<Vec<_>>();
+        let incoming = response
+            .consume()
+            .map_err(|()| Error::Body("taken".into()))?;
+        let mut read = Vec::new();
+        {
+            let stream = incoming
+                .stream()
+                .map_err(|()| Error::Body("taken".into()))?;
+            loop {
+                match stream.blocking_read(READ_CHUNK) {
+                    Ok(bytes) => read.extend_from_slice(&bytes),
+                    Err(StreamError::Closed) => break,
+                    Err(StreamError::LastOperationFailed(e)) => {
+                        return Err(Error::Body(e.to_debug_string()));
+                    }
+                }
+            }
+        }
+        Ok(Response {
+            status,
+            headers,
+            body: read,
+        })
     }
 }
 

@@ -40,6 +40,16 @@ const SDK_CARGO_TOML: &str = include_str!("templates/sdk/Cargo.toml.in");
 const SDK_LIB: &str = include_str!("../../../sdk-guest/src/lib.rs");
 const HOST_WIT: &str = include_str!("../../../wit/host/log.wit");
 const DURABLE_WIT: &str = include_str!("../../../wit/workflow/durable.wit");
+const CONFIG_WIT: [(&str, &str); 2] = [
+    (
+        "sdk-guest/wit/config-rc-1/world.wit",
+        include_str!("../../../wit/config-rc-1/world.wit"),
+    ),
+    (
+        "sdk-guest/wit/config-rc-1/store.wit",
+        include_str!("../../../wit/config-rc-1/store.wit"),
+    ),
+];
 const KEYVALUE_WIT: [(&str, &str); 4] = [
     (
         "sdk-guest/wit/keyvalue/world.wit",
@@ -65,6 +75,7 @@ fn vendored_sdk_lib() -> String {
         .replace("path: \"../wit/host\"", "path: \"wit/host\"")
         .replace("path: \"../wit/workflow\"", "path: \"wit/workflow\"")
         .replace("path: \"../wit/keyvalue\"", "path: \"wit/keyvalue\"")
+        .replace("path: \"../wit/config-rc-1\"", "path: \"wit/config-rc-1\"")
 }
 
 /// (path in the crate, template text) per template.
@@ -87,6 +98,7 @@ fn files(template: Template) -> Vec<(&'static str, &'static str)> {
         ("sdk-guest/wit/workflow/durable.wit", DURABLE_WIT),
     ];
     files.extend(KEYVALUE_WIT);
+    files.extend(CONFIG_WIT);
     match template {
         Template::Procedure => files.extend([
             (
@@ -223,6 +235,7 @@ mod tests {
         let lib = vendored_sdk_lib();
         assert!(!lib.contains("../wit"), "no path out of the vendored crate");
         assert!(lib.contains("path: \"wit/host\"") && lib.contains("path: \"wit/workflow\""));
+        assert!(lib.contains("path: \"wit/config-rc-1\""));
     }
 
     #[test]

@@ -184,18 +184,22 @@ async fn caller(
     let Some(authorization) = authorization else {
         return Ok(anonymous);
     };
-    let token = authorization
-        .to_str()
-        .ok()
-        .and_then(|value| value.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| unauthenticated("send the key as Authorization: Bearer KEY"))?;
-    if !access::is_well_formed_key(token) {
-        return Err(unauthenticated(
-            "that is not a tsdev API key (tsdev_…, with a valid checksum)",
-        ));
-    }
+    let Some(token) = tsdev_key(&authorization) else {
+        // A wasi:http component may have authorization of its own (Basic, its own
+        // tokens): that header is its business, and the caller is anonymous to tsdev.
+        if serves_http(auth, &anonymous.tenant, path) {
+            return Ok(anonymous);
+        }
+        let bearer = authorization.to_str().is_ok_and(|v| {
+            v.get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("bearer "))
+        });
+        return Err(unauthenticated(if bearer {
+            "that is not a tsdev API key (tsdev_…, with a valid checksum)"
+        } else {
+            "send the key as Authorization: Bearer KEY"
+        }));
+    };
     let key = auth
         .host
         .key_by_hash(&access::hash_key(token))
@@ -225,6 +229,27 @@ async fn caller(
             anonymous: false,
         }),
     }
+}
+
+/// The tsdev API key an `Authorization` header carries (`Bearer tsdev_…`, well formed), if
+/// it carries one.
+pub(crate) fn tsdev_key(authorization: &HeaderValue) -> Option<&str> {
+    authorization
+        .to_str()
+        .ok()
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| access::is_well_formed_key(token))
+}
+
+/// Whether `path` (of `tenant`) lies under a wasi:http component's prefix.
+fn serves_http(auth: &Auth, tenant: &str, path: &str) -> bool {
+    let within = match path_tenant(path) {
+        Some(in_path) => &path["/t/".len() + in_path.len()..],
+        None => path,
+    };
+    auth.host.registry(tenant).http_handler(within).is_some()
 }
 
 /// The caller, unless its tenant is past its requests per second (probes of the host's

@@ -2,7 +2,9 @@
 //! is served under its prefix (`/site/...` of tenant default, `/t/T/site/...` of tenant T).
 //! The handler sees the path after the prefix, the query, the method, the headers and the
 //! body as sent (streamed, up to [`limits::MAX_INCOMING_HTTP_BODY_BYTES`]), plus
-//! `X-Forwarded-Prefix` naming where it is mounted; what it answers goes back as it is.
+//! `X-Forwarded-Prefix` naming where it is mounted, minus a tsdev API key (an
+//! `Authorization` that is not one is the component's own and passes); what it answers
+//! goes back as it is.
 
 use std::sync::Arc;
 
@@ -73,6 +75,14 @@ pub(crate) async fn serve(
         })?;
     if let Ok(prefix) = HeaderValue::from_str(mounted) {
         headers.insert(X_FORWARDED_PREFIX, prefix);
+    }
+    // A tsdev API key is for the host, never for a guest; other authorization is the
+    // component's own and passes.
+    if headers
+        .get(header::AUTHORIZATION)
+        .is_some_and(|a| super::auth::tsdev_key(a).is_some())
+    {
+        headers.remove(header::AUTHORIZATION);
     }
     let context = CallContext::new(super::request_id::of(&headers), None);
     let body = http_body_util::Limited::new(body, limits::MAX_INCOMING_HTTP_BODY_BYTES as usize)

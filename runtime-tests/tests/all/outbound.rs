@@ -199,3 +199,88 @@ async fn a_granted_name_that_resolves_to_a_private_address_is_refused() {
         "the refusal is logged"
     );
 }
+
+/// examples/rates as its README says: built with `tsdev build`, it converts through the
+/// local stand-in its allow-list names once config points it there (no redeploy), and a
+/// URL off the allow-list fails in the guest.
+#[tokio::test]
+async fn the_rates_example_reaches_its_api_through_the_allow_list() {
+    let host = TestHost::start();
+    let deployed = host.deploy_built("examples/rates").await;
+    assert_eq!(
+        deployed["grants"]["outbound_http"],
+        json!(["https://api.frankfurter.app", "http://127.0.0.1:18077"])
+    );
+    let example = std::path::Path::new(guests::ROOT).join("examples/rates");
+    let mut stand_in = KillOnDrop(
+        std::process::Command::new("python3")
+            .arg(example.join("stand_in.py"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the stand-in"),
+    );
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(stand_in.0.stdout.take().expect("its stdout")),
+        &mut ready,
+    )
+    .expect("the stand-in says where it listens");
+    assert!(ready.contains("127.0.0.1:18077"), "{ready}");
+
+    let config = |value: &str| {
+        let out = host
+            .cli()
+            .args(["config", "set", "rates", &format!("rates-api={value}")])
+            .output()
+            .expect("tsdev config set");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let convert = |query: &str| {
+        let url = format!("{}/rates/convert?{query}", host.url);
+        let client = host.client.clone();
+        async move {
+            let response = client.get(url).send().await.expect("GET");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    config("http://127.0.0.1:18077");
+    assert_eq!(
+        convert("amount=10&base=EUR&target=USD").await,
+        (200, json!(12.5))
+    );
+    assert_eq!(
+        convert("amount=8&base=gbp&target=eur").await,
+        (200, json!(10.0))
+    );
+    let (status, body) = convert("amount=1&base=E%20R&target=USD").await;
+    assert_eq!(status, 422, "{body}");
+
+    config("http://127.0.0.1:18078");
+    let (status, body) = convert("amount=10&base=EUR&target=USD").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HttpRequestDenied"),
+        "{body}"
+    );
+}
+
+/// A child process, killed when dropped (also when the test fails).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -65,6 +65,34 @@ async fn a_wasi_http_component_is_served_under_its_prefix() {
     assert_eq!(status, 404);
     assert_eq!(problem(&text)["kind"], "not-found");
 
+    // Authorization: the component's own passes (to tsdev the caller is anonymous); a
+    // tsdev API key never reaches the guest; elsewhere a header that is no key is refused.
+    for own in ["Basic dXNlcjpwdw==", "Bearer the-apps-own-token"] {
+        let response = host
+            .anonymous
+            .get(format!("{url}/web/auth"))
+            .header("authorization", own)
+            .send()
+            .await
+            .expect("a GET");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.expect("text"), own);
+    }
+    let (status, text, _) = get(&host.client, &format!("{url}/web/auth")).await;
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "none"),
+        "the admin key is not passed on"
+    );
+    let refused = host
+        .anonymous
+        .get(format!("{url}/v1/components"))
+        .header("authorization", "Basic dXNlcjpwdw==")
+        .send()
+        .await
+        .expect("a GET");
+    assert_eq!(refused.status(), 401);
+
     // A body over the result limit of procedures streams out whole.
     let (status, text, _) = get(&host.anonymous, &format!("{url}/web/big?kib=20480")).await;
     assert_eq!((status, text.len()), (200, 20 << 20));

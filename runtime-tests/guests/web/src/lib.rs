@@ -3,6 +3,7 @@
 //!
 //! - `GET /hello`: what the handler saw (method, path and query, the mounted prefix).
 //! - `POST /echo`: the request body streamed back as it arrives.
+//! - `GET /auth`: the `Authorization` header it got, or `none`.
 //! - `GET /big?kib=N`: N KiB written in 64 KiB chunks.
 //! - `GET /trap`: panics; `GET /spin`: never ends; `GET /none`: sets no response;
 //!   `GET /cut`: panics after writing part of its body.
@@ -34,6 +35,15 @@ impl Guest for Web {
                 respond(response_out, 200, "text/plain", &[text.as_bytes()]);
             }
             (Method::Post, "/echo") => echo(request, response_out),
+            (Method::Get, "/auth") => {
+                let got = request
+                    .headers()
+                    .get("authorization")
+                    .first()
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_else(|| "none".into());
+                respond(response_out, 200, "text/plain", &[got.as_bytes()]);
+            }
             (Method::Get, "/big") => {
                 let kib: usize = path
                     .split_once("kib=")
