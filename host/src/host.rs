@@ -26,7 +26,9 @@ use crate::quota::{Quotas, TenantUsage, Usage};
 use crate::registry::json::{self, ArgError};
 use crate::registry::{DeployError, Deployment, ProcedureRef, Registry};
 use crate::runtime::invoke::result_body;
-use crate::runtime::{Account, CallContext, CallFailure, ImportsHook, Runtime, Target};
+use crate::runtime::{
+    Account, CallContext, CallExtension, CallFailure, ImportsHook, Runtime, Target,
+};
 use crate::store::{
     self, ComponentHead, ConfigEntry, Store, StoreError, StoredComponent, StoredKey, VersionRecord,
 };
@@ -809,7 +811,7 @@ impl Host {
                 &params,
                 limits,
                 context,
-                Some(self.capabilities(tenant, &found.deployment, &quotas, context, limits)),
+                self.capabilities(tenant, &found.deployment, &quotas, context, limits),
                 Some(account(usage)),
             )
             .await?;
@@ -836,7 +838,8 @@ pub enum ConfigError {
 
 impl Host {
     /// What a call of `deployment` may use (its grants, scoped to `tenant`), until the
-    /// call's deadline under `limits`.
+    /// call's deadline under `limits`; None for a component that imports no capability
+    /// (most calls: they skip making it).
     fn capabilities(
         &self,
         tenant: &str,
@@ -844,11 +847,14 @@ impl Host {
         quotas: &Quotas,
         context: &CallContext,
         limits: CallLimits,
-    ) -> Box<Capabilities> {
+    ) -> Option<Box<dyn CallExtension>> {
+        if !deployment.uses_capabilities {
+            return None;
+        }
         let deadline =
             std::time::Instant::now() + std::time::Duration::from_millis(limits.timeout_ms);
         let invoker = self.me.upgrade().map(|host| host as Arc<dyn Invoker>);
-        Box::new(Capabilities::new(
+        Some(Box::new(Capabilities::new(
             CallScope {
                 tenant: tenant.to_string(),
                 component: deployment.name.clone(),
@@ -860,7 +866,7 @@ impl Host {
             context,
             deadline,
             invoker,
-        ))
+        )))
     }
 
     /// Component `name`'s config values and the names of its secrets; None when the

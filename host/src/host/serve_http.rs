@@ -113,7 +113,7 @@ impl Host {
                     CallParams::MadeInStore(params),
                     limits,
                     &context,
-                    Some(capabilities),
+                    capabilities,
                     Some(account(usage)),
                 )
                 .await

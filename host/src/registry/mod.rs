@@ -134,7 +134,18 @@ pub struct Deployment {
     pub grants: Arc<Grants>,
     /// How it is served over HTTP, when it exports `wasi:http/incoming-handler`.
     pub http: Option<HttpHandler>,
+    /// It imports a capability (key-value, config, invoke, wasi:http): its calls need
+    /// their grants and scope at hand.
+    pub uses_capabilities: bool,
 }
+
+/// The imports (by the start of their names) that reach a capability.
+const CAPABILITY_IMPORTS: &[&str] = &[
+    "wasi:keyvalue/",
+    "wasi:config/",
+    "wasi:http/",
+    "tsdev:host/invoke",
+];
 
 /// A component exporting `wasi:http/incoming-handler`, served under a path prefix: each
 /// request runs its `handle` in a fresh instance.
@@ -404,6 +415,9 @@ impl Deployment {
             about: manifest.component,
             grants: Arc::new(manifest.grants),
             http,
+            uses_capabilities: imports
+                .iter()
+                .any(|i| CAPABILITY_IMPORTS.iter().any(|c| i.starts_with(c))),
         })
     }
 }
