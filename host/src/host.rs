@@ -155,6 +155,8 @@ pub struct Host {
     compile_slots: tokio::sync::Semaphore,
     /// The last write check: when, and how it went (see [`Host::check_ready`]).
     ready: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
+    /// The node is shutting down: `/ready` says so from then on.
+    stopping: std::sync::atomic::AtomicBool,
     /// Syncs with the store run one at a time, so that none compiles what another is
     /// compiling.
     sync_lock: tokio::sync::Mutex<()>,
@@ -234,6 +236,7 @@ impl Host {
             deploy_lock: tokio::sync::Mutex::new(()),
             compile_slots: tokio::sync::Semaphore::new(limits::MAX_CONCURRENT_COMPILES),
             ready: tokio::sync::Mutex::new(None),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             sync_lock: tokio::sync::Mutex::new(()),
             unloadable: std::sync::Mutex::default(),
             keys: KeyCache::default(),
@@ -343,6 +346,13 @@ impl Host {
         registries.entry(tenant.to_string()).or_default().clone()
     }
 
+    /// The node is shutting down: from now on it is not ready (load balancers should send
+    /// it nothing new), while it goes on serving what reaches it.
+    pub fn begin_stopping(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The WebAssembly runtime every call runs on.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
@@ -380,6 +390,9 @@ impl Host {
     /// Whether the host can serve: its store answers and a write commits. Checked at most
     /// once per [`READY_CHECK_INTERVAL`], so probes cannot turn into a write flood.
     pub async fn check_ready(&self) -> Result<(), String> {
+        if self.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err("this node is shutting down".into());
+        }
         let mut last = self.ready.lock().await;
         if let Some((at, outcome)) = &*last
             && at.elapsed() < READY_CHECK_INTERVAL

@@ -85,6 +85,11 @@ pub(super) struct ServeCommand {
     /// How long audit entries are kept: a duration (365d) or `forever`.
     #[arg(long, env = "TSDEV_RETAIN_AUDIT", value_name = "PERIOD", default_value = "365d", value_parser = crate::retention::parse_period)]
     retain_audit: Period,
+    /// After SIGTERM or SIGINT, keep serving this long with /ready answering 503 before
+    /// the listener closes, so that load balancers stop sending new requests first (in
+    /// Kubernetes, a few seconds more than the readiness probe's period).
+    #[arg(long, env = "TSDEV_SHUTDOWN_DELAY", value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    shutdown_delay: std::time::Duration,
     /// Take settings from this TOML file, keyed by these flags' long names (a flag or its
     /// TSDEV_* variable wins over the file).
     #[arg(long, env = "TSDEV_CONFIG", value_name = "FILE")]
@@ -177,10 +182,19 @@ impl ServeCommand {
         )?;
         let stopping = Arc::new(tokio::sync::Notify::new());
         let signalled = stopping.clone();
+        let (delay, stopping_host) = (self.shutdown_delay, host.clone());
         let mut server = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     shutdown_signal().await;
+                    stopping_host.begin_stopping();
+                    if !delay.is_zero() {
+                        tracing::info!(
+                            "not ready; the listener closes in {}",
+                            humantime::format_duration(delay)
+                        );
+                        tokio::time::sleep(delay).await;
+                    }
                     signalled.notify_one();
                 })
                 .await
@@ -265,6 +279,10 @@ impl ServeCommand {
             "retain-audit".into(),
             Value::String(period(self.retain_audit)),
         );
+        table.insert(
+            "shutdown-delay".into(),
+            Value::String(whole_units(self.shutdown_delay)),
+        );
         let mut text = String::from(
             "# tsdev serve: the configuration in force (flags, then TSDEV_* variables, then --config, then defaults)\n",
         );
@@ -284,6 +302,9 @@ impl ServeCommand {
 /// `d` in the largest unit that measures it whole: `365d`, `12h`, `90s`, `250ms`.
 fn whole_units(d: std::time::Duration) -> String {
     let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
     for (unit, size) in [
         ("d", 86_400_000),
         ("h", 3_600_000),

@@ -72,9 +72,10 @@ fn the_kubernetes_manifests_validate_against_the_kubernetes_schemas() {
         .expect("kubernetes-validate");
     assert!(!refused.success(), "an unknown field is refused");
 
-    // The drain fits in the grace period: SIGTERM gives requests 10 s (HTTP_DRAIN).
+    // The delay and the drain fit in the grace period: SIGTERM keeps serving for the
+    // ConfigMap's 5 s, then gives requests 10 s (HTTP_DRAIN).
     assert!(
-        deployment.contains("terminationGracePeriodSeconds: 15"),
+        deployment.contains("terminationGracePeriodSeconds: 20"),
         "{deployment}"
     );
     for probe in ["path: /health", "path: /ready"] {

@@ -325,3 +325,42 @@ async fn sigterm_lets_calls_in_flight_finish_and_refuses_new_connections() {
         host.log()
     );
 }
+
+/// With `--shutdown-delay`, a node told to stop says at once that it is not ready, and
+/// goes on serving for the delay (on connections open and new), then stops as usual.
+#[tokio::test]
+async fn a_stopping_node_is_not_ready_during_its_shutdown_delay() {
+    let dir = tempfile::tempdir().expect("a data directory");
+    let mut host = TestHost::start_on(dir.path(), &["--shutdown-delay", "3s"]);
+    let (status, _) = host.get("/ready").await;
+    assert_eq!(status, 200);
+    host.signal("TERM");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // On a connection open from before, and on a new one: not ready, still serving.
+    let (status, body) = host.get("/ready").await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (503, Some("not-ready")),
+        "{body}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("shutting down"),
+        "{body}"
+    );
+    let fresh = runtime_tests::client(None)
+        .get(format!("{}/health", host.url))
+        .send()
+        .await
+        .expect("the listener is open during the delay");
+    assert_eq!(fresh.status(), 200);
+    let exit = host.wait();
+    assert!(exit.success(), "a graceful stop exits 0: {exit:?}");
+    assert!(
+        host.log().contains("not ready; the listener closes in 3s"),
+        "{}",
+        host.log()
+    );
+}
