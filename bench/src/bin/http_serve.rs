@@ -86,7 +86,9 @@ async fn main() -> anyhow::Result<()> {
     let port = free_port()?;
     let _wasmtime_serve = WasmtimeServe(
         Command::new(&wasmtime)
-            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), component])
+            // -Scli: the guest is a Rust std component, which imports wasi:cli (its
+            // environment, exit, stdio), as tsdev provides to every component.
+            .args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}"), component])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?,
