@@ -88,7 +88,13 @@ async fn main() -> anyhow::Result<()> {
         Command::new(&wasmtime)
             // -Scli: the guest is a Rust std component, which imports wasi:cli (its
             // environment, exit, stdio), as tsdev provides to every component.
-            .args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}"), component])
+            .args([
+                "serve",
+                "-Scli",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                component,
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?,

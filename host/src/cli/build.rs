@@ -1,5 +1,6 @@
-//! `tsdev build`: build a Rust crate into a component, embed its manifest (`tsdev.toml`)
-//! and WIT docs, and check it as the host would.
+//! `tsdev build`: build a Rust crate (with cargo) or a Python app (`app.py` beside `wit/`,
+//! with componentize-py) into a component, embed its manifest (`tsdev.toml`) and WIT docs,
+//! and check it as the host would.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -18,11 +19,12 @@ use crate::sections;
 /// The target every guest is built for.
 pub(super) const TARGET: &str = "wasm32-wasip2";
 
-/// Build the crate at PATH for wasm32-wasip2 (release), embed its tsdev.toml and WIT doc
-/// comments, check the output is a component this host accepts, and list its procedures.
+/// Build the crate at PATH for wasm32-wasip2 (release), or the Python app there (app.py
+/// beside wit/, with componentize-py), embed its tsdev.toml and WIT doc comments, check the
+/// output is a component this host accepts, and list its procedures.
 #[derive(Args)]
 pub(super) struct BuildCommand {
-    /// The crate's directory (with Cargo.toml).
+    /// The crate's directory (with Cargo.toml), or a Python app's (app.py and wit/).
     #[arg(default_value = ".")]
     path: PathBuf,
     /// Check the output as the host would (off where a host deploys it right after and
@@ -31,18 +33,34 @@ pub(super) struct BuildCommand {
     check: bool,
 }
 
-/// The nearest directory from `start` upward that holds a Cargo.toml.
-fn crate_dir(start: &Path) -> anyhow::Result<PathBuf> {
+/// The Python module componentize-py builds a Python project from (`app.py`).
+const PYTHON_APP: &str = "app";
+
+/// What kind of project a directory is.
+enum Project {
+    /// A Rust crate (Cargo.toml).
+    Rust,
+    /// A Python app for componentize-py: `app.py` and `wit/`.
+    Python,
+}
+
+/// The project `start` is in: the nearest directory upward with a Cargo.toml (as cargo
+/// finds it), else `start` itself when it holds `app.py` and `wit/`.
+fn project_dir(start: &Path) -> anyhow::Result<(PathBuf, Project)> {
     let absolute = std::path::absolute(start)
         .with_context(|| format!("finding the crate of {}", start.display()))?;
     match absolute
         .ancestors()
         .find(|dir| dir.join("Cargo.toml").is_file())
     {
-        Some(dir) if dir == absolute => Ok(start.to_path_buf()),
-        Some(dir) => Ok(dir.to_path_buf()),
+        Some(dir) if dir == absolute => Ok((start.to_path_buf(), Project::Rust)),
+        Some(dir) => Ok((dir.to_path_buf(), Project::Rust)),
+        None if start.join(format!("{PYTHON_APP}.py")).is_file() && start.join("wit").is_dir() => {
+            Ok((start.to_path_buf(), Project::Python))
+        }
         None => bail!(
-            "{} has no Cargo.toml, nor has any directory above it; point tsdev build at a Rust crate",
+            "{} has no Cargo.toml, nor has any directory above it, and is no Python app (app.py \
+             beside wit/); point tsdev build at a Rust crate or a Python app",
             start.display()
         ),
     }
@@ -63,8 +81,8 @@ impl BuildCommand {
 
     pub(super) async fn run(mut self) -> anyhow::Result<Built> {
         // As cargo does: the crate is the nearest directory upward with a Cargo.toml.
-        self.path = crate_dir(&self.path)?;
-        let manifest = self.path.join("Cargo.toml");
+        let (path, project) = project_dir(&self.path)?;
+        self.path = path;
         // A broken manifest fails before a long build.
         let manifest_path = self.path.join(manifest::FILE_NAME);
         let tsdev_toml = match std::fs::read_to_string(&manifest_path) {
@@ -79,9 +97,21 @@ impl BuildCommand {
             .map(Manifest::parse)
             .transpose()
             .with_context(|| format!("checking {}", manifest_path.display()))?;
-        ensure_target().await?;
-        eprintln!("building {} for {TARGET} …", self.path.display());
-        let wasm = cargo_build(&manifest).await?;
+        let wasm = match project {
+            Project::Rust => {
+                ensure_target().await?;
+                eprintln!("building {} for {TARGET} …", self.path.display());
+                cargo_build(&self.path.join("Cargo.toml")).await?
+            }
+            Project::Python => {
+                let name = parsed
+                    .as_ref()
+                    .and_then(|m| m.component.name.clone())
+                    .unwrap_or_else(|| PYTHON_APP.to_string());
+                eprintln!("building {} with componentize-py …", self.path.display());
+                componentize_py(&self.path, &name).await?
+            }
+        };
         let raw = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
         let mut embedded = Vec::new();
         if let Some(text) = tsdev_toml {
@@ -144,6 +174,30 @@ impl BuildCommand {
         }
         Ok(Built { name, wasm })
     }
+}
+
+/// Build the Python app in `dir` (module `app`, its world in `wit/`) with componentize-py
+/// into `dir/target/NAME.wasm`.
+async fn componentize_py(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let out = dir.join("target");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let wasm = out.join(format!("{name}.wasm"));
+    let status = Command::new("componentize-py")
+        .args(["-d", "wit", "componentize", PYTHON_APP, "-o"])
+        .arg(&wasm)
+        .current_dir(dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdout(Stdio::null())
+        .status()
+        .await
+        .context(
+            "running componentize-py; install it with `pip install componentize-py==0.25.1` \
+             (in a virtual environment on PATH)",
+        )?;
+    if !status.success() {
+        bail!("componentize-py failed (see the errors above)");
+    }
+    Ok(wasm)
 }
 
 /// Install the wasm32-wasip2 target with rustup when it is missing.

@@ -29,10 +29,15 @@ enum Template {
     Workflow,
     /// A wasi:http component (`wasi:http/incoming-handler`) served under a path.
     Http,
+    /// Procedures in Python, built with componentize-py.
+    Python,
 }
 
 const CARGO_TOML: &str = include_str!("templates/common/Cargo.toml.in");
 const GITIGNORE: &str = include_str!("templates/common/gitignore");
+/// What a Python project keeps out of git: the build's output, caches, and the bindings
+/// `componentize-py bindings` writes when asked.
+const PYTHON_GITIGNORE: &str = "/target\n/.tsdev\n__pycache__/\n/wit_world/\n";
 
 /// The guest SDK, vendored into every crate (`sdk-guest/`): what docs/ teaches for Rust
 /// guests then works in a crate outside this repository, with crates.io alone.
@@ -80,6 +85,16 @@ fn vendored_sdk_lib() -> String {
 
 /// (path in the crate, template text) per template.
 fn files(template: Template) -> Vec<(&'static str, &'static str)> {
+    if let Template::Python = template {
+        return vec![
+            (".gitignore", PYTHON_GITIGNORE),
+            ("wit/world.wit", include_str!("templates/python/world.wit")),
+            ("app.py", include_str!("templates/python/app.py")),
+            ("test_app.py", include_str!("templates/python/test_app.py")),
+            ("tsdev.toml", include_str!("templates/python/tsdev.toml")),
+            ("README.md", include_str!("templates/python/README.md")),
+        ];
+    }
     if let Template::Http = template {
         // The `wasi` crate's bindings, no SDK: a plain wasi:http component.
         return vec![
@@ -118,7 +133,7 @@ fn files(template: Template) -> Vec<(&'static str, &'static str)> {
             ("tsdev.toml", include_str!("templates/workflow/tsdev.toml")),
             ("README.md", include_str!("templates/workflow/README.md")),
         ]),
-        Template::Http => {}
+        Template::Http | Template::Python => {}
     }
     files
 }
@@ -198,9 +213,21 @@ impl InitCommand {
             );
         }
         let snake = self.name.replace('-', "_");
+        // The class componentize-py names after the interface: `greeter-app` -> GreeterApp.
+        let camel: String = self
+            .name
+            .split('-')
+            .map(|word| {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
         let sdk_lib = vendored_sdk_lib();
         let sdk = match self.template {
-            Template::Http => None,
+            Template::Http | Template::Python => None,
             Template::Procedure | Template::Workflow => {
                 Some(("sdk-guest/src/lib.rs", sdk_lib.as_str()))
             }
@@ -209,7 +236,8 @@ impl InitCommand {
         for (path, template) in all {
             let text = template
                 .replace("{{name}}", &self.name)
-                .replace("{{snake}}", &snake);
+                .replace("{{snake}}", &snake)
+                .replace("{{camel}}", &camel);
             let target = dir.join(path);
             if let Some(parent) = target.parent() {
                 std::fs::create_dir_all(parent)

@@ -113,6 +113,50 @@ async fn init_build_deploy_and_call_every_template() {
     assert_eq!(page.status().as_u16(), 200);
     assert_eq!(page.text().await.expect("text"), "hello, Ada!\n");
 
+    // The Python template: its plain test, then `tsdev build` with componentize-py on
+    // PATH, as its README says.
+    tsdev(work.path(), &["init", "py-app", "--template", "python"]);
+    let py_app = work.path().join("py-app");
+    run(Command::new("python3")
+        .arg("test_app.py")
+        .current_dir(&py_app));
+    let venv =
+        runtime_tests::python_venv(scratch(), "componentize-py", crate::python::COMPONENTIZE_PY);
+    let path = format!(
+        "{}:{}",
+        venv.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let built = Command::new(tsdev_bin())
+        .arg("build")
+        .current_dir(&py_app)
+        .env("PATH", path)
+        .output()
+        .expect("tsdev build");
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert!(
+        built.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(stdout.contains("py-app.hello"), "{stdout}");
+    let key = host.admin_key.as_deref().expect("keys are required");
+    let wasm = py_app.join("target/py-app.wasm");
+    let deployed = tsdev(
+        work.path(),
+        &[
+            "deploy",
+            wasm.to_str().expect("utf-8"),
+            "--url",
+            &host.url,
+            "--api-key",
+            key,
+        ],
+    );
+    assert!(deployed.contains("deployed py-app "), "{deployed}");
+    let (status, greeting) = get_text(&format!("{}/py-app/hello/Ada", host.url)).await;
+    assert_eq!((status, greeting), (200, json!("Hello, Ada!")));
+
     // The workflow template: a durable sleep, then an answer, over its REST route.
     let response = host
         .client

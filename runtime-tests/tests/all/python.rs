@@ -12,7 +12,7 @@ use crate::hello_server::hello_server;
 use serde_json::json;
 
 /// Pinned so the test sees the same component every run.
-const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+pub(crate) const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
 
 /// Install componentize-py (once) and build `guests/python-hello` with it.
 fn build_python_component() -> PathBuf {
