@@ -335,9 +335,17 @@ async fn a_stopping_node_is_not_ready_during_its_shutdown_delay() {
     let (status, _) = host.get("/ready").await;
     assert_eq!(status, 200);
     host.signal("TERM");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    // On a connection open from before, and on a new one: not ready, still serving.
-    let (status, body) = host.get("/ready").await;
+    // On a connection open from before, and on a new one: not ready, still serving. (The
+    // signal takes a moment to arrive: ask until it has, within the delay.)
+    let mut answer = host.get("/ready").await;
+    for _ in 0..25 {
+        if answer.0 != 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = host.get("/ready").await;
+    }
+    let (status, body) = answer;
     assert_eq!(
         (status, body["kind"].as_str()),
         (503, Some("not-ready")),

@@ -314,15 +314,22 @@ async fn failing_handlers_get_problems_and_quotas_hold() {
         .await
         .expect("setting a quota");
     assert_eq!(quota.status(), 200);
-    let spin = tokio::spawn({
-        let (q, url) = (q.clone(), url.clone());
-        async move { get(&q, &format!("{url}/t/q/web/spin")).await.0 }
-    });
+    // The spinning request must hold the slot first: give it a moment, and try again if
+    // the quick one came first anyway (then the spinning one is the request refused).
     let mut refused = None;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(25)).await;
+    for _ in 0..20 {
+        let spin = tokio::spawn({
+            let (q, url) = (q.clone(), url.clone());
+            async move { get(&q, &format!("{url}/t/q/web/spin")).await.0 }
+        });
+        tokio::time::sleep(Duration::from_millis(150)).await;
         let (status, text, _) = get(&q, &format!("{url}/t/q/web/hello")).await;
+        let spin = spin.await.expect("the spinning request");
         if status == 429 {
+            assert_eq!(
+                spin, 504,
+                "the request holding the slot runs to its deadline"
+            );
             refused = Some(problem(&text));
             break;
         }
@@ -332,7 +339,6 @@ async fn failing_handlers_get_problems_and_quotas_hold() {
         (refused["kind"].as_str(), refused["quota"].as_str()),
         (Some("quota-exceeded"), Some("concurrent_instances"))
     );
-    assert_eq!(spin.await.expect("the spinning request"), 504);
     let (status, _, _) = get(&q, &format!("{url}/t/q/web/hello")).await;
     assert_eq!(status, 200, "the instance is free again");
 }
