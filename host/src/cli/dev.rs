@@ -33,7 +33,8 @@ pub(super) struct DevCommand {
     data: Option<PathBuf>,
 }
 
-/// Whether a changed path is one a build reads (not target/ or the data directory).
+/// Whether a changed path is one a build reads (not target/ or the data directory): a
+/// Rust crate's sources, or a Python app's modules.
 fn is_source(crate_dir: &Path, changed: &Path) -> bool {
     let Ok(relative) = changed.strip_prefix(crate_dir) else {
         return false;
@@ -42,7 +43,14 @@ fn is_source(crate_dir: &Path, changed: &Path) -> bool {
     match parts.next().and_then(|c| c.as_os_str().to_str()) {
         Some("src" | "wit") => true,
         Some("Cargo.toml" | "Cargo.lock" | "tsdev.toml" | "build.rs") => parts.next().is_none(),
-        _ => false,
+        Some("target" | ".tsdev") => false,
+        _ => {
+            let python = relative.extension().is_some_and(|e| e == "py");
+            python
+                && !relative
+                    .components()
+                    .any(|c| c.as_os_str() == "__pycache__")
+        }
     }
 }
 
@@ -133,10 +141,12 @@ impl DevCommand {
     }
 }
 
-/// A digest of the content of every file a build reads (Cargo.lock aside: the build itself
-/// may write it), by path.
+/// A digest of the content of every file a build reads ([`is_source`]; Cargo.lock aside:
+/// the build itself may write it), by path.
 fn source_fingerprint(crate_dir: &Path) -> [u8; 32] {
     use sha2::{Digest, Sha256};
+    /// Directories no build reads sources from; big ones, too.
+    const SKIPPED: &[&str] = &["target", ".tsdev", ".git", "__pycache__", "node_modules"];
     fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
@@ -144,19 +154,21 @@ fn source_fingerprint(crate_dir: &Path) -> [u8; 32] {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                walk(&path, files);
+                let skipped = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| SKIPPED.contains(&n));
+                if !skipped {
+                    walk(&path, files);
+                }
             } else {
                 files.push(path);
             }
         }
     }
     let mut files = Vec::new();
-    for dir in ["src", "wit"] {
-        walk(&crate_dir.join(dir), &mut files);
-    }
-    for file in ["Cargo.toml", "tsdev.toml", "build.rs"] {
-        files.push(crate_dir.join(file));
-    }
+    walk(crate_dir, &mut files);
+    files.retain(|f| is_source(crate_dir, f) && !f.ends_with("Cargo.lock"));
     files.sort();
     let mut digest = Sha256::new();
     for file in files {
@@ -194,6 +206,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_fingerprint_moves_with_sources_only() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let root = dir.path();
+        let write = |path: &str, text: &str| {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        write("app.py", "a = 1");
+        write("wit/world.wit", "package a:b;");
+        let first = source_fingerprint(root);
+        write("target/app.wasm", "built");
+        write("target/generated.py", "x = 1");
+        write("Cargo.lock", "# written by the build");
+        write("README.md", "notes");
+        assert_eq!(
+            source_fingerprint(root),
+            first,
+            "nothing a build reads changed"
+        );
+        write("app.py", "a = 2");
+        let second = source_fingerprint(root);
+        assert_ne!(second, first, "a Python module changed");
+        write("wit/world.wit", "package a:c;");
+        assert_ne!(source_fingerprint(root), second, "the WIT changed");
+    }
+
+    #[test]
     fn only_sources_trigger_a_rebuild() {
         let root = Path::new("/c");
         for source in [
@@ -201,6 +241,8 @@ mod tests {
             "/c/wit/world.wit",
             "/c/tsdev.toml",
             "/c/Cargo.toml",
+            "/c/app.py",
+            "/c/lib/helpers.py",
         ] {
             assert!(is_source(root, Path::new(source)), "{source}");
         }
@@ -209,6 +251,8 @@ mod tests {
             "/c/.tsdev/tsdev.db",
             "/c/README.md",
             "/d/src/x.rs",
+            "/c/target/x.py",
+            "/c/__pycache__/app.py",
         ] {
             assert!(!is_source(root, Path::new(other)), "{other}");
         }
