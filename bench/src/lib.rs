@@ -1,7 +1,9 @@
-//! Shared pieces of the benchmarks: latency statistics and the same JSON answer the hello
-//! example gives, computed natively.
+//! Shared pieces of the benchmarks: latency statistics, the same JSON answer the hello
+//! example gives, computed natively, and a closed-loop HTTP load generator.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -87,4 +89,36 @@ pub fn spawn(mut command: std::process::Command) -> anyhow::Result<Server> {
     };
     std::thread::spawn(move || for _ in lines.by_ref() {});
     Ok(Server { child, url })
+}
+
+/// Requests per second that `connections` concurrent clients complete (a success status,
+/// the body read) over `seconds`, each sending what `request` builds, one after another.
+pub async fn requests_per_second(
+    client: &reqwest::Client,
+    seconds: f64,
+    connections: usize,
+    request: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder + Clone + Send + 'static,
+) -> anyhow::Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (client, request, done) = (client.clone(), request.clone(), done.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    if let Ok(response) = request(&client).send().await
+                        && response.status().is_success()
+                        && response.bytes().await.is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for task in tasks {
+        task.await?;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }

@@ -9,8 +9,6 @@
 //! `cargo build --release -p tsdev -p bench && target/release/http_serve [SECONDS CONNECTIONS]`
 
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// What `GET /hello` answers, after the path the handler saw.
@@ -27,29 +25,11 @@ async fn load(target: &str, seconds: f64, connections: usize) -> anyhow::Result<
         first.starts_with(ANSWER_START),
         "unexpected answer from {target}: {first:?}"
     );
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, target, done) = (client.clone(), target.to_string(), done.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let response = client.get(&target).send().await;
-                    if let Ok(response) = response
-                        && response.status().is_success()
-                        && response.bytes().await.is_ok()
-                    {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    for task in tasks {
-        task.await?;
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+    let target = target.to_string();
+    bench::requests_per_second(&client, seconds, connections, move |client| {
+        client.get(&target)
+    })
+    .await
 }
 
 /// A port nobody listens on now.

@@ -5,9 +5,6 @@
 //! `cargo build --release -p tsdev -p bench && target/release/rpc_load [SECONDS CONNECTIONS]`
 
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -48,29 +45,10 @@ async fn load(url: &str, seconds: f64, connections: usize) -> anyhow::Result<f64
         first.as_ref() == expected.as_slice(),
         "unexpected answer: {first:?}"
     );
-    let done = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let (client, target, done) = (client.clone(), target.clone(), done.clone());
-            tokio::spawn(async move {
-                while Instant::now() < deadline {
-                    let response = client.post(&target).body(r#"{"name":"load"}"#).send().await;
-                    if let Ok(response) = response
-                        && response.status().is_success()
-                        && response.bytes().await.is_ok()
-                    {
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    let start = Instant::now();
-    for task in tasks {
-        task.await?;
-    }
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+    bench::requests_per_second(&client, seconds, connections, move |client| {
+        client.post(&target).body(r#"{"name":"load"}"#)
+    })
+    .await
 }
 
 #[tokio::main]

@@ -28,7 +28,8 @@ pub(crate) async fn call(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let routes = state.host.registry(&caller.tenant).routes();
+    let registry = state.host.registry(&caller.tenant);
+    let routes = registry.routes();
     let path = match path_tenant(uri.path()) {
         Some(tenant) => &uri.path()["/t/".len() + tenant.len()..],
         None => uri.path(),
@@ -36,7 +37,7 @@ pub(crate) async fn call(
     let found = routes.find(method.as_str(), path);
     // REST routes first; then the wasi:http component whose prefix takes the path.
     if matches!(found, Err(NoRoute::NotFound))
-        && let Some((deployment, within)) = state.host.registry(&caller.tenant).http_handler(path)
+        && let Some((deployment, within)) = registry.http_handler(path)
     {
         let tenant_part = uri.path().len() - path.len();
         let prefix_len = deployment.http.as_ref().map_or(0, |h| h.prefix.len());
