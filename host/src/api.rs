@@ -513,3 +513,58 @@ pub struct NodeList {
     /// Every node, this one too.
     pub nodes: Vec<NodeInfo>,
 }
+
+/// `PUT /v1/schedules/{name}`: what a schedule made over the API does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// A cron expression: five fields (minute hour day-of-month month day-of-week), or six
+    /// with seconds first; `@hourly`, `@daily` and the like.
+    #[schemars(length(min = 1, max = 256))]
+    pub cron: String,
+    /// The IANA time zone the expression is read in (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The procedure or workflow it calls, by name.
+    pub procedure: String,
+    /// Its arguments: a JSON object by parameter name (default none).
+    #[serde(default)]
+    pub args: Option<Map<String, Value>>,
+    /// What becomes of ticks missed while no node ran: fire the latest once, or skip them.
+    #[serde(default)]
+    pub missed: Option<crate::schedule::Missed>,
+}
+
+/// One cron schedule and when it fires.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScheduleInfo {
+    /// Its name: `{component}.{name}` for one a component's manifest declares.
+    pub name: String,
+    /// The component whose manifest declares it; null for one made over the API.
+    pub component: Option<String>,
+    /// The cron expression.
+    pub cron: String,
+    /// The time zone it is read in.
+    pub timezone: String,
+    /// The procedure or workflow it calls.
+    pub procedure: String,
+    /// Its arguments.
+    pub args: Value,
+    /// What becomes of missed ticks.
+    pub missed: crate::schedule::Missed,
+    /// The next ticks (RFC 3339, UTC), the first the one it waits for.
+    pub next: Vec<String>,
+    /// The last tick it fired (RFC 3339, UTC), if any.
+    pub last_fired: Option<String>,
+    /// What the last firing did: the execution it started, or how the call went.
+    pub last_outcome: Option<String>,
+    /// How many ticks it has fired.
+    pub fired: i64,
+}
+
+/// `GET /v1/schedules`: the tenant's schedules by name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScheduleList {
+    /// The schedules.
+    pub schedules: Vec<ScheduleInfo>,
+}

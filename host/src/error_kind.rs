@@ -86,6 +86,7 @@ error_kinds! {
     NotGranted = "not-granted", "Capability not granted";
     TooManyKeys = "too-many-keys", "Too many config keys";
     InvalidManifest = "invalid-manifest", "Invalid manifest";
+    InvalidSchedule = "invalid-schedule", "Invalid schedule";
     ProcedureConflict = "procedure-conflict", "Procedure name taken";
     RouteConflict = "route-conflict", "Route taken";
     // Workflows.

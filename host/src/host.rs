@@ -503,11 +503,35 @@ impl Host {
             })
             .await?;
         registry.install(deployment.clone())?;
+        self.save_schedules(tenant, &deployment).await?;
         drop(guard);
         tracing::info!(tenant, component = name, version = %deployment.version, procedures = deployment.procedures.len(), "deployed");
         self.keep_compiled(&deployment).await;
         self.collect_compiled().await;
         Ok(deployment)
+    }
+
+    /// Make the schedules `deployment`'s manifest declares the component's stored ones (a
+    /// schedule whose expression is unchanged keeps its next tick and its history).
+    async fn save_schedules(
+        &self,
+        tenant: &str,
+        deployment: &Deployment,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let mut schedules = Vec::new();
+        for spec in &deployment.schedules {
+            match spec.stored(tenant, Some(&deployment.name), now) {
+                Ok(schedule) => schedules.push(schedule),
+                // Checked at prepare; only an expression that stopped firing since ends here.
+                Err(e) => {
+                    tracing::warn!(tenant, component = %deployment.name, "schedule not saved: {e}")
+                }
+            }
+        }
+        self.store
+            .replace_component_schedules(tenant, &deployment.name, schedules)
+            .await
     }
 
     /// The kept versions of the component `name` of `tenant`, newest first; `None` when

@@ -4,6 +4,8 @@
 //! Modules, lowest first; each depends only on those above it (docs/design/architecture.md):
 //!
 //! - [`limits`], [`clock`], [`error_kind`]: documented limits, the clock, failure kinds.
+//! - [`schedule`]: cron schedules: expressions in time zones, ticks, missed ticks (the
+//!   workflow engine fires them).
 //! - `metrics`: the host's own metrics (Prometheus text at `GET /metrics`).
 //! - [`access`]: API keys, scopes and tenant names; [`quota`]: per-tenant quotas.
 //! - `secrets`: the host's secrets key, sealing component secrets at rest.
@@ -49,6 +51,7 @@ pub mod quota;
 mod registry;
 pub mod retention;
 pub mod runtime;
+pub mod schedule;
 mod secrets;
 mod sections;
 pub mod store;

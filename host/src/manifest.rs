@@ -30,6 +30,14 @@
 //! [http]                   # a component exporting wasi:http/incoming-handler
 //! prefix = "/site"         # served under /site/ (default: /{component name})
 //! public = true            # false: callers need an API key with scope call
+//!
+//! [[schedule]]             # cron: calls a procedure or starts a workflow at each tick
+//! name = "nightly"         # stored as {component}.nightly
+//! cron = "0 3 * * *"       # five fields, or six with seconds first
+//! timezone = "Europe/Berlin"  # default UTC
+//! procedure = "reports.nightly"
+//! args = { day = "yesterday" }  # the procedure's arguments by name (default none)
+//! missed = "latest"        # or "skip": ticks missed while no node ran
 //! ```
 
 use std::collections::BTreeMap;
@@ -65,6 +73,8 @@ pub enum ManifestError {
     Grant(#[from] crate::grants::GrantError),
     #[error("[http]: {0}")]
     Http(String),
+    #[error("[[schedule]] {name:?}: {message}")]
+    Schedule { name: String, message: String },
 }
 
 /// `tsdev.toml`, parsed. Field names are kebab-case in the file.
@@ -81,8 +91,51 @@ pub(crate) struct Manifest {
     pub grants: Grants,
     /// How a `wasi:http/incoming-handler` component is served.
     pub http: Option<HttpSection>,
+    /// Cron schedules of its procedures and workflows (`[[schedule]]`).
+    #[serde(default, rename = "schedule")]
+    pub schedules: Vec<ScheduleSection>,
 }
 
+/// `[[schedule]]`: one cron schedule of one of the component's procedures or workflows.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScheduleSection {
+    /// Unique within the component; stored as `{component}.{name}`.
+    pub name: String,
+    pub cron: String,
+    /// An IANA time zone; UTC by default.
+    pub timezone: Option<String>,
+    /// The procedure or workflow it calls (one of the component's own).
+    pub procedure: String,
+    /// Its arguments by name.
+    pub args: Option<toml::Table>,
+    #[serde(default)]
+    pub missed: crate::schedule::Missed,
+}
+
+impl ScheduleSection {
+    /// The schedule's time zone: UTC unless it names one.
+    pub(crate) fn timezone(&self) -> &str {
+        self.timezone.as_deref().unwrap_or("UTC")
+    }
+
+    /// Its arguments as the JSON object a call takes.
+    pub(crate) fn args_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.args.clone().unwrap_or_default())
+            .unwrap_or_else(|_| serde_json::Value::Object(serde_json::Map::new()))
+    }
+
+    fn check(&self) -> Result<(), ManifestError> {
+        let bad = |message: String| ManifestError::Schedule {
+            name: self.name.clone(),
+            message,
+        };
+        crate::schedule::check_name(&self.name).map_err(|e| bad(e.to_string()))?;
+        crate::schedule::Ticks::parse(&self.cron, self.timezone())
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(())
+    }
+}
 /// `[http]`: where and to whom a component exporting `wasi:http/incoming-handler` is served.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,6 +240,25 @@ impl Manifest {
         if let Some(prefix) = manifest.http.as_ref().and_then(|h| h.prefix.as_deref()) {
             check_http_prefix(prefix)?;
         }
+        let mut names = std::collections::BTreeSet::new();
+        for schedule in &manifest.schedules {
+            schedule.check()?;
+            if !names.insert(schedule.name.as_str()) {
+                return Err(ManifestError::Schedule {
+                    name: schedule.name.clone(),
+                    message: "two schedules have this name".into(),
+                });
+            }
+        }
+        if manifest.schedules.len() as u64 > crate::schedule::MAX_SCHEDULES_PER_TENANT {
+            return Err(ManifestError::Schedule {
+                name: manifest.schedules[0].name.clone(),
+                message: format!(
+                    "a manifest declares at most {} schedules",
+                    crate::schedule::MAX_SCHEDULES_PER_TENANT
+                ),
+            });
+        }
         Ok(manifest)
     }
 
@@ -214,8 +286,17 @@ impl Manifest {
         &self,
         mut exported: impl FnMut(&str) -> bool,
     ) -> Result<(), ManifestError> {
-        match self.procedures.keys().find(|name| !exported(name)) {
-            Some(unknown) => Err(ManifestError::UnknownProcedure(unknown.clone())),
+        if let Some(unknown) = self.procedures.keys().find(|name| !exported(name)) {
+            return Err(ManifestError::UnknownProcedure(unknown.clone()));
+        }
+        match self.schedules.iter().find(|s| !exported(&s.procedure)) {
+            Some(schedule) => Err(ManifestError::Schedule {
+                name: schedule.name.clone(),
+                message: format!(
+                    "procedure {:?} is not one the component exports",
+                    schedule.procedure
+                ),
+            }),
             None => Ok(()),
         }
     }

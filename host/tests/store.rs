@@ -10,8 +10,8 @@ use tsdev::store::journal::CallOutcome;
 use tsdev::store::{
     self, AuditEntry, AuditFilter, ConfigEntry, Created, ExecutionFilter, ExecutionStatus,
     ExecutionUpdate, Holder, JournalEntry, KvExpect, KvSet, KvWrite, Lease, NewExecution, Notice,
-    Outcome, SignalSent, Step, StepKind, Store, StoreError, StoredComponent, StoredKey,
-    UnfinishedQuota,
+    Outcome, ScheduleSaved, SignalSent, Step, StepKind, Store, StoreError, StoredComponent,
+    StoredKey, StoredSchedule, UnfinishedQuota,
 };
 
 fn component(name: &str, version: &str, wasm: &[u8], deployed_at: i64) -> StoredComponent {
@@ -1851,5 +1851,176 @@ async fn sqlite_store_keeps_its_config_contract() {
 async fn postgres_store_keeps_its_config_contract() {
     let database = PostgresDatabase::create().await;
     exercise_config(database.open().await.as_ref()).await;
+    database.drop_it().await;
+}
+
+fn schedule(name: &str, component: Option<&str>, cron: &str, next: i64) -> StoredSchedule {
+    StoredSchedule {
+        tenant: "default".into(),
+        name: name.into(),
+        component: component.map(str::to_string),
+        cron: cron.into(),
+        timezone: "UTC".into(),
+        procedure: "greeter.hello".into(),
+        args: "{}".into(),
+        missed: "latest".into(),
+        next_fire_at: next,
+        last_fired_at: None,
+        last_outcome: None,
+        fired: 0,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+/// Schedules: saved within the tenant's limit, a tick taken by one of two racing
+/// advances, a manifest's set replaced whole (unchanged expressions keep their next tick).
+async fn exercise_schedules(store: &dyn Store) {
+    let a = schedule("a", None, "* * * * *", 60_000);
+    assert_eq!(
+        store.put_schedule(&a, 2).await.expect("put"),
+        ScheduleSaved::Created
+    );
+    assert_eq!(
+        store.put_schedule(&a, 2).await.expect("put"),
+        ScheduleSaved::Replaced
+    );
+    let b = schedule("b", None, "* * * * *", 60_000);
+    assert_eq!(
+        store.put_schedule(&b, 2).await.expect("put"),
+        ScheduleSaved::Created
+    );
+    let c = schedule("c", None, "* * * * *", 60_000);
+    assert_eq!(
+        store.put_schedule(&c, 2).await.expect("put"),
+        ScheduleSaved::AtLimit
+    );
+    // At the limit, replacing one still works.
+    assert_eq!(
+        store.put_schedule(&b, 2).await.expect("put"),
+        ScheduleSaved::Replaced
+    );
+
+    // Due at 60 s: two nodes race for the tick; one wins.
+    let due = store.due_schedules(60_000, 10).await.expect("due");
+    assert_eq!(due.len(), 2);
+    assert!(
+        store
+            .due_schedules(59_999, 10)
+            .await
+            .expect("due")
+            .is_empty()
+    );
+    let first = &due[0];
+    let (one, two) = tokio::join!(
+        store.advance_schedule(first, 120_000, Some(60_000), Some("one"), 60_001),
+        store.advance_schedule(first, 120_000, Some(60_000), Some("two"), 60_002),
+    );
+    assert!(
+        one.expect("advance") ^ two.expect("advance"),
+        "exactly one takes the tick"
+    );
+    let after = store
+        .get_schedule("default", &first.name)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(
+        (after.next_fire_at, after.fired, after.last_fired_at),
+        (120_000, 1, Some(60_000))
+    );
+    store
+        .record_schedule_outcome("default", &first.name, 60_000, "called: ok")
+        .await
+        .expect("outcome");
+    // An outcome for another tick does not overwrite the last one's.
+    store
+        .record_schedule_outcome("default", &first.name, 1, "stale")
+        .await
+        .expect("outcome");
+    let after = store
+        .get_schedule("default", &first.name)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(after.last_outcome.as_deref(), Some("called: ok"));
+    // Replacing it with the same expression keeps its next tick and history; another
+    // expression starts from the new one.
+    let mut same = schedule(&first.name, None, "* * * * *", 999_000);
+    store.put_schedule(&same, 2).await.expect("put");
+    let kept = store
+        .get_schedule("default", &first.name)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!((kept.next_fire_at, kept.fired), (120_000, 1));
+    same.cron = "*/5 * * * *".into();
+    store.put_schedule(&same, 2).await.expect("put");
+    let moved = store
+        .get_schedule("default", &first.name)
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!((moved.next_fire_at, moved.fired), (999_000, 1));
+
+    // A manifest's schedules are replaced as a set; the API's stay.
+    store
+        .replace_component_schedules(
+            "default",
+            "shop",
+            vec![
+                schedule("shop.x", Some("shop"), "* * * * *", 60_000),
+                schedule("shop.y", Some("shop"), "* * * * *", 60_000),
+            ],
+        )
+        .await
+        .expect("replace");
+    store
+        .replace_component_schedules(
+            "default",
+            "shop",
+            vec![schedule("shop.y", Some("shop"), "* * * * *", 90_000)],
+        )
+        .await
+        .expect("replace");
+    let names: Vec<String> = store
+        .list_schedules("default")
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["a", "b", "shop.y"]);
+    let y = store
+        .get_schedule("default", "shop.y")
+        .await
+        .expect("get")
+        .expect("there");
+    assert_eq!(
+        y.next_fire_at, 60_000,
+        "an unchanged expression keeps its next tick"
+    );
+    assert!(
+        store
+            .list_schedules("other")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert!(store.delete_schedule("default", "a").await.expect("delete"));
+    assert!(!store.delete_schedule("default", "a").await.expect("delete"));
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_its_schedule_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store::open(None, dir.path()).await.expect("open sqlite");
+    exercise_schedules(store.as_ref()).await;
+}
+
+#[tokio::test]
+async fn postgres_store_keeps_its_schedule_contract() {
+    let database = PostgresDatabase::create().await;
+    exercise_schedules(database.open().await.as_ref()).await;
     database.drop_it().await;
 }

@@ -16,6 +16,7 @@ mod login;
 mod procedures;
 mod render;
 mod rollback;
+mod schedule;
 mod serve;
 mod tenant;
 mod versions;
@@ -56,6 +57,7 @@ enum Command {
     Tenant(tenant::TenantCommand),
     Key(key::KeyCommand),
     Kv(kv::KvCommand),
+    Schedule(schedule::ScheduleCommand),
     Config(config::ConfigCommand),
     Login(login::LoginCommand),
 }
@@ -102,6 +104,7 @@ pub fn main() -> ExitCode {
             Command::Procedures(c) => c.run().await,
             Command::Versions(c) => c.run().await,
             Command::Kv(c) => c.run().await,
+            Command::Schedule(c) => c.run().await,
             Command::Config(c) => c.run().await,
             Command::Rollback(c) => c.run().await,
             Command::Generate(c) => c.run().await,

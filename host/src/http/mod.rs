@@ -15,6 +15,7 @@
 //! - [`openapi_management`]: the host's own endpoints in that document, from [`crate::api`].
 //! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
 //! - [`workflows`]: start workflow executions and see where they stand.
+//! - [`schedules`]: the tenant's cron schedules.
 
 pub(crate) mod audit;
 pub(crate) mod auth;
@@ -31,6 +32,7 @@ pub(crate) mod problem;
 pub(crate) mod request_id;
 pub(crate) mod rest;
 pub(crate) mod rpc;
+pub(crate) mod schedules;
 pub(crate) mod tenants;
 pub(crate) mod wasi_http;
 pub(crate) mod workflows;
@@ -251,6 +253,14 @@ fn routes(state: AppState) -> Router {
                 // One byte over the limit, so that the limit itself is answered by the
                 // key-value check, with its own message.
                 .layer(DefaultBodyLimit::max(limits::MAX_KV_VALUE_BYTES + 1)),
+        )
+        .route("/v1/schedules", get(schedules::list))
+        .route(
+            "/v1/schedules/{name}",
+            get(schedules::show)
+                .put(schedules::put)
+                .delete(schedules::delete)
+                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )
         .route("/metrics", get(metrics::scrape))
         .route("/v1/nodes", get(nodes::list))

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 use crate::api::{
     AuditList, Catalogue, ComponentInfo, ComponentList, ConfigChange, ConfigInfo, CreatedKey,
     ExecutionInfo, ExecutionList, HealthInfo, KeyList, KvKeyList, NewKey, NewTenant, NodeList,
-    ProblemBody, RollbackRequest, RunningInfo, SignalInfo, StartedInfo, TenantInfo, TenantList,
-    VersionList,
+    ProblemBody, RollbackRequest, RunningInfo, ScheduleInfo, ScheduleList, ScheduleRequest,
+    SignalInfo, StartedInfo, TenantInfo, TenantList, VersionList,
 };
 use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
@@ -404,6 +404,7 @@ pub(crate) fn add(
     add_tenants(paths, g);
     add_nodes(paths, g);
     add_kv(paths, g);
+    add_schedules(paths, g);
 
     // Every management endpoint needs a key (when keys are on): say how it refuses.
     for (path, item) in paths.iter_mut() {
@@ -652,6 +653,68 @@ fn add_kv(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
     paths.insert(
         "/v1/kv/{bucket}/{key}".into(),
         json!({ "get": get, "put": put, "delete": delete }),
+    );
+}
+
+/// `/v1/schedules`: a tenant's cron schedules.
+fn add_schedules(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
+    paths.insert(
+        "/v1/schedules".into(),
+        json!({ "get": operation(
+            "schedules.list",
+            "The tenant's cron schedules, with their next ticks and last outcome (scope read).",
+            responses(vec![("200", answer::<ScheduleList>(g, "The schedules, by name."))]),
+        ) }),
+    );
+    let name = path_param(
+        "name",
+        "The schedule's name; `{component}.{name}` for one a manifest declares.",
+        json!({ "type": "string", "minLength": 1 }),
+    );
+    let mut show = operation(
+        "schedules.show",
+        "One schedule (scope read).",
+        responses(vec![
+            ("200", answer::<ScheduleInfo>(g, "The schedule.")),
+            ("404", problem_response("not-found")),
+        ]),
+    );
+    show["parameters"] = json!([name.clone()]);
+    let request = serde_json::to_value(g.subschema_for::<ScheduleRequest>()).unwrap_or(Value::Null);
+    let mut put = operation(
+        "schedules.set",
+        "Make or replace a schedule of a procedure or workflow (scope deploy). A replaced one keeps its history, and its next tick when the expression and time zone are unchanged.",
+        responses(vec![
+            ("200", answer::<ScheduleInfo>(g, "Replaced.")),
+            ("201", answer::<ScheduleInfo>(g, "Made.")),
+            (
+                "400",
+                problem_response("invalid-schedule, invalid-args or bad-body"),
+            ),
+            ("404", problem_response("not-found: no such procedure")),
+            ("413", problem_response("too-large")),
+            ("429", problem_response("quota-exceeded (schedules)")),
+        ]),
+    );
+    put["parameters"] = json!([name.clone()]);
+    put["requestBody"] =
+        json!({ "required": true, "content": { "application/json": { "schema": request } } });
+    let mut delete = operation(
+        "schedules.delete",
+        "Delete a schedule made over the API (scope deploy); a manifest's goes with its [[schedule]].",
+        responses(vec![
+            ("204", json!({ "description": "Deleted." })),
+            (
+                "400",
+                problem_response("invalid-schedule: declared by a manifest"),
+            ),
+            ("404", problem_response("not-found")),
+        ]),
+    );
+    delete["parameters"] = json!([name]);
+    paths.insert(
+        "/v1/schedules/{name}".into(),
+        json!({ "get": show, "put": put, "delete": delete }),
     );
 }
 

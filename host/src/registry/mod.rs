@@ -137,6 +137,8 @@ pub struct Deployment {
     /// It imports a capability (key-value, config, invoke, wasi:http): its calls need
     /// their grants and scope at hand.
     pub uses_capabilities: bool,
+    /// The cron schedules its manifest declares (`[[schedule]]`), checked.
+    pub schedules: Vec<crate::schedule::Spec>,
 }
 
 /// The imports (by the start of their names) that reach a capability.
@@ -335,6 +337,29 @@ impl Deployment {
         let mut descriptions = docs::descriptions(wasm);
         let manifest = Manifest::from_component(wasm)?.unwrap_or_default();
         manifest.check_names(|name| found.iter().any(|p| p.name == name))?;
+        let schedules = manifest
+            .schedules
+            .iter()
+            .map(|s| {
+                let args = s.args_json();
+                if let Some(p) = found.iter().find(|p| p.name == s.procedure) {
+                    json::args_from_json(&p.params, &args).map_err(|e| {
+                        ManifestError::Schedule {
+                            name: s.name.clone(),
+                            message: format!("args for {}: {e}", s.procedure),
+                        }
+                    })?;
+                }
+                Ok(crate::schedule::Spec {
+                    name: s.name.clone(),
+                    cron: s.cron.clone(),
+                    timezone: s.timezone().to_string(),
+                    procedure: s.procedure.clone(),
+                    args,
+                    missed: s.missed,
+                })
+            })
+            .collect::<Result<Vec<_>, ManifestError>>()?;
         let imports: Vec<String> = component
             .component_type()
             .imports(runtime.engine())
@@ -418,6 +443,7 @@ impl Deployment {
             uses_capabilities: imports
                 .iter()
                 .any(|i| CAPABILITY_IMPORTS.iter().any(|c| i.starts_with(c))),
+            schedules,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! - [`journal`]: the typed, versioned journal of each execution;
 //! - [`KeyValueStore`]: guests' key-value entries, per tenant and bucket;
 //! - [`ConfigStore`]: config values of components (secrets sealed);
+//! - [`ScheduleStore`]: cron schedules and the next tick of each;
 //! - [`NodeStore`]: the nodes sharing the database, and what keeps each in step with the
 //!   others (the database's clock, the current components, notices on PostgreSQL).
 //!
@@ -22,6 +23,7 @@ pub mod journal;
 mod keyvalue;
 mod nodes;
 mod notices;
+mod schedules;
 mod sql;
 mod tenants;
 pub(crate) mod workflow;
@@ -37,6 +39,7 @@ pub use journal::{JournalEntry, Outcome, Step, StepKind};
 pub use keyvalue::{KeyValueStore, KvEntry, KvExpect, KvKeys, KvSet, KvWrite};
 pub use nodes::{ComponentHead, Node, NodeStore};
 pub use notices::Notice;
+pub use schedules::{ScheduleSaved, ScheduleStore, StoredSchedule};
 pub use sql::SqlStore;
 pub use tenants::{AuditEntry, AuditFilter, StoredKey, Tenant, TenantStore};
 pub use workflow::{
@@ -147,7 +150,7 @@ pub struct VersionRecord {
 /// What the host keeps across restarts.
 #[async_trait::async_trait]
 pub trait Store:
-    TenantStore + NodeStore + KeyValueStore + ConfigStore + Send + Sync + 'static
+    TenantStore + NodeStore + KeyValueStore + ConfigStore + ScheduleStore + Send + Sync + 'static
 {
     /// Save `component` as the current version of its name, replacing the previous one
     /// in one transaction.

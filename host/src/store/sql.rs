@@ -319,6 +319,13 @@ impl Store for SqlStore {
                     .execute(&mut *conn)
                     .await
                     .map_err(db("deleting the component's config"))?;
+                    // And the schedules its manifest declared.
+                    sqlx::query("DELETE FROM schedules WHERE tenant = $1 AND component = $2")
+                        .bind(&tenant)
+                        .bind(&name)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db("deleting the component's schedules"))?;
                     if !sqlite {
                         notify(conn, COMPONENTS_CHANNEL, &tenant).await?;
                     }

@@ -286,6 +286,7 @@ impl TenantStore for SqlStore {
                         "DELETE FROM kv_entries WHERE tenant = $1",
                         "DELETE FROM kv_usage WHERE tenant = $1",
                         "DELETE FROM component_config WHERE tenant = $1",
+                        "DELETE FROM schedules WHERE tenant = $1",
                     ] {
                         sqlx::query(statement)
                             .bind(&name)

@@ -188,6 +188,11 @@ impl WorkflowEngine {
         &self.node_id
     }
 
+    /// The node is stopping ([`WorkflowEngine::stop`]): it starts nothing more.
+    pub(crate) fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
     /// The host this engine runs on.
     pub fn host(&self) -> &Arc<Host> {
         &self.host
@@ -361,10 +366,12 @@ impl WorkflowEngine {
     }
 
     /// Run the scheduler until the engine is dropped: claim due executions, run each; renew
-    /// the leases of runs; beat as a node serving at `address`; hear other nodes' notices.
+    /// the leases of runs; beat as a node serving at `address`; hear other nodes' notices;
+    /// fire due cron schedules.
     pub fn spawn_scheduler(self: &Arc<Self>, address: &str) {
         self.spawn_beat(address.to_string());
         self.spawn_notice_listener();
+        super::schedules::spawn(self);
         if self.lease == SOLE_LEASE {
             // The only node: any lease held is its dead predecessor's.
             let engine = self.clone();

@@ -9,6 +9,7 @@
 //! - [`imports`]: the `tsdev:workflow/durable` bindings.
 //! - [`interrupt`]: how a durable import stops a run (sleep, wait, limits).
 //! - [`retry`]: retry policies and the wait before each next attempt.
+//! - [`schedules`]: firing cron schedules (`crate::schedule`), each tick once across nodes.
 //! - [`determinism`]: WASI clocks and randomness that cannot make a replay diverge.
 //! - [`waiters`]: callers waiting for the run of one execution to end.
 
@@ -18,6 +19,7 @@ pub(crate) mod imports;
 pub(crate) mod interrupt;
 pub(crate) mod replay;
 pub(crate) mod retry;
+pub(crate) mod schedules;
 pub(crate) mod waiters;
 
 pub use engine::{IMPORTS, WorkflowEngine};

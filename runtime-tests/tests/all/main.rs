@@ -18,6 +18,7 @@ mod outbound;
 mod probes;
 mod python;
 mod rest;
+mod schedules;
 mod schemathesis;
 mod tenants;
 mod upgrade;
