@@ -83,6 +83,7 @@ impl DevCommand {
         let addr = listener.local_addr()?;
         let workflows = WorkflowEngine::new(host.clone());
         workflows.spawn_scheduler(&addr.to_string());
+        crate::workflow::fire_schedules(&workflows);
         let app = crate::http::app(
             AppState::new(workflows),
             &crate::http::HttpConfig {

@@ -154,6 +154,7 @@ impl ServeCommand {
         crate::cluster::follow(&host).await;
         let workflows = WorkflowEngine::new(host.clone());
         workflows.spawn_scheduler(&addr.to_string());
+        crate::workflow::fire_schedules(&workflows);
         crate::retention::spawn(
             host.shared_store(),
             Retention {

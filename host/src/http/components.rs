@@ -254,7 +254,7 @@ pub(crate) async fn rollback(
     body: axum::body::Bytes,
 ) -> Result<Json<ComponentInfo>, Problem> {
     caller.require(Scope::Deploy)?;
-    let request: RollbackRequest = if body.iter().all(u8::is_ascii_whitespace) {
+    let request: RollbackRequest = if body.is_empty() {
         RollbackRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {

@@ -308,7 +308,7 @@ fn json_body(
     limit: usize,
 ) -> Result<serde_json::Value, Problem> {
     let body = body.map_err(|e| body_problem(e, limit))?;
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(serde_json::Value::Null);
     }
     serde_json::from_slice(&body)
@@ -316,13 +316,14 @@ fn json_body(
 }
 
 /// The arguments of a call: a JSON object keyed by parameter name, as the OpenAPI document
-/// says. An empty body is `{}` (every parameter left out: fine when all are optional).
+/// says. An empty body (no bytes at all; whitespace alone is malformed JSON) is `{}`
+/// (every parameter left out: fine when all are optional).
 fn json_args(
     body: Result<axum::body::Bytes, BytesRejection>,
     limit: usize,
 ) -> Result<serde_json::Value, Problem> {
     let body = body.map_err(|e| body_problem(e, limit))?;
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if body.is_empty() {
         return Ok(serde_json::Value::Object(Default::default()));
     }
     match serde_json::from_slice(&body) {

@@ -148,7 +148,7 @@ fn arguments(
         };
         args.insert(name, value);
     }
-    if !body.iter().all(u8::is_ascii_whitespace) {
+    if !body.is_empty() {
         let members = match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(members)) => members,
             Ok(_) => {

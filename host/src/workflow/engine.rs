@@ -366,12 +366,10 @@ impl WorkflowEngine {
     }
 
     /// Run the scheduler until the engine is dropped: claim due executions, run each; renew
-    /// the leases of runs; beat as a node serving at `address`; hear other nodes' notices;
-    /// fire due cron schedules.
+    /// the leases of runs; beat as a node serving at `address`; hear other nodes' notices.
     pub fn spawn_scheduler(self: &Arc<Self>, address: &str) {
         self.spawn_beat(address.to_string());
         self.spawn_notice_listener();
-        super::schedules::spawn(self);
         if self.lease == SOLE_LEASE {
             // The only node: any lease held is its dead predecessor's.
             let engine = self.clone();

@@ -23,4 +23,5 @@ pub(crate) mod schedules;
 pub(crate) mod waiters;
 
 pub use engine::{IMPORTS, WorkflowEngine};
+pub use schedules::spawn as fire_schedules;
 pub use waiters::Finished;

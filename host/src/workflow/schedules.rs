@@ -32,7 +32,7 @@ const DUE_BATCH: i64 = 100;
 const NEVER: i64 = i64::MAX;
 
 /// Fire due schedules for as long as `engine` lives and is not stopping.
-pub(crate) fn spawn(engine: &Arc<WorkflowEngine>) {
+pub fn spawn(engine: &Arc<WorkflowEngine>) {
     let engine = Arc::downgrade(engine);
     tokio::spawn(async move {
         loop {

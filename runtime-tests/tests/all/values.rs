@@ -158,9 +158,14 @@ async fn functions_with_behaviour_answer_and_results_split_into_200_and_422() {
         .await;
     assert_eq!((status, body), (200, json!("Hello Ada, 36 [a,b]")));
 
-    // No parameters and no result: any empty body, answered with null.
+    // No parameters and no result: an empty body, answered with null.
     let (status, body) = host.rpc_raw("kinds.nothing", String::new()).await;
     assert_eq!((status, body), (200, Value::Null));
+    // Whitespace alone is not an empty body but malformed JSON (what schemathesis sends as
+    // "invalid syntax"): refused, even where every parameter may be left out.
+    let (status, body) = host.rpc_raw("kinds.echo-option", "\n".into()).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["kind"], "invalid-args", "{body}");
     // A function the world exports directly is named without an interface.
     let (status, body) = host.rpc("version", json!({})).await;
     assert_eq!((status, body), (200, json!("0.1.0")));
