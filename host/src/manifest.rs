@@ -159,6 +159,7 @@ pub(crate) const RESERVED_PATH_SEGMENTS: &[&str] = &[
     "ready",
     "rpc",
     "t",
+    "ui",
     "v1",
 ];
 

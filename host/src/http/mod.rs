@@ -11,7 +11,7 @@
 //!   the response cache).
 //! - [`health`]: `/health` and `/ready`.
 //! - [`openapi`]: `GET /openapi.json`, generated from the WIT types; `GET /docs`, a page
-//!   over it (`docs.html`, embedded).
+//!   over it (`docs.html`, embedded); `GET /ui`, the dashboard (`dashboard.html`, embedded).
 //! - [`openapi_management`]: the host's own endpoints in that document, from [`crate::api`].
 //! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
 //! - [`workflows`]: start workflow executions and see where they stand.
@@ -220,6 +220,7 @@ fn routes(state: AppState) -> Router {
         .route("/procedures", get(rpc::procedures))
         .route("/openapi.json", get(openapi::openapi))
         .route("/docs", get(docs))
+        .route("/ui", get(dashboard))
         .route(
             "/v1/tenants",
             get(tenants::list)
@@ -293,6 +294,13 @@ fn routes(state: AppState) -> Router {
         // Anything else may be a REST route from a manifest.
         .fallback(rest::call)
         .with_state(state)
+}
+
+/// `GET /ui`: the dashboard: executions (live) with their timelines, cancel and signal;
+/// components, versions and rollback; procedures; schedules. Self-contained and embedded
+/// like `/docs`; it calls the API with the key a person signs in with.
+async fn dashboard() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("dashboard.html"))
 }
 
 /// `GET /docs`: a page to browse procedures and try them. Self-contained (no CDN) and

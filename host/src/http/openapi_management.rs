@@ -418,6 +418,12 @@ pub(crate) fn add(
                     "unauthenticated: no key, or one that is malformed, unknown, expired or revoked",
                 );
                 responses["403"] = problem_response("forbidden: the key lacks the scope named");
+                // Any request of a tenant's key counts toward its requests per second.
+                if responses.get("429").is_none() {
+                    responses["429"] = problem_response(
+                        "quota-exceeded: the tenant's requests_per_second (the admin key is not held to it)",
+                    );
+                }
                 operation["security"] = json!([{ "bearer": [] }]);
             }
         }

@@ -53,14 +53,20 @@ pub(crate) async fn call(
             if method == Method::GET && path.trim_end_matches('/').is_empty() =>
         {
             // The root of a host (or of a tenant) with no route of its own: a browser is sent
-            // to the page that shows what is served; anything else is told where it is.
+            // to the dashboard (a tenant's root: to its procedures' page); anything else is
+            // told where the procedures are described.
             let docs = format!("{}/docs", uri.path().trim_end_matches('/'));
+            let page = if uri.path().starts_with("/t/") {
+                docs.clone()
+            } else {
+                "/ui".to_string()
+            };
             let browser = headers
                 .get(header::ACCEPT)
                 .and_then(|a| a.to_str().ok())
                 .is_some_and(|a| a.contains("text/html"));
             if browser {
-                return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, docs)]).into_response());
+                return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, page)]).into_response());
             }
             return Err(Problem::not_found(format!(
                 "no route GET {}; the procedures are described at {docs} (a page) and \

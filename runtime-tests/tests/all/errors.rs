@@ -163,7 +163,7 @@ async fn unknown_procedures_and_routes_are_404() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("a client");
-    for (root, docs) in [("/", "/docs"), ("/t/default/", "/t/default/docs")] {
+    for (root, docs) in [("/", "/ui"), ("/t/default/", "/t/default/docs")] {
         let response = browser
             .get(format!("{}{root}", host.url))
             .header("accept", "text/html,application/xhtml+xml")

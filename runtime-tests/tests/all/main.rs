@@ -3,6 +3,7 @@
 mod api;
 mod cluster;
 mod config;
+mod dashboard;
 mod deploy_files;
 mod devloop;
 mod errors;

@@ -322,12 +322,23 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
     .await;
     assert_eq!(status, 201, "{started}");
     let execution = started["id"].as_str().expect("an id").to_string();
+    // A schedule of acme's, named as the path parameter is filled in below.
+    let (status, body, _) = send(
+        &host,
+        &acme,
+        Method::PUT,
+        "/v1/schedules/hello",
+        Some(json!({ "cron": "0 3 * * *", "procedure": "greeter.hello", "args": { "name": "acme-schedule-arg" } })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
     // Let the expiring key expire.
     tokio::time::sleep(Duration::from_millis(1_600)).await;
 
     // What must never appear in an answer to another caller.
     let acme_secrets = [
         "acme-kv-value".to_string(),
+        "acme-schedule-arg".to_string(),
         execution.clone(),
         hello["version"].as_str().expect("a version").to_string(),
         acme_key_id.clone(),
@@ -412,9 +423,13 @@ async fn every_management_endpoint_refuses_other_tenants_and_bad_keys() {
         }
         let allowed: &[u16] = match (method.as_str(), template.as_str()) {
             // Beta's own lists, and creating in beta's own tenant (an empty upload is 415).
-            ("GET", "/v1/components" | "/v1/executions" | "/v1/audit" | "/v1/kv/{bucket}") => {
-                &[200]
-            }
+            (
+                "GET",
+                "/v1/components" | "/v1/executions" | "/v1/audit" | "/v1/kv/{bucket}"
+                | "/v1/schedules",
+            ) => &[200],
+            // Making a schedule in beta's own tenant, with no cron: refused as a bad body.
+            ("PUT", "/v1/schedules/{name}") => &[400],
             // Beta writes and deletes its own entry of that name.
             ("PUT", "/v1/kv/{bucket}/{key}") => &[204],
             ("DELETE", "/v1/kv/{bucket}/{key}") => &[204, 404],
@@ -975,6 +990,14 @@ async fn each_quota_is_enforced_and_named() {
     // Another tenant is not held back by q's quota.
     let (status, _, _) = send(&host, &host.client, Method::GET, "/v1/components", None).await;
     assert_eq!(status, 200);
+    // Nor is the admin by its own tenant's: the operator can always set a quota back.
+    set_quotas(&host, "default", json!({ "requests_per_second": 1 })).await;
+    for _ in 0..20 {
+        let (status, body, _) =
+            send(&host, &host.client, Method::GET, "/v1/components", None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    set_quotas(&host, "default", json!({ "requests_per_second": 100_000 })).await;
 }
 
 /// Keys are remembered for a moment between requests; a revocation still takes effect for
