@@ -568,3 +568,29 @@ pub struct ScheduleList {
     /// The schedules.
     pub schedules: Vec<ScheduleInfo>,
 }
+
+/// One procedure's calls on the node that answers, since it started.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProcedureStatsInfo {
+    /// The procedure (a workflow's steps count as calls of the procedures they call).
+    pub procedure: String,
+    /// Calls, whatever their outcome.
+    pub calls: u64,
+    /// Calls that did not answer ok (any error kind).
+    pub errors: u64,
+    /// Half the calls took at most this long, in ms (the upper bound of a latency bucket:
+    /// 0.1 ms doubling); null without calls.
+    pub p50_ms: Option<f64>,
+    /// 99 in 100 calls took at most this long, in ms; null without calls or past about
+    /// 7 minutes.
+    pub p99_ms: Option<f64>,
+}
+
+/// `GET /v1/stats`: the tenant's procedure calls on this node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsList {
+    /// When this node started counting (ms since the Unix epoch): its start.
+    pub since: i64,
+    /// By procedure name.
+    pub procedures: Vec<ProcedureStatsInfo>,
+}

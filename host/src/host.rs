@@ -602,6 +602,7 @@ impl Host {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(tenant);
         self.usage.forget(tenant);
+        crate::metrics::metrics().forget_tenant(tenant);
         drop(guard);
         self.collect_compiled().await;
         Ok(deleted)

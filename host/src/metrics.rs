@@ -7,8 +7,13 @@
 //! - `status`: the HTTP status; `outcome`: `ok` or a stable error kind;
 //! - `tenant` and `procedure`: what tenants deployed, bounded by their component quotas;
 //! - `status` of executions: the seven statuses; `kind` of steps: the journal's kinds.
+//!
+//! Beside them, [`ProcedureStats`] per tenant and procedure (calls, errors, latency
+//! percentiles) for the API and the dashboard (`GET /v1/stats`), which cannot read
+//! prometheus-client's histograms back.
 
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -86,6 +91,59 @@ pub(crate) struct Metrics {
     pub(crate) commit_batch: Histogram,
     pub(crate) store_connections: Gauge,
     pub(crate) store_connections_idle: Gauge,
+    /// Calls per tenant and procedure, for `GET /v1/stats`.
+    procedure_stats: Mutex<HashMap<(String, String), ProcedureStats>>,
+    /// When counting began (the process's start), ms since the Unix epoch.
+    pub(crate) started_at: i64,
+}
+
+/// Bounds of [`ProcedureStats`] latency buckets: 0.1 ms doubling 22 times (to about 7
+/// minutes), as the call-duration histogram's.
+const STATS_BUCKETS: usize = 22;
+
+/// Most (tenant, procedure) pairs kept for `GET /v1/stats`; calls of pairs past it are
+/// counted in `/metrics` only.
+pub(crate) const MAX_STATS_PROCEDURES: usize = 100_000;
+
+/// One procedure's calls on this node since it started.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct ProcedureStats {
+    /// Calls, whatever their outcome.
+    pub(crate) calls: u64,
+    /// Calls whose outcome was not `ok`.
+    pub(crate) errors: u64,
+    /// Calls by latency bucket: bucket `i` holds those up to `0.1 ms * 2^i`; the last,
+    /// everything longer.
+    buckets: [u64; STATS_BUCKETS + 1],
+}
+
+impl ProcedureStats {
+    fn record(&mut self, ok: bool, took: Duration) {
+        self.calls += 1;
+        self.errors += u64::from(!ok);
+        let tenths_of_ms = took.as_secs_f64() * 10_000.0;
+        let bucket = (0..STATS_BUCKETS)
+            .find(|i| tenths_of_ms <= f64::from(1u32 << i))
+            .unwrap_or(STATS_BUCKETS);
+        self.buckets[bucket] += 1;
+    }
+
+    /// The latency that `quantile` (0 to 1) of the calls took at most, in ms, as the upper
+    /// bound of its bucket; None without calls, or past the last bound.
+    pub(crate) fn quantile_ms(&self, quantile: f64) -> Option<f64> {
+        if self.calls == 0 {
+            return None;
+        }
+        let wanted = (quantile * self.calls as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, count) in self.buckets.iter().enumerate().take(STATS_BUCKETS) {
+            seen += count;
+            if seen >= wanted {
+                return Some(0.1 * f64::from(1u32 << i));
+            }
+        }
+        None
+    }
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -114,6 +172,8 @@ impl Metrics {
             commit_batch: batch(),
             store_connections: Gauge::default(),
             store_connections_idle: Gauge::default(),
+            procedure_stats: Mutex::default(),
+            started_at: crate::clock::system_ms(),
             registry: Registry::default(),
         };
         let m = &metrics;
@@ -218,6 +278,39 @@ impl Metrics {
         self.call_duration
             .get_or_create(&labels)
             .observe(took.as_secs_f64());
+        let mut stats = self
+            .procedure_stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (labels.tenant, labels.procedure);
+        if let Some(entry) = stats.get_mut(&key) {
+            entry.record(outcome == "ok", took);
+        } else if stats.len() < MAX_STATS_PROCEDURES {
+            stats.entry(key).or_default().record(outcome == "ok", took);
+        }
+    }
+
+    /// The calls of `tenant`'s procedures on this node since it started, by procedure.
+    pub(crate) fn procedure_stats(&self, tenant: &str) -> Vec<(String, ProcedureStats)> {
+        let stats = self
+            .procedure_stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut mine: Vec<(String, ProcedureStats)> = stats
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|((_, p), s)| (p.clone(), s.clone()))
+            .collect();
+        mine.sort_by(|a, b| a.0.cmp(&b.0));
+        mine
+    }
+
+    /// Forget `tenant`'s procedure stats (the tenant was deleted).
+    pub(crate) fn forget_tenant(&self, tenant: &str) {
+        self.procedure_stats
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(t, _), _| t != tenant);
     }
 }
 
@@ -240,6 +333,26 @@ impl Drop for InGauge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_are_the_upper_bounds_of_the_buckets_they_fall_in() {
+        let mut stats = ProcedureStats::default();
+        assert_eq!(stats.quantile_ms(0.5), None);
+        // 98 fast calls (0.3 ms: the bucket up to 0.4 ms), 2 slow ones (150 ms: 204.8 ms).
+        for _ in 0..98 {
+            stats.record(true, Duration::from_micros(300));
+        }
+        for _ in 0..2 {
+            stats.record(false, Duration::from_millis(150));
+        }
+        assert_eq!((stats.calls, stats.errors), (100, 2));
+        assert_eq!(stats.quantile_ms(0.5), Some(0.4));
+        assert_eq!(stats.quantile_ms(0.98), Some(0.4));
+        assert_eq!(stats.quantile_ms(0.99), Some(204.8));
+        // Past the last bound: no number to give.
+        stats.record(true, Duration::from_secs(3_600));
+        assert_eq!(stats.quantile_ms(1.0), None);
+    }
 
     #[test]
     fn metrics_are_encoded_with_their_labels() {

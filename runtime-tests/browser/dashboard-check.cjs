@@ -113,7 +113,11 @@ const rowStatus = (page, id) => page.getAttribute(`tr[data-id="${id}"]`, "data-s
     await axe(page, "component");
     await page.goto(`${url}/ui#/procedures`);
     await page.waitForSelector('tr[data-name="flows.approval"]', { timeout: 15000 });
-    say({ procedures: await page.$$eval("tr[data-name]", (rows) => rows.map((r) => [r.dataset.name, r.children[1].textContent])) });
+    say({ procedures: await page.$$eval("tr[data-name]", (rows) => rows.map((r) => [r.dataset.name, r.children[1].textContent])),
+      hello: await page.$eval('tr[data-name="greeter.hello"]', (r) => ({
+        calls: Number(r.querySelector("td.calls").textContent), errors: Number(r.querySelector("td.errors").textContent),
+        p50: r.children[6].textContent })) });
+    await axe(page, "procedures");
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${url}/ui#/executions`);
     await page.waitForSelector("tr[data-id]", { timeout: 15000 });

@@ -51,6 +51,7 @@ pub(crate) fn action_of(method: &Method, route: &str) -> Option<(&'static str, b
         ("GET", "/v1/schedules/{name}") => "schedule.show",
         ("PUT", "/v1/schedules/{name}") => "schedule.set",
         ("DELETE", "/v1/schedules/{name}") => "schedule.delete",
+        ("GET", "/v1/stats") => "stats.show",
         ("GET", "/v1/nodes") => "node.list",
         ("POST", "/v1/nodes/{id}/drain") => "node.drain",
         _ => return None,

@@ -1,5 +1,6 @@
 //! `GET /metrics` (admin): the host's metrics in the Prometheus text format, and the layer
-//! that counts every HTTP request by route template and status.
+//! that counts every HTTP request by route template and status; `GET /v1/stats`: a
+//! tenant's procedure calls on this node, for people (the dashboard, the CLI).
 
 use std::sync::Arc;
 
@@ -15,6 +16,30 @@ use crate::access::Scope;
 use crate::host::Host;
 use crate::metrics::{HttpLabels, RouteLabels, StatusLabels, metrics};
 use crate::store::ExecutionStatus;
+
+/// `GET /v1/stats` (scope read): calls, errors and latency percentiles of the caller's
+/// tenant's procedures on this node since it started.
+pub(crate) async fn stats(
+    Extension(caller): Extension<Caller>,
+) -> Result<axum::Json<crate::api::StatsList>, Problem> {
+    caller.require(Scope::Read)?;
+    let m = metrics();
+    let procedures = m
+        .procedure_stats(&caller.tenant)
+        .into_iter()
+        .map(|(procedure, s)| crate::api::ProcedureStatsInfo {
+            procedure,
+            calls: s.calls,
+            errors: s.errors,
+            p50_ms: s.quantile_ms(0.5),
+            p99_ms: s.quantile_ms(0.99),
+        })
+        .collect();
+    Ok(axum::Json(crate::api::StatsList {
+        since: m.started_at,
+        procedures,
+    }))
+}
 
 /// The content type Prometheus asks for and prometheus-client writes.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

@@ -264,6 +264,7 @@ fn routes(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
         )
         .route("/metrics", get(metrics::scrape))
+        .route("/v1/stats", get(metrics::stats))
         .route("/v1/nodes", get(nodes::list))
         .route("/v1/nodes/{id}/drain", post(nodes::drain))
         // A tenant's public procedures, for callers without a key.

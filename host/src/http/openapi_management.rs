@@ -10,7 +10,7 @@ use crate::api::{
     AuditList, Catalogue, ComponentInfo, ComponentList, ConfigChange, ConfigInfo, CreatedKey,
     ExecutionInfo, ExecutionList, HealthInfo, KeyList, KvKeyList, NewKey, NewTenant, NodeList,
     ProblemBody, RollbackRequest, RunningInfo, ScheduleInfo, ScheduleList, ScheduleRequest,
-    SignalInfo, StartedInfo, TenantInfo, TenantList, VersionList,
+    SignalInfo, StartedInfo, StatsList, TenantInfo, TenantList, VersionList,
 };
 use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
@@ -760,4 +760,12 @@ fn add_nodes(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
         )]),
     );
     paths.insert("/metrics".into(), json!({ "get": metrics }));
+    paths.insert(
+        "/v1/stats".into(),
+        json!({ "get": operation(
+            "stats",
+            "Calls, errors and latency percentiles of the tenant's procedures on this node since it started (scope read).",
+            responses(vec![("200", answer::<StatsList>(g, "By procedure."))]),
+        ) }),
+    );
 }

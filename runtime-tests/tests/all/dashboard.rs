@@ -39,6 +39,30 @@ async fn the_dashboard_shows_executions_live_and_acts_on_them_in_a_browser() {
     assert_eq!(status, 201, "{key}");
     let tenant_key = key["key"].as_str().expect("a key").to_string();
 
+    // Calls to count: three answered, one refused for its arguments.
+    for name in ["a", "b", "c"] {
+        assert_eq!(
+            host.rpc("greeter.hello", json!({ "name": name })).await.0,
+            200
+        );
+    }
+    assert_eq!(host.rpc("greeter.hello", json!({ "name": 7 })).await.0, 400);
+    let (status, stats) = host.get("/v1/stats").await;
+    assert_eq!(status, 200, "{stats}");
+    let hello = stats["procedures"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["procedure"] == "greeter.hello"))
+        .expect("greeter.hello's stats")
+        .clone();
+    assert_eq!(
+        (hello["calls"].as_u64(), hello["errors"].as_u64()),
+        (Some(4), Some(1))
+    );
+    assert!(
+        hello["p50_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{hello}"
+    );
+
     let page = host
         .anonymous
         .get(format!("{}/ui", host.url))
@@ -171,6 +195,14 @@ async fn the_dashboard_shows_executions_live_and_acts_on_them_in_a_browser() {
         .clone();
     assert!(procedures.contains(&json!(["flows.approval", "workflow"])));
     assert!(procedures.contains(&json!(["greeter.hello", "procedure"])));
+    // The page shows the host's own counts: the calls above plus the workflows' steps.
+    let shown = &line("procedures")["hello"];
+    assert!(shown["calls"].as_u64().is_some_and(|n| n >= 4), "{shown}");
+    assert_eq!(shown["errors"], 1, "{shown}");
+    assert!(
+        shown["p50"].as_str().is_some_and(|t| t.ends_with("ms")),
+        "{shown}"
+    );
 
     // Usable at a phone's width: nothing wider than the window but the tables' own scroll.
     assert_eq!(line("phone")["overflow"], 0, "{stdout}");
@@ -190,7 +222,7 @@ async fn the_dashboard_shows_executions_live_and_acts_on_them_in_a_browser() {
 
     // axe-core: no serious or critical violation on any view.
     let audits: Vec<&Value> = lines.iter().filter(|l| l.get("axe").is_some()).collect();
-    assert_eq!(audits.len(), 5, "{stdout}");
+    assert_eq!(audits.len(), 6, "{stdout}");
     for audit in audits {
         let serious: Vec<&Value> = audit["violations"]
             .as_array()
