@@ -175,6 +175,49 @@ async fn init_build_deploy_and_call_every_template() {
         .parse()
         .expect("a number of ms");
     assert!(waited >= 200, "the durable sleep lasted {waited} ms");
+
+    // The workflow template from the CLI, as a person follows it: start one that sleeps
+    // long, see its steps in `workflow status`, cancel it and see what it had done.
+    let key = host.admin_key.as_deref().expect("keys are required");
+    let cli = |args: &[&str]| {
+        let mut all = vec!["workflow"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--url", &host.url, "--api-key", key]);
+        tsdev(work.path(), &all)
+    };
+    let id = cli(&[
+        "start",
+        "later.greet-later",
+        r#"{"name": "Ada", "wait-ms": 600000}"#,
+    ])
+    .trim()
+    .to_string();
+    assert_eq!(id.len(), 36, "an execution id: {id}");
+    let sleeping = runtime_tests::cluster::eventually(
+        "the workflow sleeps",
+        std::time::Duration::from_secs(30),
+        || async {
+            let shown = cli(&["status", &id]);
+            shown
+                .lines()
+                .next()
+                .is_some_and(|l| l.ends_with("sleeping"))
+                .then_some(shown)
+        },
+    )
+    .await;
+    assert!(
+        sleeping
+            .lines()
+            .any(|l| l.contains("sleep") && l.contains("until")),
+        "the status shows the sleep step: {sleeping}"
+    );
+    let cancelled = cli(&["cancel", &id]);
+    assert!(cancelled.starts_with("cancelled\n"), "{cancelled}");
+    assert!(
+        cancelled.lines().any(|l| l.contains("sleep")),
+        "the cancel shows the steps it had made: {cancelled}"
+    );
 }
 
 #[tokio::test]
