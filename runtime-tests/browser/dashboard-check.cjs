@@ -64,36 +64,34 @@ const rowStatus = (page, id) => page.getAttribute(`tr[data-id="${id}"]`, "data-s
     await page.waitForSelector(`tr[data-id="${sleeper}"][data-status="completed"]`, { timeout: 20000 });
     say({ live: "completed", id: sleeper, status: await rowStatus(page, sleeper) });
 
-    // A retry, a sleep and a signal, each in an execution's timeline.
-    const flaky = await start("flows.retried", {
+    // One run with each kind of wait: a call retried until it answers, a sleep, a signal.
+    // Its page is open from the start: the steps arrive as they are journaled.
+    const order = await start("flows.checkout", {
       procedure: "items.restock", "args-json": JSON.stringify({ "until-ms": Date.now() + 1200 }),
-      "max-attempts": 20, "interval-ms": 300,
+      "sleep-ms": 1500,
     });
-    const approval = await start("flows.approval", { "timeout-ms": null });
     const doomed = await start("flows.approval", { "timeout-ms": null });
-
-    await page.goto(`${url}/ui#/executions/${flaky}`);
-    await page.waitForSelector("h2 .status.completed", { timeout: 30000 });
-    const retries = await page.$$eval('tr[data-seq]', (rows) => rows.map((r) => ({
+    await page.goto(`${url}/ui#/executions/${order}`);
+    await page.waitForSelector("tr[data-seq]", { timeout: 15000 });
+    const firstSeen = await page.$$eval("tr[data-seq]", (rows) => rows.length);
+    await page.waitForSelector("h2 .status.waiting", { timeout: 30000 });
+    const steps = await page.$$eval("tr[data-seq]", (rows) => rows.map((r) => ({
       kind: r.dataset.kind, name: r.querySelector("td:nth-child(3)").textContent,
-      attempts: Number(r.querySelector("td.attempts").textContent) })));
-    say({ timeline: "retried", steps: retries, result: await page.textContent("#result") });
-    await page.screenshot({ path: path.join(shots, "timeline.png"), fullPage: true });
+      attempts: Number(r.querySelector("td.attempts").textContent), took: r.children[4].textContent })));
+    say({ timeline: "checkout", firstSeen, steps });
     await axe(page, "timeline");
+    // Signal from the page: the waiting execution completes with the payload, live.
+    await page.fill("#signal-name", "ship");
+    await page.fill("#signal-payload", '{"by": "browser"}');
+    await page.click('button:text("Send signal")');
+    await page.waitForSelector("h2 .status.completed", { timeout: 20000 });
+    say({ signalled: order, result: await page.textContent("#result"),
+      kinds: await page.$$eval("tr[data-seq]", (rows) => rows.map((r) => r.dataset.kind)) });
+    await page.screenshot({ path: path.join(shots, "timeline.png"), fullPage: true });
 
     await page.goto(`${url}/ui#/executions/${sleeper}`);
     await page.waitForSelector("tr[data-seq]", { timeout: 15000 });
     say({ timeline: "greet-twice", kinds: await page.$$eval("tr[data-seq]", (rows) => rows.map((r) => r.dataset.kind)) });
-
-    // Signal from the page: the waiting execution completes with the payload, live.
-    await page.goto(`${url}/ui#/executions/${approval}`);
-    await page.waitForSelector("h2 .status.waiting", { timeout: 15000 });
-    await page.fill("#signal-name", "approve");
-    await page.fill("#signal-payload", '{"by": "browser"}');
-    await page.click('button:text("Send signal")');
-    await page.waitForSelector("h2 .status.completed", { timeout: 20000 });
-    say({ signalled: approval, result: await page.textContent("#result"),
-      kinds: await page.$$eval("tr[data-seq]", (rows) => rows.map((r) => r.dataset.kind)) });
 
     // Cancel from the page.
     await page.goto(`${url}/ui#/executions/${doomed}`);

@@ -142,24 +142,42 @@ async fn the_dashboard_shows_executions_live_and_acts_on_them_in_a_browser() {
     assert_eq!(live.len(), 2, "{stdout}");
     assert_eq!(live[1]["status"], "completed");
 
-    // The retried step: one journal entry per attempt, the attempts counting up, then the
-    // result.
-    let retried = line("timeline");
-    let steps = retried["steps"].as_array().expect("steps");
+    // One run's timeline: the call retried (one journal entry per attempt, the attempts
+    // counting up), the sleep and the signal wait, arriving while the page was open.
+    let checkout = line("timeline");
+    assert_eq!(checkout["timeline"], "checkout", "{checkout}");
+    let steps = checkout["steps"].as_array().expect("steps");
     let attempts: Vec<i64> = steps
         .iter()
-        .filter(|s| s["name"] == "retried")
+        .filter(|s| s["name"] == "restock")
         .filter_map(|s| s["attempts"].as_i64())
         .collect();
-    assert!(attempts.len() >= 2, "it failed at least once: {retried}");
+    assert!(attempts.len() >= 2, "it failed at least once: {checkout}");
     assert_eq!(
         attempts,
         (1..=attempts.len() as i64).collect::<Vec<_>>(),
-        "{retried}"
+        "{checkout}"
+    );
+    let kinds: Vec<&str> = steps.iter().filter_map(|s| s["kind"].as_str()).collect();
+    assert!(
+        kinds.ends_with(&["call", "sleep", "signal-wait"]),
+        "{checkout}"
+    );
+    // The sleep is shown for as long as it lasted (1.5 s), not its journal write's time.
+    let slept = steps
+        .iter()
+        .find(|s| s["kind"] == "sleep")
+        .and_then(|s| s["took"].as_str())
+        .unwrap_or("");
+    assert!(
+        slept.starts_with("1.") && slept.ends_with(" s"),
+        "{checkout}"
     );
     assert!(
-        retried["result"].as_str().is_some_and(|r| r.contains("42")),
-        "{retried}"
+        checkout["firstSeen"]
+            .as_u64()
+            .is_some_and(|n| (n as usize) < steps.len()),
+        "the steps arrived while the page was open: {checkout}"
     );
     let greet_twice = lines
         .iter()
@@ -172,13 +190,13 @@ async fn the_dashboard_shows_executions_live_and_acts_on_them_in_a_browser() {
     assert!(
         signalled["result"]
             .as_str()
-            .is_some_and(|r| r.contains("approved") && r.contains("browser")),
+            .is_some_and(|r| r.contains("shipped") && r.contains("browser") && r.contains("42")),
         "{signalled}"
     );
     assert!(
         signalled["kinds"]
             .as_array()
-            .is_some_and(|k| k.contains(&json!("signal-wait"))),
+            .is_some_and(|k| k.ends_with(&[json!("signal-wait"), json!("signal")])),
         "{signalled}"
     );
     let id = signalled["signalled"].as_str().expect("an id");

@@ -77,6 +77,23 @@ impl Guest for Flows {
             .map_err(|e| format!("{}: {}", e.kind, e.message))
     }
 
+    fn checkout(procedure: String, args_json: String, sleep_ms: u64) -> Result<String, String> {
+        let options = workflow::StepOptions {
+            name: Some("restock".to_string()),
+            retry: Some(workflow::RetryPolicy {
+                max_attempts: 20,
+                initial_interval_ms: 300,
+                multiplier: 1.0,
+                max_interval_ms: 300,
+            }),
+        };
+        let restocked = workflow::call_with(&procedure, &args_json, &options)
+            .map_err(|e| format!("{}: {}", e.kind, e.message))?;
+        workflow::sleep(Duration::from_millis(sleep_ms));
+        let payload = workflow::wait_signal("ship", None).unwrap_or_default();
+        Ok(format!("shipped {payload} after {restocked}"))
+    }
+
     fn twice(procedure: String) -> Vec<String> {
         (0..2)
             .map(|_| workflow::call(&procedure, "{}").unwrap_or_else(|e| e.kind))
