@@ -36,14 +36,25 @@ pub(crate) async fn call(
     let Some(found) = registry.procedure(&procedure) else {
         // Suggest only what the caller could call: no private names to anonymous callers.
         let everything = caller.has(Scope::Call) || caller.has(Scope::Read);
-        let suggestion = registry.closest_procedure(&procedure, |p| everything || p.is_public());
-        let printable = crate::runtime::output::printable(&procedure);
-        return Err(Problem::not_found(match suggestion {
-            Some(close) => format!("no procedure named {printable}; did you mean {close}?"),
-            None => format!("no procedure named {printable}"),
+        return Err(no_such_procedure(&registry, &procedure, |p| {
+            everything || p.is_public()
         }));
     };
     super::exposure::call(&state, &caller, &found, args, &headers).await
+}
+
+/// 404 for a procedure `name` the registry does not have, with the closest name among
+/// those `visible` to the caller, if one is close.
+pub(crate) fn no_such_procedure(
+    registry: &crate::registry::Registry,
+    name: &str,
+    visible: impl Fn(&crate::registry::Procedure) -> bool,
+) -> Problem {
+    let printable = crate::runtime::output::printable(name);
+    Problem::not_found(match registry.closest_procedure(name, visible) {
+        Some(close) => format!("no procedure named {printable}; did you mean {close}?"),
+        None => format!("no procedure named {printable}"),
+    })
 }
 
 /// `GET /procedures`: every procedure of the caller's tenant with its component, signature

@@ -126,22 +126,20 @@ pub(crate) async fn put(
         args: serde_json::Value::Object(request.args.unwrap_or_default()),
         missed: request.missed.unwrap_or_default(),
     };
-    Ticks::parse(&spec.cron, &spec.timezone)?;
-    // The procedure must be there now and take these arguments; if it goes later, each
-    // firing says so in the schedule's last outcome.
+    // The expression first (its errors say the most), then the procedure: it must be there
+    // now and take these arguments; if it goes later, each firing says so in the
+    // schedule's last outcome.
+    let stored = spec.stored(&caller.tenant, None, now_ms())?;
     let registry = host.registry(&caller.tenant);
     let Some(found) = registry.procedure(&spec.procedure) else {
-        let printable = crate::runtime::output::printable(&spec.procedure);
-        return Err(Problem::not_found(
-            match registry.closest_procedure(&spec.procedure, |_| true) {
-                Some(close) => format!("no procedure named {printable}; did you mean {close}?"),
-                None => format!("no procedure named {printable}"),
-            },
+        return Err(super::rpc::no_such_procedure(
+            &registry,
+            &spec.procedure,
+            |_| true,
         ));
     };
     crate::registry::json::args_from_json(&found.procedure().params, &spec.args)
         .map_err(crate::host::CallError::InvalidArgs)?;
-    let stored = spec.stored(&caller.tenant, None, now_ms())?;
     match host
         .store()
         .put_schedule(&stored, MAX_SCHEDULES_PER_TENANT)
