@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::api::{ConfigChange, ConfigInfo};
 use crate::capabilities::invoke::{Invocation, InvokeFailure, Invoker};
@@ -426,10 +428,18 @@ impl Host {
             .map_err(|_| DeployFailure::ShuttingDown)?;
         let runtime = self.runtime.clone();
         let started = std::time::Instant::now();
+        let span = tracing::info_span!(
+            target: "tsdev::trace",
+            "compile",
+            otel.name = %format_args!("compile {name}"),
+            tsdev.component = %name,
+            tsdev.bytes = wasm.len(),
+        );
         let (deployment, wasm) = tokio::task::spawn_blocking(move || {
             let deployment = Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at);
             (deployment, wasm)
         })
+        .instrument(span)
         .await?;
         crate::metrics::metrics()
             .compile_duration
@@ -469,6 +479,34 @@ impl Host {
     /// Deploy `wasm` as the component `name` of `tenant`, replacing its previous version
     /// (kept for rollback, see [`limits::KEPT_VERSIONS`]). `deployed_by`: the key's id.
     pub async fn deploy(
+        &self,
+        tenant: &str,
+        name: &str,
+        wasm: Vec<u8>,
+        limits: CallLimits,
+        deployed_by: Option<&str>,
+    ) -> Result<Arc<Deployment>, DeployFailure> {
+        let span = tracing::info_span!(
+            target: "tsdev::trace",
+            "deploy",
+            otel.name = %format_args!("deploy {name}"),
+            otel.status_code = Empty,
+            tsdev.tenant = tenant,
+            tsdev.component = name,
+            tsdev.version = Empty,
+        );
+        let deployed = self
+            .deploy_traced(tenant, name, wasm, limits, deployed_by)
+            .instrument(span.clone())
+            .await;
+        match &deployed {
+            Ok(deployment) => span.record("tsdev.version", deployment.version.as_str()),
+            Err(_) => span.record("otel.status_code", "error"),
+        };
+        deployed
+    }
+
+    async fn deploy_traced(
         &self,
         tenant: &str,
         name: &str,
@@ -801,8 +839,24 @@ impl Host {
         context: &CallContext,
     ) -> Result<CallOutput, CallError> {
         let started = std::time::Instant::now();
+        let proc = found.procedure();
+        let span = tracing::info_span!(
+            target: "tsdev::trace",
+            "call",
+            otel.name = %format_args!("call {}", proc.name),
+            otel.status_code = Empty,
+            tsdev.tenant = tenant,
+            tsdev.procedure = %proc.name,
+            tsdev.component = %found.deployment.name,
+            tsdev.version = %found.deployment.version,
+            tsdev.outcome = Empty,
+            tsdev.fuel_used = Empty,
+            tsdev.instantiate_us = Empty,
+            tsdev.guest_us = Empty,
+        );
         let answer = self
             .call_found_unmeasured(tenant, found, args, context)
+            .instrument(span.clone())
             .await;
         let outcome = match &answer {
             Ok(_) => "ok",
@@ -812,7 +866,11 @@ impl Host {
             Err(CallError::Quota(_)) => ErrorKind::QuotaExceeded.as_str(),
             Err(CallError::Failure(failure)) => failure.kind().as_str(),
         };
-        crate::metrics::metrics().call(tenant, &found.procedure().name, outcome, started.elapsed());
+        span.record("tsdev.outcome", outcome);
+        if outcome != "ok" {
+            span.record("otel.status_code", "error");
+        }
+        crate::metrics::metrics().call(tenant, &proc.name, outcome, started.elapsed());
         answer
     }
 

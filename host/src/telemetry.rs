@@ -1,9 +1,17 @@
-//! Logging: `tracing` to stderr as text or JSON lines, filtered by `RUST_LOG` (default
-//! `info`); and a last word in the log when the process dies of SIGBUS.
+//! What the host tells about itself: its log (`tracing` to stderr as text or JSON lines,
+//! filtered by `RUST_LOG`, default `info`), its traces (the same spans exported as
+//! OpenTelemetry over OTLP when an endpoint is set, see [`traces`]), and a last word in the
+//! log when the process dies of SIGBUS.
+
+pub(crate) mod traces;
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+pub(crate) use traces::{TraceExport, Traces};
 
 /// How log records are written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,24 +25,44 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-pub(crate) fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // A second init (tests) keeps the first subscriber.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder
+/// Start the log, and the traces when `traces` says where to send them. Keep what it
+/// answers until the end and [`Traces::flush`] it then: spans still in the exporter's
+/// queue are sent.
+pub(crate) fn init(format: LogFormat, traces: Option<&TraceExport>) -> anyhow::Result<Traces> {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // Spans made for traces only (calls, steps) stay out of log lines: a record inside a
+        // call still shows its request's span (and so its id).
+        .add_directive(traces::SPANS_FOR_TRACES_ONLY.parse()?);
+    let log = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
-            .try_init(),
-        LogFormat::Json => builder
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
+            .with_filter(filter)
+            .boxed(),
     };
+    let (export, traces) = match traces {
+        Some(export) => {
+            let (layer, traces) = traces::layer(export)?;
+            (Some(layer), traces)
+        }
+        None => (None, Traces::off()),
+    };
+    // A second init (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(export)
+        .try_init();
     log_fatal_sigbus();
+    Ok(traces)
 }
 
 /// SQLite maps its `-shm` file; when that file cannot be written (a full or read-only

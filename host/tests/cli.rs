@@ -322,6 +322,10 @@ fn serve_settings_come_from_flags_variables_a_file_and_defaults_in_that_order() 
     };
     let defaults = print(&[], &[]);
     assert_eq!(defaults["listen"].as_str(), Some("127.0.0.1:3000"));
+    assert!(
+        !defaults.contains_key("otlp-endpoint"),
+        "no traces by default"
+    );
     assert_eq!(defaults["retain-executions"].as_str(), Some("30d"));
     assert_eq!(defaults["retain-audit"].as_str(), Some("365d"));
 
@@ -346,6 +350,15 @@ fn serve_settings_come_from_flags_variables_a_file_and_defaults_in_that_order() 
         from_file["database-url"].as_str(),
         Some("postgres://tsdev:***@db/tsdev"),
         "the password is not shown"
+    );
+    let traced = print(
+        &[],
+        &[("TSDEV_OTLP_ENDPOINT", "http://otel:s3cret@collector:4318")],
+    );
+    assert_eq!(
+        traced["otlp-endpoint"].as_str(),
+        Some("http://otel:***@collector:4318"),
+        "{traced}"
     );
 
     // The variable over the file, the flag over both; TSDEV_CONFIG names the file too.

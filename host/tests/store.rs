@@ -98,8 +98,12 @@ fn execution(id: &str, workflow: &str, key: Option<&str>, created_at: i64) -> Ne
         lease: None,
         max_unfinished: u64::MAX,
         max_journal_bytes: u64::MAX,
+        trace_parent: key.map(|_| TRACE_PARENT.to_string()),
     }
 }
+
+/// A W3C traceparent, as a start stores it for the runs to continue.
+const TRACE_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 /// Node `owner`'s claim at `epoch`.
 fn held(owner: &str, epoch: i64) -> Holder {
@@ -170,9 +174,19 @@ async fn exercise_workflows(store: &dyn Store) {
         .await
         .expect("create")
     {
-        Created::Existing(existing) => assert_eq!(existing.id, "e2"),
+        Created::Existing(existing) => {
+            assert_eq!(existing.id, "e2");
+            // The trace context of the start is kept with the execution.
+            assert_eq!(existing.trace_parent.as_deref(), Some(TRACE_PARENT));
+        }
         other => panic!("expected the existing execution, got {other:?}"),
     }
+    let untraced = store
+        .get_execution("default", "e1")
+        .await
+        .expect("get")
+        .expect("e1");
+    assert_eq!(untraced.trace_parent, None);
     // Keys are per workflow.
     assert_eq!(
         store
@@ -304,6 +318,7 @@ async fn exercise_workflows(store: &dyn Store) {
         .sum();
     let over = NewExecution {
         max_journal_bytes: held_bytes,
+        trace_parent: None,
         ..execution("e6", "orders.run", None, t0 + 5)
     };
     assert_eq!(
@@ -313,6 +328,7 @@ async fn exercise_workflows(store: &dyn Store) {
     // One byte more is room: the known key finds its execution (the quota comes first).
     let under = NewExecution {
         max_journal_bytes: held_bytes + 1,
+        trace_parent: None,
         ..execution("e6", "orders.run", Some("k"), t0 + 5)
     };
     assert!(matches!(
@@ -1247,6 +1263,7 @@ async fn exercise_tenants(store: &dyn Store) {
                 lease: None,
                 max_unfinished: 10,
                 max_journal_bytes: u64::MAX,
+                trace_parent: None,
             })
             .await
             .expect("execution");

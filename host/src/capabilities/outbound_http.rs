@@ -22,6 +22,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::grants::{Grants, OutboundGrant, is_private};
@@ -72,10 +73,23 @@ type Permits = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: IoDone,
     ) -> Box<dyn Future<Output = Sent> + Send> {
+        // A client span in the call's trace; the server it reaches continues it.
+        let span = tracing::info_span!(
+            target: "tsdev::trace",
+            "outbound",
+            otel.name = %request.method(),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            http.request.method = %request.method(),
+            server.address = request.uri().host().unwrap_or(""),
+            server.port = request.uri().port_u16(),
+            http.response.status_code = tracing::field::Empty,
+        );
+        crate::telemetry::traces::pass_on(&span, request.headers_mut());
         let uri = request.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let host = uri
@@ -98,7 +112,9 @@ impl WasiHttpHooks for OutboundHttp {
             .try_acquire_owned()
             .ok()
             .zip(host_connections().try_acquire_owned().ok());
-        Box::new(async move {
+        let traced = span.clone();
+        Box::new(
+            async move {
             let Some(grant) = grant else {
                 tracing::warn!(
                     target: "tsdev::capabilities",
@@ -124,6 +140,14 @@ impl WasiHttpHooks for OutboundHttp {
             )
             .await
             .unwrap_or(Err(Error::ConnectionTimeout));
+            match &sent {
+                Ok((response, _)) => {
+                    span.record("http.response.status_code", response.status().as_u16());
+                }
+                Err(_) => {
+                    span.record("otel.status_code", "error");
+                }
+            }
             if let Err(Error::DestinationIpProhibited) = &sent {
                 tracing::warn!(
                     target: "tsdev::capabilities",
@@ -134,7 +158,9 @@ impl WasiHttpHooks for OutboundHttp {
                 );
             }
             sent
-        })
+        }
+            .instrument(traced),
+        )
     }
 }
 

@@ -56,7 +56,8 @@ fn is_source(crate_dir: &Path, changed: &Path) -> bool {
 
 impl DevCommand {
     pub(super) async fn run(self) -> anyhow::Result<()> {
-        crate::telemetry::init(crate::telemetry::LogFormat::Text);
+        // Traces are for `tsdev serve`; the dev loop has its log.
+        crate::telemetry::init(crate::telemetry::LogFormat::Text, None)?;
         if !self.listen.ip().is_loopback() {
             anyhow::bail!(
                 "tsdev dev serves without API keys: it listens on loopback addresses only, \

@@ -78,6 +78,12 @@ pub(super) struct ServeCommand {
     /// How the log (stderr) is written: text for people, JSON lines for log pipelines.
     #[arg(long, env = "TSDEV_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: crate::telemetry::LogFormat,
+    /// Send traces as OpenTelemetry (OTLP over HTTP/protobuf) to the collector at this base
+    /// URL (`http://collector:4318`; spans go to its /v1/traces). Without it, the standard
+    /// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used when set;
+    /// with neither, no traces are made.
+    #[arg(long, env = "TSDEV_OTLP_ENDPOINT", value_name = "URL")]
+    otlp_endpoint: Option<String>,
     /// How long finished workflow executions (with their journals and signals) are kept
     /// after they finish: a duration (30d, 12h) or `forever`.
     #[arg(long, env = "TSDEV_RETAIN_EXECUTIONS", value_name = "PERIOD", default_value = "30d", value_parser = crate::retention::parse_period)]
@@ -105,7 +111,15 @@ impl ServeCommand {
             print!("{}", self.effective_config()?);
             return Ok(());
         }
-        crate::telemetry::init(self.log_format);
+        let export = crate::telemetry::TraceExport::from_flag(self.otlp_endpoint.as_deref())?;
+        let traces = crate::telemetry::init(self.log_format, export.as_ref())?;
+        let served = self.serve().await;
+        // Spans still queued are sent before the process ends.
+        let _ = tokio::task::spawn_blocking(move || traces.flush()).await;
+        served
+    }
+
+    async fn serve(self) -> anyhow::Result<()> {
         if self.insecure_no_auth && !self.listen.ip().is_loopback() {
             anyhow::bail!(
                 "--insecure-no-auth serves everyone who can reach {} without keys: it is \
@@ -268,6 +282,12 @@ impl ServeCommand {
             "insecure-no-auth".into(),
             Value::Boolean(self.insecure_no_auth),
         );
+        if let Some(url) = &self.otlp_endpoint {
+            table.insert(
+                "otlp-endpoint".into(),
+                Value::String(crate::host::redact_url(url)),
+            );
+        }
         let format = clap::ValueEnum::to_possible_value(&self.log_format)
             .map(|v| v.get_name().to_string())
             .unwrap_or_default();

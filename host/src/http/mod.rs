@@ -14,6 +14,7 @@
 //!   over it (`docs.html`, embedded); `GET /ui`, the dashboard (`dashboard.html`, embedded).
 //! - [`openapi_management`]: the host's own endpoints in that document, from [`crate::api`].
 //! - [`request_id`]: an `X-Request-Id` on every response and in every problem.
+//! - [`trace`]: every request as a server span of the host's traces.
 //! - [`workflows`]: start workflow executions and see where they stand.
 //! - [`schedules`]: the tenant's cron schedules.
 
@@ -34,6 +35,7 @@ pub(crate) mod rest;
 pub(crate) mod rpc;
 pub(crate) mod schedules;
 pub(crate) mod tenants;
+pub(crate) mod trace;
 pub(crate) mod wasi_http;
 pub(crate) mod workflows;
 
@@ -161,6 +163,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin
         ))
         // Outside the refusals, so that they are counted too.
         .layer(axum::middleware::from_fn(metrics::record))
+        .layer(axum::middleware::from_fn(trace::span))
         .layer(axum::middleware::from_fn_with_state(
             cross_site,
             cross_site::refuse_cross_site,

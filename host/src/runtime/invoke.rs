@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use tracing::Instrument;
+
 use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
 use wasmtime::{Store, UpdateDeadline};
 
@@ -161,7 +163,8 @@ impl Runtime {
             _slot: slot,
             _in_use: crate::metrics::InGauge::new(&metrics.instances_in_use),
         };
-        let mut call = Box::pin(call.run());
+        // The call's span (its trace) goes with it to the guest threads.
+        let mut call = Box::pin(call.run().in_current_span());
         let Some(guests) = self.guest_threads() else {
             return call.await;
         };
@@ -280,6 +283,7 @@ impl OwnedCall {
             ),
             fuel: call_limits.fuel,
             meter,
+            span: tracing::Span::current(),
         };
         let store = &mut metered.store;
         store.limiter(|state| &mut state.limiter);
@@ -324,11 +328,15 @@ impl OwnedCall {
                 CallParams::MadeInStore(make) => make(&mut *store)?,
             };
             let instance = pre.instantiate_async(&mut *store).await?;
+            let instantiated = Instant::now();
+            let span = tracing::Span::current();
+            span.record("tsdev.instantiate_us", micros(instantiated - started));
             let func = instance.get_func(&mut *store, export).ok_or_else(|| {
                 wasmtime::format_err!("the instance has no export for {procedure}")
             })?;
             let mut results = vec![Val::Bool(false); result_count];
             func.call_async(&mut *store, &params, &mut results).await?;
+            span.record("tsdev.guest_us", micros(instantiated.elapsed()));
             wasmtime::Result::Ok(results)
         };
         let outcome = async {
@@ -380,6 +388,8 @@ struct MeteredStore {
     /// The fuel the call started with.
     fuel: u64,
     meter: Option<FuelMeter>,
+    /// The call's span, told the fuel used.
+    span: tracing::Span,
 }
 
 impl Drop for MeteredStore {
@@ -388,11 +398,16 @@ impl Drop for MeteredStore {
             return;
         };
         let used = self.fuel.saturating_sub(left);
+        self.span.record("tsdev.fuel_used", used);
         crate::metrics::metrics().fuel_used.observe(used as f64);
         if let Some(meter) = self.meter.take() {
             meter(used);
         }
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Serialize a JSON result, refusing one over [`limits::MAX_RESULT_BYTES`].

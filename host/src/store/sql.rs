@@ -73,7 +73,7 @@ fn unfinished_use_of_tenant(tenant: &str) -> String {
 }
 
 const EXECUTION_COLUMNS: &str = "id, tenant, workflow, component, component_version, args, \
-    idempotency_key, status, result, error, wake_at, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at";
+    idempotency_key, status, result, error, wake_at, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at, trace_parent";
 
 fn execution_from_row(row: &sqlx::any::AnyRow) -> Result<Execution, StoreError> {
     let read = db("reading an execution row");
@@ -112,6 +112,7 @@ fn execution_from_row(row: &sqlx::any::AnyRow) -> Result<Execution, StoreError> 
         lease_epoch: get_i64("lease_epoch")?,
         created_at: get_i64("created_at")?,
         updated_at: get_i64("updated_at")?,
+        trace_parent: get_opt("trace_parent")?,
     })
 }
 
@@ -501,8 +502,9 @@ impl Store for SqlStore {
         let lock = if self.sqlite { "" } else { "FOR SHARE" };
         let query = format!(
             "INSERT INTO executions (id, tenant, workflow, component, component_version, args, \
-             idempotency_key, status, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at) \
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11 \
+             idempotency_key, status, lease_owner, lease_expires_at, lease_epoch, created_at, updated_at, \
+             trace_parent) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $11, $11, $15 \
              WHERE EXISTS (SELECT 1 FROM components WHERE tenant = $2 AND name = $4 AND version = $5 {lock}) \
                AND (SELECT COUNT(*) < $13 AND COALESCE(SUM(journal_bytes), 0) < $14 FROM executions \
                     WHERE tenant = $2 AND status IN ('pending', 'running', 'sleeping', 'waiting')) \
@@ -540,6 +542,7 @@ impl Store for SqlStore {
                         .bind(epoch)
                         .bind(max_unfinished)
                         .bind(max_journal_bytes)
+                        .bind(&e.trace_parent)
                         .execute(&mut *conn)
                         .await
                         .map_err(db("recording an execution"))?

@@ -100,6 +100,9 @@ pub struct NewExecution {
     /// Recorded only while the journals of the tenant's unfinished executions hold fewer
     /// bytes than this (its `journal_bytes` quota), summed in the same statement.
     pub max_journal_bytes: u64,
+    /// The W3C `traceparent` of the span that started it, when traces are exported: every
+    /// run of the execution (on any node, after any restart) continues that trace.
+    pub trace_parent: Option<String>,
 }
 
 /// A host's claim on an execution: nobody else runs it until `until` (renewed while it runs).
@@ -171,6 +174,8 @@ pub struct Execution {
     pub created_at: i64,
     /// When it last changed.
     pub updated_at: i64,
+    /// The `traceparent` its runs continue (see [`NewExecution::trace_parent`]).
+    pub trace_parent: Option<String>,
 }
 
 /// What [`super::Store::create_execution`] did.

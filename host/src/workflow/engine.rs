@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use serde_json::{Value, json};
 
 use super::imports;
@@ -262,6 +264,17 @@ impl WorkflowEngine {
             false => self.slots.clone().try_acquire_owned().ok(),
         };
         let created_at = now_ms();
+        // The start is a span of the caller's trace (the request's); every run of the
+        // execution continues it from the traceparent stored with it.
+        let start = tracing::info_span!(
+            target: "tsdev::trace",
+            "start",
+            otel.name = %format_args!("start {workflow}"),
+            tsdev.tenant = tenant,
+            tsdev.workflow = workflow,
+            tsdev.execution = %id,
+        );
+        let trace_parent = start.in_scope(crate::telemetry::traces::current_traceparent);
         let new = NewExecution {
             id: id.clone(),
             tenant: tenant.to_string(),
@@ -277,6 +290,7 @@ impl WorkflowEngine {
             }),
             max_unfinished: quotas.running_executions,
             max_journal_bytes: quotas.journal_bytes,
+            trace_parent,
         };
         let created = self.host.store().create_execution(&new).await?;
         match created {
@@ -561,9 +575,19 @@ impl WorkflowEngine {
     ) {
         let engine = self.clone();
         let mut stopping = self.stopping.subscribe();
+        let span = tracing::info_span!(
+            target: "tsdev::trace",
+            "run",
+            otel.name = %format_args!("run {}", execution.workflow),
+            tsdev.tenant = %execution.tenant,
+            tsdev.workflow = %execution.workflow,
+            tsdev.execution = %execution.id,
+            tsdev.status = tracing::field::Empty,
+        );
+        crate::telemetry::traces::continue_trace(&span, execution.trace_parent.as_deref());
         tokio::spawn(async move {
             let id = execution.id.clone();
-            let run = engine.run(execution, claim);
+            let run = engine.run(execution, claim).instrument(span);
             let finished = tokio::select! {
                 ran = run => match ran {
                     Ok(finished) => finished,
@@ -650,6 +674,7 @@ impl WorkflowEngine {
             None => return Ok(None),
         };
         tracing::info!(execution = %id, workflow = %execution.workflow, status = end.status.as_str(), "workflow run ended");
+        tracing::Span::current().record("tsdev.status", end.status.as_str());
         crate::metrics::metrics()
             .workflow_runs
             .get_or_create(&crate::metrics::StatusLabels {
@@ -887,6 +912,7 @@ fn started_here(new: NewExecution) -> Execution {
         lease_epoch,
         created_at: new.created_at,
         updated_at: new.created_at,
+        trace_parent: new.trace_parent,
     }
 }
 

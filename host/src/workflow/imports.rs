@@ -2,6 +2,7 @@
 //! them (so it is checked and linked the same way), and they act only in a workflow run,
 //! on its [`Replay`]. A procedure that calls one fails with `workflow-only`.
 
+use tracing::Instrument;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::interrupt::WorkflowInterrupt;
@@ -31,12 +32,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<StoreState>) -> wasmtime::Result
     WorkflowImports::add_to_linker::<StoreState, HasSelf<StoreState>>(linker, |state| state)
 }
 
-/// Run durable import `import` on the run's replay state, its time counted as durable
-/// (not against the run's own deadline); refused when a procedure (not a workflow) calls
-/// it, a trap when the run must stop.
+/// Run durable import `import` (about `subject`: the procedure called, the signal awaited)
+/// on the run's replay state, its time counted as durable (not against the run's own
+/// deadline); refused when a procedure (not a workflow) calls it, a trap when the run must
+/// stop. A step on new ground (not answered from the journal) is a span of the run's trace.
 async fn durable<T>(
     state: &mut StoreState,
     import: &'static str,
+    subject: &str,
     call: impl AsyncFnOnce(&mut Replay) -> Result<T, WorkflowInterrupt>,
 ) -> wasmtime::Result<T> {
     let Some(replay) = state.extension_mut::<Replay>() else {
@@ -48,7 +51,21 @@ async fn durable<T>(
         }));
     };
     let time = replay.durable_time.clone();
-    time.timed(call(replay)).await.map_err(wasmtime::Error::new)
+    let span = if replay.cursor >= replay.journal.len() {
+        tracing::info_span!(
+            target: "tsdev::trace",
+            "step",
+            otel.name = %format_args!("{import} {subject}"),
+            tsdev.step = import,
+            tsdev.subject = subject,
+            tsdev.seq = replay.cursor + 1,
+        )
+    } else {
+        tracing::Span::none()
+    };
+    time.timed(call(replay).instrument(span))
+        .await
+        .map_err(wasmtime::Error::new)
 }
 
 impl DurableHost for StoreState {
@@ -57,7 +74,8 @@ impl DurableHost for StoreState {
         procedure: String,
         args_json: String,
     ) -> wasmtime::Result<Result<String, StepError>> {
-        let outcome = durable(self, "durable.call", async |r| {
+        let subject = procedure.clone();
+        let outcome = durable(self, "durable.call", &subject, async |r| {
             r.call(procedure, args_json, StepOptions::default()).await
         })
         .await?;
@@ -82,7 +100,8 @@ impl DurableHost for StoreState {
             name: options.name,
             retry,
         };
-        let outcome = durable(self, "durable.call-with", async |r| {
+        let subject = procedure.clone();
+        let outcome = durable(self, "durable.call-with", &subject, async |r| {
             r.call(procedure, args_json, options).await
         })
         .await?;
@@ -93,12 +112,18 @@ impl DurableHost for StoreState {
         &mut self,
         calls: Vec<(String, String)>,
     ) -> wasmtime::Result<Vec<Result<String, StepError>>> {
-        let outcomes = durable(self, "durable.call-all", async |r| r.call_all(calls).await).await?;
+        let outcomes = durable(self, "durable.call-all", "", async |r| {
+            r.call_all(calls).await
+        })
+        .await?;
         Ok(outcomes.into_iter().map(step_result).collect())
     }
 
     async fn inline_begin(&mut self, name: String) -> wasmtime::Result<Option<String>> {
-        durable(self, "durable.inline-begin", async |r| r.inline_begin(name)).await
+        durable(self, "durable.inline-begin", &name.clone(), async |r| {
+            r.inline_begin(name)
+        })
+        .await
     }
 
     async fn inline_end(&mut self, name: String, result_json: String) -> wasmtime::Result<()> {
@@ -107,14 +132,17 @@ impl DurableHost for StoreState {
                 "durable.inline-end: the result of step {name} is not valid JSON: {e}"
             ))
         })?;
-        durable(self, "durable.inline-end", async |r| {
+        durable(self, "durable.inline-end", &name.clone(), async |r| {
             r.inline_end(name, result).await
         })
         .await
     }
 
     async fn sleep(&mut self, ms: u64) -> wasmtime::Result<()> {
-        durable(self, "durable.sleep", async |r| r.sleep(ms).await).await
+        durable(self, "durable.sleep", &format!("{ms} ms"), async |r| {
+            r.sleep(ms).await
+        })
+        .await
     }
 
     async fn wait_signal(
@@ -122,14 +150,14 @@ impl DurableHost for StoreState {
         name: String,
         timeout_ms: Option<u64>,
     ) -> wasmtime::Result<Option<String>> {
-        durable(self, "durable.wait-signal", async |r| {
+        durable(self, "durable.wait-signal", &name.clone(), async |r| {
             r.wait_signal(name, timeout_ms).await
         })
         .await
     }
 
     async fn now(&mut self) -> wasmtime::Result<u64> {
-        durable(self, "durable.now", async |r| r.now().await).await
+        durable(self, "durable.now", "", async |r| r.now().await).await
     }
 }
 

@@ -22,6 +22,7 @@ mod rest;
 mod schedules;
 mod schemathesis;
 mod tenants;
+mod traces;
 mod upgrade;
 mod values;
 mod wasi_http;
