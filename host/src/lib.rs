@@ -26,7 +26,7 @@
 //! - [`http`]: the axum API; every error is `application/problem+json`.
 //! - [`clients`]: typed clients generated from a host's procedures (TypeScript).
 //! - `cli` (feature `cli`, on by default): the `tsdev` command line, one file per command.
-//! - [`telemetry`]: the host's own log.
+//! - [`telemetry`]: the host's own log and traces (OpenTelemetry over OTLP).
 
 #![warn(missing_docs)]
 

@@ -200,3 +200,32 @@ pub(crate) fn pass_on(span: &tracing::Span, headers: &mut http::HeaderMap) {
     let mut injector = opentelemetry_http::HeaderInjector(headers);
     TraceContextPropagator::new().inject_context(&context, &mut injector);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flag_is_a_base_url_and_only_plain_http() {
+        let export = TraceExport::from_flag(Some("http://collector:4318/"))
+            .expect("taken")
+            .expect("exported");
+        assert_eq!(
+            export.url.as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        let refused = TraceExport::from_flag(Some("https://collector:4318"))
+            .expect_err("no TLS in the exporter");
+        assert!(refused.to_string().contains("plain HTTP"), "{refused}");
+    }
+
+    #[test]
+    fn without_the_layer_there_is_no_trace_context_to_pass_on() {
+        let span = tracing::info_span!(target: "tsdev::trace", "call");
+        let _entered = span.enter();
+        assert_eq!(current_traceparent(), None);
+        let mut headers = http::HeaderMap::new();
+        pass_on(&span, &mut headers);
+        assert!(headers.is_empty());
+    }
+}
