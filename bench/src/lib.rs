@@ -67,6 +67,24 @@ impl Drop for Server {
     }
 }
 
+/// `tsdev serve` on a free loopback port, its state in `data`, `component` deployed at
+/// start, the log at `warn` (start it with [`spawn`]).
+pub fn tsdev_serving(component: &str, data: &std::path::Path) -> std::process::Command {
+    let mut tsdev = std::process::Command::new(runtime_tests::tsdev_bin());
+    tsdev
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--deploy",
+            component,
+            "--data",
+        ])
+        .arg(data)
+        .env("RUST_LOG", "warn");
+    tsdev
+}
+
 /// Start `command` and wait for its `listening on URL` line.
 pub fn spawn(mut command: std::process::Command) -> anyhow::Result<Server> {
     use std::io::{BufRead, BufReader};

@@ -5,7 +5,7 @@
 "use strict";
 const fs = require("fs");
 const path = require("path");
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const { launch } = require("./launch.cjs");
 const axeSource = fs.readFileSync(path.join(process.env.AXE_CORE, "axe.min.js"), "utf8");
 const [url, executablePath, adminKey, tenantKey, shots] = process.argv.slice(2);
 
@@ -35,11 +35,7 @@ async function axe(page, view) {
 const rowStatus = (page, id) => page.getAttribute(`tr[data-id="${id}"]`, "data-status");
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launch(executablePath);
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.on("dialog", (dialog) => dialog.accept());

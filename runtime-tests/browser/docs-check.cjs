@@ -2,16 +2,11 @@
 // greeter.hello through the page's try-it form and prints the result it shows.
 // Usage: PLAYWRIGHT_CORE=/path/to/node_modules/playwright-core node docs-check.cjs URL CHROMIUM
 "use strict";
-const { chromium } = require(process.env.PLAYWRIGHT_CORE);
+const { launch } = require("./launch.cjs");
 const [url, executablePath] = process.argv.slice(2);
 
 (async () => {
-  const browser = await chromium.launch({
-    executablePath,
-    // Flags for a sandboxed machine without network beyond loopback.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  const browser = await launch(executablePath);
   try {
     const page = await browser.newPage();
     await page.goto(url + "/docs");

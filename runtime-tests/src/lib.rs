@@ -498,6 +498,40 @@ pub fn npm_package(scratch: &Path, package: &str, version: &str) -> PathBuf {
     dir
 }
 
+/// The playwright-core the browser checks drive Chromium with (from npm).
+pub const PLAYWRIGHT_CORE: &str = "1.65.1";
+
+/// Run the browser check `script` (in `runtime-tests/browser/`, sharing `launch.cjs`):
+/// `node SCRIPT URL CHROMIUM ARGS...` with playwright-core (installed under `scratch`)
+/// named by `PLAYWRIGHT_CORE` and `env` added; its output, for the test to judge.
+pub async fn browser_check(
+    scratch: &Path,
+    script: &str,
+    url: &str,
+    args: Vec<std::ffi::OsString>,
+    env: Vec<(&'static str, PathBuf)>,
+) -> std::process::Output {
+    let chromium = chromium();
+    let playwright = npm_package(scratch, "playwright-core", PLAYWRIGHT_CORE);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("browser")
+        .join(script);
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .arg(url)
+            .arg(chromium)
+            .args(args)
+            .env("PLAYWRIGHT_CORE", playwright)
+            .envs(env)
+            .output()
+            .expect("running node")
+    })
+    .await
+    .expect("the browser check's thread")
+}
+
 /// An HTTP client for a test host, sending `key` if given.
 pub fn client(key: Option<&str>) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();

@@ -82,18 +82,7 @@ async fn main() -> anyhow::Result<()> {
     let wasmtime_url = format!("http://127.0.0.1:{port}/hello");
 
     let data = tempfile::tempdir()?;
-    let mut tsdev = Command::new(runtime_tests::tsdev_bin());
-    tsdev
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--deploy",
-            component,
-            "--data",
-        ])
-        .arg(data.path())
-        .env("RUST_LOG", "warn");
+    let tsdev = bench::tsdev_serving(component, data.path());
     let tsdev = bench::spawn(tsdev)?;
     let tsdev_url = format!("{}/web/hello", tsdev.url);
 

@@ -65,18 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let native = bench::spawn(native)?;
 
     let data = tempfile::tempdir()?;
-    let mut tsdev = Command::new(runtime_tests::tsdev_bin());
-    tsdev
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--deploy",
-            runtime_tests::guests::HELLO,
-            "--data",
-        ])
-        .arg(data.path())
-        .env("RUST_LOG", "warn");
+    let tsdev = bench::tsdev_serving(runtime_tests::guests::HELLO, data.path());
     let tsdev = bench::spawn(tsdev)?;
 
     // Warm both, then alternate rounds so drift hits both alike.

@@ -7,7 +7,6 @@
 //!
 //! `cargo build --release -p tsdev -p bench && target/release/telemetry_cost [SECONDS CONNECTIONS]`
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -53,26 +52,11 @@ async fn receiver() -> anyhow::Result<(String, Arc<AtomicU64>)> {
 /// there and the log is at info, as JSON.
 fn host(otlp: Option<&str>) -> anyhow::Result<(bench::Server, tempfile::TempDir, String)> {
     let data = tempfile::tempdir()?;
-    let mut tsdev = Command::new(runtime_tests::tsdev_bin());
-    tsdev
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--deploy",
-            runtime_tests::guests::HELLO,
-            "--data",
-        ])
-        .arg(data.path());
-    match otlp {
-        Some(url) => {
-            tsdev
-                .args(["--otlp-endpoint", url, "--log-format", "json"])
-                .env("RUST_LOG", "info");
-        }
-        None => {
-            tsdev.env("RUST_LOG", "warn");
-        }
+    let mut tsdev = bench::tsdev_serving(runtime_tests::guests::HELLO, data.path());
+    if let Some(url) = otlp {
+        tsdev
+            .args(["--otlp-endpoint", url, "--log-format", "json"])
+            .env("RUST_LOG", "info");
     }
     let server = bench::spawn(tsdev)?;
     // Made at the first start.

@@ -261,7 +261,6 @@ async fn cors_is_off_by_default_and_allows_the_configured_origins() {
 }
 
 /// Pinned, so the check drives the same client library every run.
-const PLAYWRIGHT_CORE: &str = "1.65.1";
 
 #[tokio::test]
 async fn the_docs_page_lists_the_procedures_and_tries_them_in_a_browser() {
@@ -284,23 +283,8 @@ async fn the_docs_page_lists_the_procedures_and_tries_them_in_a_browser() {
     );
 
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let chromium = runtime_tests::chromium();
-    let playwright = runtime_tests::npm_package(scratch, "playwright-core", PLAYWRIGHT_CORE);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("browser")
-        .join("docs-check.cjs");
-    let url = host.url.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .arg(url)
-            .arg(chromium)
-            .env("PLAYWRIGHT_CORE", playwright)
-            .output()
-            .expect("running node")
-    })
-    .await
-    .expect("browser check");
+    let output =
+        runtime_tests::browser_check(scratch, "docs-check.cjs", &host.url, vec![], vec![]).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

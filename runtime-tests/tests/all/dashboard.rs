@@ -7,13 +7,11 @@
 //! `TSDEV_UPDATE_SCREENSHOTS=1` (what docs/dashboard.md shows).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use runtime_tests::{TestHost, guests};
 use serde_json::{Value, json};
 
 /// Pinned, so the check drives the same libraries every run.
-const PLAYWRIGHT_CORE: &str = "1.65.1";
 const AXE_CORE: &str = "4.11.0";
 
 #[tokio::test]
@@ -83,34 +81,16 @@ async fn the_dashboard_shows_executions_live_and_acts_on_them_in_a_browser() {
         scratch.join("dashboard-screenshots")
     };
     std::fs::create_dir_all(&shots).expect("a screenshot directory");
-    let chromium = runtime_tests::chromium();
-    let playwright = runtime_tests::npm_package(scratch, "playwright-core", PLAYWRIGHT_CORE);
     let axe = runtime_tests::npm_package(scratch, "axe-core", AXE_CORE);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("browser")
-        .join("dashboard-check.cjs");
-    let (url, admin_key) = (
-        host.url.clone(),
-        host.admin_key.clone().expect("keys are required"),
-    );
-    let shots_arg = shots.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(script)
-            .args([
-                &url,
-                chromium.to_str().unwrap_or_default(),
-                &admin_key,
-                &tenant_key,
-            ])
-            .arg(shots_arg)
-            .env("PLAYWRIGHT_CORE", playwright)
-            .env("AXE_CORE", axe)
-            .output()
-            .expect("running node")
-    })
-    .await
-    .expect("browser check");
+    let admin_key = host.admin_key.clone().expect("keys are required");
+    let output = runtime_tests::browser_check(
+        scratch,
+        "dashboard-check.cjs",
+        &host.url,
+        vec![admin_key.into(), tenant_key.into(), shots.clone().into()],
+        vec![("AXE_CORE", axe)],
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
