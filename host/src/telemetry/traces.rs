@@ -128,7 +128,16 @@ where
         .with_resource(resource.build())
         .build();
     let tracer = provider.tracer("tsdev");
+    // Spans carry what the table in docs/operations.md lists, not where in tsdev's source
+    // or on which thread they were made; nothing is done on each enter and exit (a call's
+    // future is polled many times), and no OpenTelemetry context is made current (trace
+    // context is read from the spans themselves).
     let layer = tracing_opentelemetry::layer()
+        .with_location(false)
+        .with_threads(false)
+        .with_target(false)
+        .with_tracked_inactivity(false)
+        .with_context_activation(false)
         .with_tracer(tracer)
         .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
             if meta.is_span() {
