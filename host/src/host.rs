@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 use serde_json::Value;
-use tracing::Instrument;
-use tracing::field::Empty;
 
 use crate::api::{ConfigChange, ConfigInfo};
 use crate::capabilities::invoke::{Invocation, InvokeFailure, Invoker};
@@ -34,6 +34,7 @@ use crate::runtime::{
 use crate::store::{
     self, ComponentHead, ConfigEntry, Store, StoreError, StoredComponent, StoredKey, VersionRecord,
 };
+use crate::telemetry::traces::TraceSpan;
 
 pub(crate) use serve_http::ServeError;
 
@@ -428,19 +429,21 @@ impl Host {
             .map_err(|_| DeployFailure::ShuttingDown)?;
         let runtime = self.runtime.clone();
         let started = std::time::Instant::now();
-        let span = tracing::info_span!(
-            target: "tsdev::trace",
-            "compile",
-            otel.name = %format_args!("compile {name}"),
-            tsdev.component = %name,
-            tsdev.bytes = wasm.len(),
-        );
-        let (deployment, wasm) = tokio::task::spawn_blocking(move || {
-            let deployment = Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at);
-            (deployment, wasm)
-        })
-        .instrument(span)
-        .await?;
+        let span = TraceSpan::child(SpanKind::Internal, || {
+            (
+                format!("compile {name}"),
+                vec![
+                    KeyValue::new("tsdev.component", name.clone()),
+                    KeyValue::new("tsdev.bytes", i64::try_from(wasm.len()).unwrap_or(i64::MAX)),
+                ],
+            )
+        });
+        let (deployment, wasm) = span
+            .around(tokio::task::spawn_blocking(move || {
+                let deployment = Deployment::prepare(&runtime, &name, &wasm, limits, deployed_at);
+                (deployment, wasm)
+            }))
+            .await?;
         crate::metrics::metrics()
             .compile_duration
             .observe(started.elapsed().as_secs_f64());
@@ -486,23 +489,22 @@ impl Host {
         limits: CallLimits,
         deployed_by: Option<&str>,
     ) -> Result<Arc<Deployment>, DeployFailure> {
-        let span = tracing::info_span!(
-            target: "tsdev::trace",
-            "deploy",
-            otel.name = %format_args!("deploy {name}"),
-            otel.status_code = Empty,
-            tsdev.tenant = tenant,
-            tsdev.component = name,
-            tsdev.version = Empty,
-        );
-        let deployed = self
-            .deploy_traced(tenant, name, wasm, limits, deployed_by)
-            .instrument(span.clone())
+        let span = TraceSpan::child(SpanKind::Internal, || {
+            (
+                format!("deploy {name}"),
+                vec![
+                    KeyValue::new("tsdev.tenant", tenant.to_string()),
+                    KeyValue::new("tsdev.component", name.to_string()),
+                ],
+            )
+        });
+        let deployed = span
+            .around(self.deploy_traced(tenant, name, wasm, limits, deployed_by))
             .await;
         match &deployed {
-            Ok(deployment) => span.record("tsdev.version", deployment.version.as_str()),
-            Err(_) => span.record("otel.status_code", "error"),
-        };
+            Ok(deployment) => span.set("tsdev.version", deployment.version.clone()),
+            Err(_) => span.fail(),
+        }
         deployed
     }
 
@@ -840,23 +842,19 @@ impl Host {
     ) -> Result<CallOutput, CallError> {
         let started = std::time::Instant::now();
         let proc = found.procedure();
-        let span = tracing::info_span!(
-            target: "tsdev::trace",
-            "call",
-            otel.name = %format_args!("call {}", proc.name),
-            otel.status_code = Empty,
-            tsdev.tenant = tenant,
-            tsdev.procedure = %proc.name,
-            tsdev.component = %found.deployment.name,
-            tsdev.version = %found.deployment.version,
-            tsdev.outcome = Empty,
-            tsdev.fuel_used = Empty,
-            tsdev.instantiate_us = Empty,
-            tsdev.guest_us = Empty,
-        );
-        let answer = self
-            .call_found_unmeasured(tenant, found, args, context)
-            .instrument(span.clone())
+        let span = TraceSpan::child(SpanKind::Internal, || {
+            (
+                format!("call {}", proc.name),
+                vec![
+                    KeyValue::new("tsdev.tenant", tenant.to_string()),
+                    KeyValue::new("tsdev.procedure", proc.name.clone()),
+                    KeyValue::new("tsdev.component", found.deployment.name.clone()),
+                    KeyValue::new("tsdev.version", found.deployment.version.clone()),
+                ],
+            )
+        });
+        let answer = span
+            .around(self.call_found_unmeasured(tenant, found, args, context))
             .await;
         let outcome = match &answer {
             Ok(_) => "ok",
@@ -866,9 +864,9 @@ impl Host {
             Err(CallError::Quota(_)) => ErrorKind::QuotaExceeded.as_str(),
             Err(CallError::Failure(failure)) => failure.kind().as_str(),
         };
-        span.record("tsdev.outcome", outcome);
+        span.set("tsdev.outcome", outcome);
         if outcome != "ok" {
-            span.record("otel.status_code", "error");
+            span.fail();
         }
         crate::metrics::metrics().call(tenant, &proc.name, outcome, started.elapsed());
         answer

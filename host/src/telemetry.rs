@@ -1,7 +1,7 @@
 //! What the host tells about itself: its log (`tracing` to stderr as text or JSON lines,
-//! filtered by `RUST_LOG`, default `info`), its traces (the same spans exported as
-//! OpenTelemetry over OTLP when an endpoint is set, see [`traces`]), and a last word in the
-//! log when the process dies of SIGBUS.
+//! filtered by `RUST_LOG`, default `info`), its traces (OpenTelemetry over OTLP when an
+//! endpoint is set, see [`traces`]), and a last word in the log when the process dies of
+//! SIGBUS.
 
 pub(crate) mod traces;
 
@@ -29,16 +29,11 @@ pub(crate) enum LogFormat {
 /// answers until the end and [`Traces::flush`] it then: spans still in the exporter's
 /// queue are sent.
 pub(crate) fn init(format: LogFormat, traces: Option<&TraceExport>) -> anyhow::Result<Traces> {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info"))
-        // Spans made for traces only (calls, steps) stay out of log lines: a record inside a
-        // call still shows its request's span (and so its id).
-        .add_directive(traces::SPANS_FOR_TRACES_ONLY.parse()?);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let log = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
-            .with_filter(filter)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
@@ -46,23 +41,18 @@ pub(crate) fn init(format: LogFormat, traces: Option<&TraceExport>) -> anyhow::R
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .with_filter(filter)
             .boxed(),
-    };
-    let (export, traces) = match traces {
-        Some(export) => {
-            let (layer, traces) = traces::layer(export)?;
-            (Some(layer), traces)
-        }
-        None => (None, Traces::off()),
     };
     // A second init (tests) keeps the first subscriber.
     let _ = tracing_subscriber::registry()
+        .with(filter)
         .with(log)
-        .with(export)
         .try_init();
     log_fatal_sigbus();
-    Ok(traces)
+    match traces {
+        Some(export) => traces::start(export),
+        None => Ok(Traces::off()),
+    }
 }
 
 /// SQLite maps its `-shm` file; when that file cannot be written (a full or read-only

@@ -19,10 +19,11 @@ use http::uri::Scheme;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tracing::Instrument;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::grants::{Grants, OutboundGrant, is_private};
@@ -31,6 +32,7 @@ use crate::limits::{
     OUTBOUND_CONNECT_TIMEOUT, OUTBOUND_FIRST_BYTE_TIMEOUT, OUTBOUND_TOTAL_TIMEOUT,
 };
 use crate::runtime::output::printable;
+use crate::telemetry::traces::TraceSpan;
 
 /// What `send_request` answers.
 type Sent = Result<(http::Response<WasiBody>, IoDone), Error>;
@@ -78,18 +80,21 @@ impl WasiHttpHooks for OutboundHttp {
         _fut: IoDone,
     ) -> Box<dyn Future<Output = Sent> + Send> {
         // A client span in the call's trace; the server it reaches continues it.
-        let span = tracing::info_span!(
-            target: "tsdev::trace",
-            "outbound",
-            otel.name = %request.method(),
-            otel.kind = "client",
-            otel.status_code = tracing::field::Empty,
-            http.request.method = %request.method(),
-            server.address = request.uri().host().unwrap_or(""),
-            server.port = request.uri().port_u16(),
-            http.response.status_code = tracing::field::Empty,
-        );
-        crate::telemetry::traces::pass_on(&span, request.headers_mut());
+        let span = TraceSpan::child(SpanKind::Client, || {
+            let method = request.method().to_string();
+            let mut attributes = vec![
+                KeyValue::new("http.request.method", method.clone()),
+                KeyValue::new(
+                    "server.address",
+                    request.uri().host().unwrap_or("").to_string(),
+                ),
+            ];
+            if let Some(port) = request.uri().port_u16() {
+                attributes.push(KeyValue::new("server.port", i64::from(port)));
+            }
+            (method, attributes)
+        });
+        span.pass_on(request.headers_mut());
         let uri = request.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let host = uri
@@ -113,7 +118,7 @@ impl WasiHttpHooks for OutboundHttp {
             .ok()
             .zip(host_connections().try_acquire_owned().ok());
         let traced = span.clone();
-        Box::new(
+        Box::new(traced.around(
             async move {
             let Some(grant) = grant else {
                 tracing::warn!(
@@ -142,11 +147,9 @@ impl WasiHttpHooks for OutboundHttp {
             .unwrap_or(Err(Error::ConnectionTimeout));
             match &sent {
                 Ok((response, _)) => {
-                    span.record("http.response.status_code", response.status().as_u16());
+                    span.set("http.response.status_code", i64::from(response.status().as_u16()));
                 }
-                Err(_) => {
-                    span.record("otel.status_code", "error");
-                }
+                Err(_) => span.fail(),
             }
             if let Err(Error::DestinationIpProhibited) = &sent {
                 tracing::warn!(
@@ -158,9 +161,8 @@ impl WasiHttpHooks for OutboundHttp {
                 );
             }
             sent
-        }
-            .instrument(traced),
-        )
+        },
+        ))
     }
 }
 

@@ -5,46 +5,48 @@
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::Instrument;
-use tracing::field::Empty;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 
 use super::request_id;
-use crate::telemetry::traces;
+use crate::telemetry::traces::{self, TraceSpan};
 
 /// The middleware: a span around the rest of the request's handling.
 pub(crate) async fn span(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string());
-    let span = tracing::info_span!(
-        target: "tsdev::trace",
-        "request",
-        otel.name = %match &route {
-            Some(route) => format!("{} {route}", request.method()),
-            None => request.method().to_string(),
-        },
-        otel.kind = "server",
-        otel.status_code = Empty,
-        http.request.method = %request.method(),
-        url.path = %crate::runtime::output::printable(request.uri().path()),
-        http.route = route.as_deref(),
-        http.response.status_code = Empty,
-        tsdev.request_id = %request_id::of(request.headers()),
-        tsdev.tenant = Empty,
-    );
-    if span.is_disabled() {
+    if !traces::enabled() {
         return next.run(request).await;
     }
-    traces::continue_trace_of_request(&span, request.headers());
-    let response = next.run(request).instrument(span.clone()).await;
+    let span = TraceSpan::continuing_request(request.headers(), SpanKind::Server, || {
+        let method = request.method().to_string();
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|m| m.as_str().to_string());
+        let name = match &route {
+            Some(route) => format!("{method} {route}"),
+            None => method.clone(),
+        };
+        let mut attributes = vec![
+            KeyValue::new("http.request.method", method),
+            KeyValue::new(
+                "url.path",
+                crate::runtime::output::printable(request.uri().path()).to_string(),
+            ),
+            KeyValue::new("tsdev.request_id", request_id::of(request.headers())),
+        ];
+        if let Some(route) = route {
+            attributes.push(KeyValue::new("http.route", route));
+        }
+        (name, attributes)
+    });
+    let response = span.around(next.run(request)).await;
     let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
+    span.set("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
-        span.record("otel.status_code", "error");
+        span.fail();
     }
     if let Some(tenant) = response.extensions().get::<super::auth::CallerTenant>() {
-        span.record("tsdev.tenant", tenant.0.as_str());
+        span.set("tsdev.tenant", tenant.0.clone());
     }
     response
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use tracing::Instrument;
+use crate::telemetry::traces::TraceSpan;
 
 use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
 use wasmtime::{Store, UpdateDeadline};
@@ -164,7 +164,7 @@ impl Runtime {
             _in_use: crate::metrics::InGauge::new(&metrics.instances_in_use),
         };
         // The call's span (its trace) goes with it to the guest threads.
-        let mut call = Box::pin(call.run().in_current_span());
+        let mut call = Box::pin(crate::telemetry::traces::carry(call.run()));
         let Some(guests) = self.guest_threads() else {
             return call.await;
         };
@@ -283,7 +283,7 @@ impl OwnedCall {
             ),
             fuel: call_limits.fuel,
             meter,
-            span: tracing::Span::current(),
+            span: TraceSpan::current(),
         };
         let store = &mut metered.store;
         store.limiter(|state| &mut state.limiter);
@@ -329,14 +329,14 @@ impl OwnedCall {
             };
             let instance = pre.instantiate_async(&mut *store).await?;
             let instantiated = Instant::now();
-            let span = tracing::Span::current();
-            span.record("tsdev.instantiate_us", micros(instantiated - started));
+            let span = TraceSpan::current();
+            span.set_count("tsdev.instantiate_us", micros(instantiated - started));
             let func = instance.get_func(&mut *store, export).ok_or_else(|| {
                 wasmtime::format_err!("the instance has no export for {procedure}")
             })?;
             let mut results = vec![Val::Bool(false); result_count];
             func.call_async(&mut *store, &params, &mut results).await?;
-            span.record("tsdev.guest_us", micros(instantiated.elapsed()));
+            span.set_count("tsdev.guest_us", micros(instantiated.elapsed()));
             wasmtime::Result::Ok(results)
         };
         let outcome = async {
@@ -389,7 +389,7 @@ struct MeteredStore {
     fuel: u64,
     meter: Option<FuelMeter>,
     /// The call's span, told the fuel used.
-    span: tracing::Span,
+    span: TraceSpan,
 }
 
 impl Drop for MeteredStore {
@@ -398,7 +398,7 @@ impl Drop for MeteredStore {
             return;
         };
         let used = self.fuel.saturating_sub(left);
-        self.span.record("tsdev.fuel_used", used);
+        self.span.set_count("tsdev.fuel_used", used);
         crate::metrics::metrics().fuel_used.observe(used as f64);
         if let Some(meter) = self.meter.take() {
             meter(used);

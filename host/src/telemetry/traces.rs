@@ -1,31 +1,35 @@
-//! Traces: the host's spans (every request, call, deploy and compile, workflow start, run
-//! and new step) exported as OpenTelemetry over OTLP (HTTP/protobuf), and W3C trace
-//! context taken from callers (`traceparent`) and passed on: to the calls a request makes,
-//! to outbound HTTP from guests, to invoked procedures, and, stored with an execution, to
-//! every later run of it (on any node, after any restart).
+//! Traces: spans of what the host does (every request, call, deploy and compile, outbound
+//! HTTP request, workflow start, run and new step) exported as OpenTelemetry over OTLP
+//! (HTTP/protobuf), and W3C trace context taken from callers (`traceparent`) and passed on:
+//! to the calls a request makes, to outbound HTTP from guests, to invoked procedures, and,
+//! stored with an execution, to every later run of it (on any node, after any restart).
 //!
-//! Spans are `tracing` spans; `tracing-opentelemetry` makes them OpenTelemetry spans. The
-//! SDK's batch processor sends them from a thread of its own with the blocking HTTP client,
-//! so no export waits on (or needs) the tokio runtime that serves requests.
+//! Spans are made with the OpenTelemetry API directly ([`TraceSpan`]), not through
+//! `tracing`: a span costs what the SDK needs and no more, and nothing at all when traces
+//! are off. A span's context is made current while the futures it covers are polled
+//! ([`TraceSpan::around`]), so spans started inside are its children. The SDK's batch
+//! processor sends spans from a thread of its own with the blocking HTTP client, so no
+//! export waits on (or needs) the tokio runtime that serves requests.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::OnceLock;
 
 use anyhow::Context as _;
+use futures::future::Either;
+use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::TextMapPropagator;
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use tracing::Subscriber;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::Layer;
-use tracing_subscriber::registry::LookupSpan;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-/// The target of spans made for traces only (calls, steps, deploys): the log leaves them
-/// out (see [`SPANS_FOR_TRACES_ONLY`]), so that log records keep their request's span.
-pub(crate) const TARGET: &str = "tsdev::trace";
-/// The log's filter directive that leaves out spans of [`TARGET`].
-pub(crate) const SPANS_FOR_TRACES_ONLY: &str = "tsdev::trace=off";
+/// The tracer, once traces are exported; none: no span is made.
+static TRACER: OnceLock<SdkTracer> = OnceLock::new();
+
 /// The path OTLP/HTTP receivers take traces on, under the endpoint's base URL.
 const TRACES_PATH: &str = "/v1/traces";
 
@@ -101,15 +105,8 @@ impl Traces {
     }
 }
 
-/// The layer that makes spans OpenTelemetry spans and exports them as `export` says. It
-/// takes the spans made for traces ([`TARGET`]; the log's own spans stay the log's) and the
-/// host's warnings and errors, as events of the span they happen in.
-pub(crate) fn layer<S>(
-    export: &TraceExport,
-) -> anyhow::Result<(Box<dyn Layer<S> + Send + Sync>, Traces)>
-where
-    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
-{
+/// Start exporting as `export` says: from now on spans are made.
+pub(crate) fn start(export: &TraceExport) -> anyhow::Result<Traces> {
     let mut exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary);
@@ -117,9 +114,8 @@ where
         exporter = exporter.with_endpoint(url.clone());
     }
     let exporter = exporter.build().context("making the OTLP trace exporter")?;
-    let mut resource = opentelemetry_sdk::Resource::builder().with_attribute(
-        opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
-    );
+    let mut resource = opentelemetry_sdk::Resource::builder()
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")));
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name("tsdev");
     }
@@ -127,87 +123,161 @@ where
         .with_batch_exporter(exporter)
         .with_resource(resource.build())
         .build();
-    let tracer = provider.tracer("tsdev");
-    // Spans carry what the table in docs/operations.md lists, not where in tsdev's source
-    // or on which thread they were made; nothing is done on each enter and exit (a call's
-    // future is polled many times), and no OpenTelemetry context is made current (trace
-    // context is read from the spans themselves).
-    let layer = tracing_opentelemetry::layer()
-        .with_location(false)
-        .with_threads(false)
-        .with_target(false)
-        .with_tracked_inactivity(false)
-        .with_context_activation(false)
-        .with_tracer(tracer)
-        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-            if meta.is_span() {
-                meta.target() == TARGET
-            } else {
-                meta.target().starts_with("tsdev") && *meta.level() <= tracing::Level::WARN
-            }
-        }))
-        .boxed();
-    Ok((
-        layer,
-        Traces {
-            provider: Some(provider),
-        },
-    ))
-}
-
-/// The W3C `traceparent` of the span now current, when traces are exported.
-pub(crate) fn current_traceparent() -> Option<String> {
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let ids = span.span_context();
-    ids.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
-            ids.trace_id(),
-            ids.span_id(),
-            ids.trace_flags().to_u8()
-        )
+    // A second start (tests in one process) keeps the first tracer.
+    let _ = TRACER.set(provider.tracer("tsdev"));
+    Ok(Traces {
+        provider: Some(provider),
     })
 }
 
-/// Make `span` a child of the span a `traceparent` (and `tracestate`) names; a missing or
-/// malformed one leaves `span` a root. Call before the span is first entered.
-pub(crate) fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
-    let Some(traceparent) = traceparent else {
-        return;
-    };
-    let carrier = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
-    set_parent(span, TraceContextPropagator::new().extract(&carrier));
+/// Whether spans are made (an exporter was started).
+pub(crate) fn enabled() -> bool {
+    TRACER.get().is_some()
 }
 
-/// [`continue_trace`] from a request's headers (`traceparent`, `tracestate`).
-pub(crate) fn continue_trace_of_request(span: &tracing::Span, headers: &http::HeaderMap) {
-    if !headers.contains_key("traceparent") {
-        return;
+/// A span of the host's traces, ended when its last clone is dropped; nothing when traces
+/// are off.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TraceSpan(Option<Context>);
+
+impl TraceSpan {
+    /// No span.
+    pub(crate) fn none() -> TraceSpan {
+        TraceSpan(None)
     }
-    let extractor = opentelemetry_http::HeaderExtractor(headers);
-    set_parent(span, TraceContextPropagator::new().extract(&extractor));
+
+    /// A child of the current span (a root when there is none); `make` gives its name and
+    /// first attributes, and runs only when traces are on.
+    pub(crate) fn child(
+        kind: SpanKind,
+        make: impl FnOnce() -> (String, Vec<KeyValue>),
+    ) -> TraceSpan {
+        if !enabled() {
+            return TraceSpan::none();
+        }
+        TraceSpan::start(&Context::current(), kind, make)
+    }
+
+    /// A child of the span a W3C `traceparent` names (a root when none or malformed).
+    pub(crate) fn continuing(
+        traceparent: Option<&str>,
+        kind: SpanKind,
+        make: impl FnOnce() -> (String, Vec<KeyValue>),
+    ) -> TraceSpan {
+        if !enabled() {
+            return TraceSpan::none();
+        }
+        let parent = match traceparent {
+            Some(traceparent) => {
+                let carrier = HashMap::from([("traceparent".to_string(), traceparent.to_string())]);
+                TraceContextPropagator::new().extract(&carrier)
+            }
+            None => Context::new(),
+        };
+        TraceSpan::start(&parent, kind, make)
+    }
+
+    /// A child of the span a request's `traceparent` (and `tracestate`) names.
+    pub(crate) fn continuing_request(
+        headers: &http::HeaderMap,
+        kind: SpanKind,
+        make: impl FnOnce() -> (String, Vec<KeyValue>),
+    ) -> TraceSpan {
+        if !enabled() {
+            return TraceSpan::none();
+        }
+        let extractor = opentelemetry_http::HeaderExtractor(headers);
+        let parent = TraceContextPropagator::new().extract(&extractor);
+        TraceSpan::start(&parent, kind, make)
+    }
+
+    fn start(
+        parent: &Context,
+        kind: SpanKind,
+        make: impl FnOnce() -> (String, Vec<KeyValue>),
+    ) -> TraceSpan {
+        let Some(tracer) = TRACER.get() else {
+            return TraceSpan::none();
+        };
+        let (name, attributes) = make();
+        let span = tracer
+            .span_builder(Cow::Owned(name))
+            .with_kind(kind)
+            .with_attributes(attributes)
+            .start_with_context(tracer, parent);
+        TraceSpan(Some(parent.with_span(span)))
+    }
+
+    /// The span current where this is called (the innermost [`TraceSpan::around`]).
+    pub(crate) fn current() -> TraceSpan {
+        if !enabled() {
+            return TraceSpan::none();
+        }
+        let context = Context::current();
+        TraceSpan(context.has_active_span().then_some(context))
+    }
+
+    /// Set an attribute.
+    pub(crate) fn set(&self, key: &'static str, value: impl Into<opentelemetry::Value>) {
+        if let Some(context) = &self.0 {
+            context.span().set_attribute(KeyValue::new(key, value));
+        }
+    }
+
+    /// Set a count or a duration as an attribute (OpenTelemetry integers are signed).
+    pub(crate) fn set_count(&self, key: &'static str, value: u64) {
+        self.set(key, i64::try_from(value).unwrap_or(i64::MAX));
+    }
+
+    /// Mark the span failed.
+    pub(crate) fn fail(&self) {
+        if let Some(context) = &self.0 {
+            context.span().set_status(Status::error(""));
+        }
+    }
+
+    /// Its W3C `traceparent`, when it is a span.
+    pub(crate) fn traceparent(&self) -> Option<String> {
+        let context = self.0.as_ref()?;
+        let span = context.span();
+        let ids = span.span_context();
+        ids.is_valid().then(|| {
+            format!(
+                "00-{}-{}-{:02x}",
+                ids.trace_id(),
+                ids.span_id(),
+                ids.trace_flags().to_u8()
+            )
+        })
+    }
+
+    /// Add its `traceparent` to an outgoing request's headers, unless the request has one
+    /// (a guest passing on a trace of its own).
+    pub(crate) fn pass_on(&self, headers: &mut http::HeaderMap) {
+        let Some(context) = &self.0 else {
+            return;
+        };
+        if headers.contains_key("traceparent") {
+            return;
+        }
+        let mut injector = opentelemetry_http::HeaderInjector(headers);
+        TraceContextPropagator::new().inject_context(context, &mut injector);
+    }
+
+    /// `future` with this span current while it is polled: spans started inside are its
+    /// children.
+    pub(crate) fn around<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
+        match &self.0 {
+            Some(context) => Either::Left(future.with_context(context.clone())),
+            None => Either::Right(future),
+        }
+    }
 }
 
-fn set_parent(span: &tracing::Span, parent: opentelemetry::Context) {
-    if parent.span().span_context().is_valid() {
-        // Fails only for a span already entered or disabled (traces off): nothing to do.
-        let _ = span.set_parent(parent);
-    }
-}
-
-/// Add `span`'s `traceparent` to an outgoing request's headers, unless it has one (a guest
-/// passing on a trace of its own).
-pub(crate) fn pass_on(span: &tracing::Span, headers: &mut http::HeaderMap) {
-    if span.is_disabled() || headers.contains_key("traceparent") {
-        return;
-    }
-    let context = span.context();
-    if !context.span().span_context().is_valid() {
-        return;
-    }
-    let mut injector = opentelemetry_http::HeaderInjector(headers);
-    TraceContextPropagator::new().inject_context(&context, &mut injector);
+/// `future` with the span current now made current while it is polled, wherever it is
+/// polled (a task of another thread).
+pub(crate) fn carry<F: Future>(future: F) -> impl Future<Output = F::Output> + use<F> {
+    TraceSpan::current().around(future)
 }
 
 #[cfg(test)]
@@ -229,12 +299,15 @@ mod tests {
     }
 
     #[test]
-    fn without_the_layer_there_is_no_trace_context_to_pass_on() {
-        let span = tracing::info_span!(target: "tsdev::trace", "call");
-        let _entered = span.enter();
-        assert_eq!(current_traceparent(), None);
+    fn without_an_exporter_no_span_is_made_and_nothing_passed_on() {
+        let span = TraceSpan::continuing(
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            SpanKind::Internal,
+            || panic!("not made when traces are off"),
+        );
+        assert_eq!(span.traceparent(), None);
         let mut headers = http::HeaderMap::new();
-        pass_on(&span, &mut headers);
+        span.pass_on(&mut headers);
         assert!(headers.is_empty());
     }
 }

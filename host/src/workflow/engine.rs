@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracing::Instrument;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 
 use serde_json::{Value, json};
 
@@ -26,6 +27,7 @@ use crate::store::{
     Created, Execution, ExecutionFilter, ExecutionStatus, ExecutionUpdate, FIRST_EPOCH, Holder,
     JournalEntry, Lease, NewExecution, Node, Notice, SignalSent, StoreError, UnfinishedQuota,
 };
+use crate::telemetry::traces::TraceSpan;
 
 /// The imports workflows need, for [`Host::open`]: every component is linked with them.
 pub const IMPORTS: &[ImportsHook] = &[imports::add_to_linker];
@@ -266,15 +268,17 @@ impl WorkflowEngine {
         let created_at = now_ms();
         // The start is a span of the caller's trace (the request's); every run of the
         // execution continues it from the traceparent stored with it.
-        let start = tracing::info_span!(
-            target: "tsdev::trace",
-            "start",
-            otel.name = %format_args!("start {workflow}"),
-            tsdev.tenant = tenant,
-            tsdev.workflow = workflow,
-            tsdev.execution = %id,
-        );
-        let trace_parent = start.in_scope(crate::telemetry::traces::current_traceparent);
+        let start = TraceSpan::child(SpanKind::Internal, || {
+            (
+                format!("start {workflow}"),
+                vec![
+                    KeyValue::new("tsdev.tenant", tenant.to_string()),
+                    KeyValue::new("tsdev.workflow", workflow.to_string()),
+                    KeyValue::new("tsdev.execution", id.clone()),
+                ],
+            )
+        });
+        let trace_parent = start.traceparent();
         let new = NewExecution {
             id: id.clone(),
             tenant: tenant.to_string(),
@@ -575,19 +579,23 @@ impl WorkflowEngine {
     ) {
         let engine = self.clone();
         let mut stopping = self.stopping.subscribe();
-        let span = tracing::info_span!(
-            target: "tsdev::trace",
-            "run",
-            otel.name = %format_args!("run {}", execution.workflow),
-            tsdev.tenant = %execution.tenant,
-            tsdev.workflow = %execution.workflow,
-            tsdev.execution = %execution.id,
-            tsdev.status = tracing::field::Empty,
+        let span = TraceSpan::continuing(
+            execution.trace_parent.as_deref(),
+            SpanKind::Internal,
+            || {
+                (
+                    format!("run {}", execution.workflow),
+                    vec![
+                        KeyValue::new("tsdev.tenant", execution.tenant.clone()),
+                        KeyValue::new("tsdev.workflow", execution.workflow.clone()),
+                        KeyValue::new("tsdev.execution", execution.id.clone()),
+                    ],
+                )
+            },
         );
-        crate::telemetry::traces::continue_trace(&span, execution.trace_parent.as_deref());
         tokio::spawn(async move {
             let id = execution.id.clone();
-            let run = engine.run(execution, claim).instrument(span);
+            let run = span.around(engine.run(execution, claim));
             let finished = tokio::select! {
                 ran = run => match ran {
                     Ok(finished) => finished,
@@ -674,7 +682,7 @@ impl WorkflowEngine {
             None => return Ok(None),
         };
         tracing::info!(execution = %id, workflow = %execution.workflow, status = end.status.as_str(), "workflow run ended");
-        tracing::Span::current().record("tsdev.status", end.status.as_str());
+        TraceSpan::current().set("tsdev.status", end.status.as_str());
         crate::metrics::metrics()
             .workflow_runs
             .get_or_create(&crate::metrics::StatusLabels {

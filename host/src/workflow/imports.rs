@@ -2,7 +2,8 @@
 //! them (so it is checked and linked the same way), and they act only in a workflow run,
 //! on its [`Replay`]. A procedure that calls one fails with `workflow-only`.
 
-use tracing::Instrument;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanKind;
 use wasmtime::component::{HasSelf, Linker};
 
 use super::interrupt::WorkflowInterrupt;
@@ -12,6 +13,7 @@ use crate::error_kind::ErrorKind;
 use crate::runtime::StoreState;
 use crate::runtime::failure::ImportRefused;
 use crate::store::journal::CallOutcome;
+use crate::telemetry::traces::TraceSpan;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -52,18 +54,21 @@ async fn durable<T>(
     };
     let time = replay.durable_time.clone();
     let span = if replay.cursor >= replay.journal.len() {
-        tracing::info_span!(
-            target: "tsdev::trace",
-            "step",
-            otel.name = %format_args!("{import} {subject}"),
-            tsdev.step = import,
-            tsdev.subject = subject,
-            tsdev.seq = replay.cursor + 1,
-        )
+        let seq = i64::try_from(replay.cursor + 1).unwrap_or(i64::MAX);
+        TraceSpan::child(SpanKind::Internal, || {
+            (
+                format!("{import} {subject}"),
+                vec![
+                    KeyValue::new("tsdev.step", import),
+                    KeyValue::new("tsdev.subject", subject.to_string()),
+                    KeyValue::new("tsdev.seq", seq),
+                ],
+            )
+        })
     } else {
-        tracing::Span::none()
+        TraceSpan::none()
     };
-    time.timed(call(replay).instrument(span))
+    time.timed(span.around(call(replay)))
         .await
         .map_err(wasmtime::Error::new)
 }
