@@ -40,6 +40,9 @@ pub(crate) async fn span(request: Request, next: Next) -> Response {
         (name, attributes)
     });
     let response = span.around(next.run(request)).await;
+    if !span.is_recording() {
+        return response;
+    }
     let status = response.status();
     span.set("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {

@@ -11,7 +11,6 @@
 //! processor sends spans from a thread of its own with the blocking HTTP client, so no
 //! export waits on (or needs) the tokio runtime that serves requests.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::OnceLock;
@@ -21,7 +20,7 @@ use futures::future::Either;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -30,6 +29,8 @@ use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 /// The tracer, once traces are exported; none: no span is made.
 static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 
+/// The name a span has until it is known to be sampled (then it gets its own).
+const UNSAMPLED_NAME: &str = "tsdev";
 /// The path OTLP/HTTP receivers take traces on, under the endpoint's base URL.
 const TRACES_PATH: &str = "/v1/traces";
 
@@ -199,12 +200,17 @@ impl TraceSpan {
         let Some(tracer) = TRACER.get() else {
             return TraceSpan::none();
         };
-        let (name, attributes) = make();
-        let span = tracer
-            .span_builder(Cow::Owned(name))
+        // Named and described only once sampled: a span not recorded costs no strings.
+        // (The samplers the SDK offers decide on the trace id and the parent alone.)
+        let mut span = tracer
+            .span_builder(UNSAMPLED_NAME)
             .with_kind(kind)
-            .with_attributes(attributes)
             .start_with_context(tracer, parent);
+        if span.is_recording() {
+            let (name, attributes) = make();
+            span.update_name(name);
+            span.set_attributes(attributes);
+        }
         TraceSpan(Some(parent.with_span(span)))
     }
 
@@ -215,6 +221,11 @@ impl TraceSpan {
         }
         let context = Context::current();
         TraceSpan(context.has_active_span().then_some(context))
+    }
+
+    /// Whether it is recorded (traces on and this trace sampled): worth describing.
+    pub(crate) fn is_recording(&self) -> bool {
+        self.0.as_ref().is_some_and(|c| c.span().is_recording())
     }
 
     /// Set an attribute.

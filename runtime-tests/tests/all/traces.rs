@@ -310,6 +310,38 @@ async fn calls_outbound_requests_and_invoked_procedures_are_spans_of_the_callers
             find(spans, &trace, "call greeter.hello", Some(&caller.span_id))
         })
         .await;
+
+    // A caller that did not sample its trace (flags 00) is followed: nothing is recorded.
+    let (unsampled, _, traceparent) = caller_trace();
+    let traceparent = format!("{}-00", traceparent.trim_end_matches("-01"));
+    let (status, _) = post_traced(
+        &host,
+        "/rpc/greeter.hello",
+        json!({ "name": "Cy" }),
+        &traceparent,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (after, _, traceparent) = caller_trace();
+    let (status, _) = post_traced(
+        &host,
+        "/rpc/greeter.hello",
+        json!({ "name": "Di" }),
+        &traceparent,
+    )
+    .await;
+    assert_eq!(status, 200);
+    received
+        .wait_for("the call after the unsampled one", |spans| {
+            find(spans, &after, "call greeter.hello", None)
+        })
+        .await;
+    let spans = received.spans.lock().expect("the span list").clone();
+    assert!(
+        !spans.iter().any(|s| hex::encode(&s.trace_id) == unsampled),
+        "{}",
+        names(&spans)
+    );
 }
 
 #[tokio::test]
