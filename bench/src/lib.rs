@@ -109,6 +109,32 @@ pub fn spawn(mut command: std::process::Command) -> anyhow::Result<Server> {
     Ok(Server { child, url })
 }
 
+/// Requests per second of `POST URL/rpc/greeter.hello` (the hello example, or a handler
+/// answering as it does) with `connections` keep-alive connections over `seconds`, after
+/// checking that the answer is hello's.
+pub async fn hello_rpc_load(url: &str, seconds: f64, connections: usize) -> anyhow::Result<f64> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let target = format!("{url}/rpc/greeter.hello");
+    let expected = hello_native(br#"{"name":"load"}"#);
+    let first = client
+        .post(&target)
+        .body(r#"{"name":"load"}"#)
+        .send()
+        .await?
+        .bytes()
+        .await?;
+    anyhow::ensure!(
+        first.as_ref() == expected.as_slice(),
+        "unexpected answer: {first:?}"
+    );
+    requests_per_second(&client, seconds, connections, move |client| {
+        client.post(&target).body(r#"{"name":"load"}"#)
+    })
+    .await
+}
+
 /// Requests per second that `connections` concurrent clients complete (a success status,
 /// the body read) over `seconds`, each sending what `request` builds, one after another.
 pub async fn requests_per_second(

@@ -27,30 +27,6 @@ async fn native_server() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Requests per second against `url` over `seconds` with `connections` concurrent clients.
-async fn load(url: &str, seconds: f64, connections: usize) -> anyhow::Result<f64> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()?;
-    let target = format!("{url}/rpc/greeter.hello");
-    let expected = bench::hello_native(br#"{"name":"load"}"#);
-    let first = client
-        .post(&target)
-        .body(r#"{"name":"load"}"#)
-        .send()
-        .await?
-        .bytes()
-        .await?;
-    anyhow::ensure!(
-        first.as_ref() == expected.as_slice(),
-        "unexpected answer: {first:?}"
-    );
-    bench::requests_per_second(&client, seconds, connections, move |client| {
-        client.post(&target).body(r#"{"name":"load"}"#)
-    })
-    .await
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -69,12 +45,12 @@ async fn main() -> anyhow::Result<()> {
     let tsdev = bench::spawn(tsdev)?;
 
     // Warm both, then alternate rounds so drift hits both alike.
-    load(&native.url, 1.0, connections).await?;
-    load(&tsdev.url, 1.0, connections).await?;
+    bench::hello_rpc_load(&native.url, 1.0, connections).await?;
+    bench::hello_rpc_load(&tsdev.url, 1.0, connections).await?;
     let (mut native_rps, mut tsdev_rps) = (Vec::new(), Vec::new());
     for _ in 0..2 {
-        native_rps.push(load(&native.url, seconds, connections).await?);
-        tsdev_rps.push(load(&tsdev.url, seconds, connections).await?);
+        native_rps.push(bench::hello_rpc_load(&native.url, seconds, connections).await?);
+        tsdev_rps.push(bench::hello_rpc_load(&tsdev.url, seconds, connections).await?);
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let (native_mean, tsdev_mean) = (mean(&native_rps), mean(&tsdev_rps));

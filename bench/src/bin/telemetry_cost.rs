@@ -108,23 +108,6 @@ fn scrape_every_second(url: &str, key: String, scrapes: Arc<AtomicU64>) {
     });
 }
 
-async fn load(url: &str, seconds: f64, connections: usize) -> anyhow::Result<f64> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()?;
-    let target = format!("{url}/rpc/greeter.hello");
-    let first = client
-        .post(&target)
-        .body(r#"{"name":"load"}"#)
-        .send()
-        .await?;
-    anyhow::ensure!(first.status().is_success(), "{}", first.text().await?);
-    bench::requests_per_second(&client, seconds, connections, move |client| {
-        client.post(&target).body(r#"{"name":"load"}"#)
-    })
-    .await
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -144,12 +127,12 @@ async fn main() -> anyhow::Result<()> {
         if !matches!(observing, Observing::Nothing) {
             scrape_every_second(&server.url, key, scrapes.clone());
         }
-        load(&server.url, 1.0, connections).await?;
+        bench::hello_rpc_load(&server.url, 1.0, connections).await?;
         hosts.push((label, server, data, Vec::new()));
     }
     for _ in 0..rounds {
         for (_, server, _, rps) in &mut hosts {
-            rps.push(load(&server.url, seconds, connections).await?);
+            rps.push(bench::hello_rpc_load(&server.url, seconds, connections).await?);
         }
     }
     // The last batch: the exporter sends every 5 s.
