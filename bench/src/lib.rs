@@ -60,6 +60,32 @@ pub struct Server {
     pub url: String,
 }
 
+/// The unit of CPU times in `/proc` (clock ticks): 100 a second on every architecture
+/// tsdev runs on (the kernel's `USER_HZ`, fixed by its ABI).
+const USER_HZ: f64 = 100.0;
+
+impl Server {
+    /// The CPU time (user and system, all its threads) the server has used so far, from
+    /// `/proc`: what a request costs it, whatever the load generator beside it costs.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the command name (which is in parentheses and may hold spaces):
+        // utime and stime are the 14th and 15th of the whole line.
+        let after_name = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest)
+            .ok_or_else(|| anyhow::anyhow!("unexpected /proc stat: {stat}"))?;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let ticks = |i: usize| -> anyhow::Result<f64> {
+            Ok(fields
+                .get(i)
+                .ok_or_else(|| anyhow::anyhow!("unexpected /proc stat: {stat}"))?
+                .parse::<f64>()?)
+        };
+        Ok((ticks(11)? + ticks(12)?) / USER_HZ)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

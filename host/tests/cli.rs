@@ -328,6 +328,7 @@ fn serve_settings_come_from_flags_variables_a_file_and_defaults_in_that_order() 
     );
     assert_eq!(defaults["retain-executions"].as_str(), Some("30d"));
     assert_eq!(defaults["retain-audit"].as_str(), Some("365d"));
+    assert_eq!(defaults["traces-per-second"].as_integer(), Some(100));
 
     let file_arg = file.to_str().expect("utf-8 path");
     let from_file = print(
@@ -360,6 +361,10 @@ fn serve_settings_come_from_flags_variables_a_file_and_defaults_in_that_order() 
         Some("http://otel:***@collector:4318"),
         "{traced}"
     );
+    let budget = print(&["--traces-per-second", "5"], &[]);
+    assert_eq!(budget["traces-per-second"].as_integer(), Some(5));
+    let out = tsdev(&["serve", "--print-config", "--traces-per-second", "0"]);
+    assert!(!out.status.success(), "no budget at all is refused");
 
     // The variable over the file, the flag over both; TSDEV_CONFIG names the file too.
     let overridden = print(

@@ -1,15 +1,21 @@
 //! What observing costs: `tsdev serve` with the hello example under the same RPC load in
-//! three configurations, alternating rounds, one run:
+//! these configurations, alternating rounds, one run:
 //!
-//! - **plain**: no traces, log at `warn`, `/metrics` not read;
-//! - **traced**: traces exported (OTLP to a receiver in this process) and `/metrics`
-//!   scraped every second, log at `warn`;
-//! - **traced + logged**: the same, and the log at `info` as JSON (one event per request).
+//! - **plain**: no traces, log at `warn`, `/metrics` not read (and a second host the
+//!   same, **plain again**, whose ratio to the first shows this run's noise);
+//! - **traced**: traces exported (OTLP to a receiver in this process) as a node does by
+//!   default (at most `--traces-per-second`, 100, new traces recorded a second) and
+//!   `/metrics` scraped every second, log at `warn`;
+//! - **every trace**: the same with every trace recorded
+//!   (`OTEL_TRACES_SAMPLER=parentbased_always_on`): what each span costs;
+//! - **traced + logged**: traced as by default, and the log at `info` as JSON (one event
+//!   per request).
 //!
-//! Reports requests/s of each and the ratios to plain. Metrics are always recorded (there is
-//! no switch to turn them off): their recording is in all three.
+//! Reports requests/s of each, the median of its per-round ratios to plain, and the CPU
+//! time its host used per request. Metrics are always recorded (there is no switch to turn
+//! them off): their recording is in every configuration; what differs is the scrape.
 //!
-//! `cargo build --release -p tsdev -p bench && target/release/telemetry_cost [SECONDS CONNECTIONS]`
+//! `cargo build --release -p tsdev -p bench && target/release/telemetry_cost [SECONDS CONNECTIONS ROUNDS]`
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +67,7 @@ async fn receiver() -> anyhow::Result<(String, Arc<AtomicU64>, Arc<AtomicU64>)> 
 enum Observing {
     Nothing,
     Traced,
+    EveryTrace,
     TracedAndLogged,
 }
 
@@ -76,6 +83,11 @@ fn host(
         Observing::Nothing => {}
         Observing::Traced => {
             tsdev.args(["--otlp-endpoint", otlp]);
+        }
+        Observing::EveryTrace => {
+            tsdev
+                .args(["--otlp-endpoint", otlp])
+                .env("OTEL_TRACES_SAMPLER", "parentbased_always_on");
         }
         Observing::TracedAndLogged => {
             tsdev
@@ -111,16 +123,19 @@ fn scrape_every_second(url: &str, key: String, scrapes: Arc<AtomicU64>) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let seconds: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(5.0);
+    let seconds: f64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(3.0);
     let connections: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(32);
-    let rounds = 3;
+    let rounds: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(9);
 
     let (otlp, bytes, first_batch) = receiver().await?;
     let scrapes = Arc::new(AtomicU64::new(0));
     let mut hosts = Vec::new();
     for (label, observing) in [
         ("plain", Observing::Nothing),
+        // The same as plain: what two hosts alike differ by in this run (the noise floor).
+        ("plain again", Observing::Nothing),
         ("traced", Observing::Traced),
+        ("every trace", Observing::EveryTrace),
         ("traced + logged", Observing::TracedAndLogged),
     ] {
         let (server, data, key) = host(observing, &otlp)?;
@@ -128,25 +143,44 @@ async fn main() -> anyhow::Result<()> {
             scrape_every_second(&server.url, key, scrapes.clone());
         }
         bench::hello_rpc_load(&server.url, 1.0, connections).await?;
-        hosts.push((label, server, data, Vec::new()));
+        hosts.push((label, server, data, Vec::new(), Vec::new()));
     }
-    for _ in 0..rounds {
-        for (_, server, _, rps) in &mut hosts {
-            rps.push(bench::hello_rpc_load(&server.url, seconds, connections).await?);
+    // Each round loads every host once, in turn; the order is reversed every other round,
+    // so that a machine getting slower or faster during the run (a neighbour, the
+    // exporter still sending the last host's spans) does not favour one of them.
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..hosts.len()).collect()
+        } else {
+            (0..hosts.len()).rev().collect()
+        };
+        for i in order {
+            let (_, server, _, rps, cpu_us) = &mut hosts[i];
+            let cpu_before = server.cpu_seconds()?;
+            let served = bench::hello_rpc_load(&server.url, seconds, connections).await?;
+            rps.push(served);
+            cpu_us.push((server.cpu_seconds()? - cpu_before) * 1e6 / (served * seconds));
         }
     }
     // The last batch: the exporter sends every 5 s.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!(
-        "loopback POST /rpc/greeter.hello, {connections} connections, {rounds} x {seconds} s rounds each"
+        "loopback POST /rpc/greeter.hello, {connections} connections, {rounds} rounds of {seconds} s each"
     );
-    let plain = mean(&hosts[0].3);
-    for (label, _, _, rps) in &hosts {
+    let plain = hosts[0].3.clone();
+    for (label, _, _, rps, cpu_us) in &hosts {
+        // The ratio of each round (its hosts loaded one after the other), then their
+        // median: robust to a round the machine was busy elsewhere.
+        let mut ratios: Vec<f64> = rps.iter().zip(&plain).map(|(r, p)| r / p).collect();
+        ratios.sort_by(f64::total_cmp);
         println!(
-            "{label:<16} {:>10.0} requests/s  {rps:.0?}  ratio to plain {:.3}",
+            "{label:<16} {:>8.0} requests/s  ratio to plain: median {:.3} (rounds {:.3} .. {:.3})  host CPU {:.1} µs/request",
             mean(rps),
-            mean(rps) / plain
+            ratios[ratios.len() / 2],
+            ratios[0],
+            ratios[ratios.len() - 1],
+            mean(cpu_us),
         );
     }
     println!(

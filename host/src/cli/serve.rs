@@ -84,6 +84,11 @@ pub(super) struct ServeCommand {
     /// with neither, no traces are made.
     #[arg(long, env = "TSDEV_OTLP_ENDPOINT", value_name = "URL")]
     otlp_endpoint: Option<String>,
+    /// Record at most this many new traces a second (a caller's sampled trace counts as
+    /// one); the rest are not recorded, which bounds what traces cost under load. The
+    /// standard OTEL_TRACES_SAMPLER, when set, wins (parentbased_always_on: every trace).
+    #[arg(long, env = "TSDEV_TRACES_PER_SECOND", value_name = "N", default_value_t = crate::telemetry::traces::DEFAULT_TRACES_PER_SECOND, value_parser = clap::value_parser!(u32).range(1..))]
+    traces_per_second: u32,
     /// How long finished workflow executions (with their journals and signals) are kept
     /// after they finish: a duration (30d, 12h) or `forever`.
     #[arg(long, env = "TSDEV_RETAIN_EXECUTIONS", value_name = "PERIOD", default_value = "30d", value_parser = crate::retention::parse_period)]
@@ -111,7 +116,12 @@ impl ServeCommand {
             print!("{}", self.effective_config()?);
             return Ok(());
         }
-        let export = crate::telemetry::TraceExport::from_flag(self.otlp_endpoint.as_deref())?;
+        let traces_per_second = std::num::NonZeroU32::new(self.traces_per_second)
+            .context("--traces-per-second is at least 1")?;
+        let export = crate::telemetry::TraceExport::from_flag(
+            self.otlp_endpoint.as_deref(),
+            traces_per_second,
+        )?;
         let traces = crate::telemetry::init(self.log_format, export.as_ref())?;
         let served = self.serve().await;
         // Spans still queued are sent before the process ends.
@@ -288,6 +298,10 @@ impl ServeCommand {
                 Value::String(crate::host::redact_url(url)),
             );
         }
+        table.insert(
+            "traces-per-second".into(),
+            Value::Integer(i64::from(self.traces_per_second)),
+        );
         let format = clap::ValueEnum::to_possible_value(&self.log_format)
             .map(|v| v.get_name().to_string())
             .unwrap_or_default();

@@ -285,6 +285,7 @@ impl OwnedCall {
             meter,
             span: TraceSpan::current(),
         };
+        let span = metered.span.clone();
         let store = &mut metered.store;
         store.limiter(|state| &mut state.limiter);
         store
@@ -329,7 +330,6 @@ impl OwnedCall {
             };
             let instance = pre.instantiate_async(&mut *store).await?;
             let instantiated = Instant::now();
-            let span = TraceSpan::current();
             span.set_count("tsdev.instantiate_us", micros(instantiated - started));
             let func = instance.get_func(&mut *store, export).ok_or_else(|| {
                 wasmtime::format_err!("the instance has no export for {procedure}")

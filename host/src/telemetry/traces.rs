@@ -13,18 +13,24 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::OnceLock;
+use std::num::NonZeroU32;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use futures::future::Either;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer as _};
+use opentelemetry::trace::{
+    Link, Span as _, SpanKind, Status, TraceContextExt, TraceId, Tracer as _,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{
+    ParentBasedSampler, SamplingDecision, SamplingResult, SdkTracer, SdkTracerProvider,
+    ShouldSample,
+};
 
 /// The tracer, once traces are exported; none: no span is made.
 static TRACER: OnceLock<SdkTracer> = OnceLock::new();
@@ -33,6 +39,13 @@ static TRACER: OnceLock<SdkTracer> = OnceLock::new();
 const UNSAMPLED_NAME: &str = "tsdev";
 /// The path OTLP/HTTP receivers take traces on, under the endpoint's base URL.
 const TRACES_PATH: &str = "/v1/traces";
+/// How many new traces a node records a second at most, by default
+/// (`--traces-per-second`): every request of a developer or a test, and under load a
+/// sample whose cost stays bounded (about 0.1% of a core at 100 traces of 2 spans).
+pub(crate) const DEFAULT_TRACES_PER_SECOND: u32 = 100;
+/// The standard variable naming a sampler: when set, the SDK's sampler is used instead of
+/// [`TraceBudget`].
+const SAMPLER_VARIABLE: &str = "OTEL_TRACES_SAMPLER";
 
 /// Where traces go: `--otlp-endpoint` (a base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT` is), or
 /// the standard `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
@@ -41,12 +54,17 @@ const TRACES_PATH: &str = "/v1/traces";
 pub(crate) struct TraceExport {
     /// The traces URL when the flag gave one; None: the exporter reads the variables.
     url: Option<String>,
+    /// New traces recorded a second at most (see [`TraceBudget`]).
+    traces_per_second: NonZeroU32,
 }
 
 impl TraceExport {
     /// Traces are exported when the flag or one of the standard variables names an
-    /// endpoint; not otherwise.
-    pub(crate) fn from_flag(flag: Option<&str>) -> anyhow::Result<Option<TraceExport>> {
+    /// endpoint; not otherwise. At most `traces_per_second` new ones are recorded.
+    pub(crate) fn from_flag(
+        flag: Option<&str>,
+        traces_per_second: NonZeroU32,
+    ) -> anyhow::Result<Option<TraceExport>> {
         let url = match flag.map(str::trim).filter(|f| !f.is_empty()) {
             Some(base) => Some(format!("{}{TRACES_PATH}", base.trim_end_matches('/'))),
             None => {
@@ -60,7 +78,10 @@ impl TraceExport {
                 match named {
                     Some(value) => {
                         check_scheme(&value)?;
-                        return Ok(Some(TraceExport { url: None }));
+                        return Ok(Some(TraceExport {
+                            url: None,
+                            traces_per_second,
+                        }));
                     }
                     None => return Ok(None),
                 }
@@ -69,7 +90,10 @@ impl TraceExport {
         if let Some(url) = &url {
             check_scheme(url)?;
         }
-        Ok(Some(TraceExport { url }))
+        Ok(Some(TraceExport {
+            url,
+            traces_per_second,
+        }))
     }
 }
 
@@ -120,15 +144,71 @@ pub(crate) fn start(export: &TraceExport) -> anyhow::Result<Traces> {
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name("tsdev");
     }
-    let provider = SdkTracerProvider::builder()
+    let mut provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
-        .with_resource(resource.build())
-        .build();
+        .with_resource(resource.build());
+    // The standard variable, when set, is read by the SDK and wins.
+    if std::env::var(SAMPLER_VARIABLE).is_ok_and(|v| !v.trim().is_empty()) {
+        tracing::info!("traces sampled as {SAMPLER_VARIABLE} says");
+    } else {
+        provider = provider.with_sampler(TraceBudget::sampler(export.traces_per_second));
+    }
+    let provider = provider.build();
     // A second start (tests in one process) keeps the first tracer.
     let _ = TRACER.set(provider.tracer("tsdev"));
     Ok(Traces {
         provider: Some(provider),
     })
+}
+
+/// The sampler of a node: a new trace, or a caller's sampled one, is recorded while the
+/// budget of `--traces-per-second` has room (a token bucket as deep as a second's worth),
+/// and dropped after; a span inside a trace follows its parent (a trace is recorded whole
+/// or not at all), and a caller's unsampled trace is not recorded. A caller cannot buy more
+/// recording than the budget by sending sampled `traceparent`s.
+#[derive(Clone)]
+struct TraceBudget(Arc<governor::DefaultDirectRateLimiter>);
+
+impl TraceBudget {
+    fn sampler(per_second: NonZeroU32) -> ParentBasedSampler {
+        TraceBudget::sampler_of(governor::Quota::per_second(per_second))
+    }
+
+    fn sampler_of(quota: governor::Quota) -> ParentBasedSampler {
+        let budget = TraceBudget(Arc::new(governor::RateLimiter::direct(quota)));
+        ParentBasedSampler::new(budget.clone()).with_remote_parent_sampled(budget)
+    }
+}
+
+impl std::fmt::Debug for TraceBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TraceBudget")
+    }
+}
+
+impl ShouldSample for TraceBudget {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        _trace_id: TraceId,
+        _name: &str,
+        _span_kind: &SpanKind,
+        _attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        let decision = if self.0.check().is_ok() {
+            SamplingDecision::RecordAndSample
+        } else {
+            SamplingDecision::Drop
+        };
+        SamplingResult {
+            decision,
+            attributes: Vec::new(),
+            trace_state: parent_context
+                .map(|cx| cx.span().span_context().trace_state().clone())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 /// Whether spans are made (an exporter was started).
@@ -156,7 +236,13 @@ impl TraceSpan {
         if !enabled() {
             return TraceSpan::none();
         }
-        TraceSpan::start(&Context::current(), kind, make)
+        let current = Context::current();
+        // Inside a trace that is not recorded no span is made: the children would not be
+        // recorded either, and the unrecorded parent (current) passes the decision on.
+        if current.has_active_span() && !current.span().span_context().is_sampled() {
+            return TraceSpan(Some(current));
+        }
+        TraceSpan::start(&current, kind, make)
     }
 
     /// A child of the span a W3C `traceparent` names (a root when none or malformed).
@@ -294,17 +380,20 @@ pub(crate) fn carry<F: Future>(future: F) -> impl Future<Output = F::Output> + u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
+
+    const HUNDRED: NonZeroU32 = NonZeroU32::new(100).expect("not zero");
 
     #[test]
     fn the_flag_is_a_base_url_and_only_plain_http() {
-        let export = TraceExport::from_flag(Some("http://collector:4318/"))
+        let export = TraceExport::from_flag(Some("http://collector:4318/"), HUNDRED)
             .expect("taken")
             .expect("exported");
         assert_eq!(
             export.url.as_deref(),
             Some("http://collector:4318/v1/traces")
         );
-        let refused = TraceExport::from_flag(Some("https://collector:4318"))
+        let refused = TraceExport::from_flag(Some("https://collector:4318"), HUNDRED)
             .expect_err("no TLS in the exporter");
         assert!(refused.to_string().contains("plain HTTP"), "{refused}");
     }
@@ -320,5 +409,67 @@ mod tests {
         let mut headers = http::HeaderMap::new();
         span.pass_on(&mut headers);
         assert!(headers.is_empty());
+    }
+
+    /// What `sampler` decides for a span whose parent is `parent` (None: a new trace).
+    fn decide(sampler: &ParentBasedSampler, parent: Option<SpanContext>) -> SamplingDecision {
+        let context = parent.map(|p| Context::new().with_remote_span_context(p));
+        sampler
+            .should_sample(
+                context.as_ref(),
+                TraceId::from(7),
+                "span",
+                &SpanKind::Server,
+                &[],
+                &[],
+            )
+            .decision
+    }
+
+    fn parent(flags: TraceFlags, remote: bool) -> SpanContext {
+        SpanContext::new(
+            TraceId::from(1),
+            SpanId::from(2),
+            flags,
+            remote,
+            TraceState::default(),
+        )
+    }
+
+    #[test]
+    fn the_budget_bounds_new_and_callers_traces_and_spans_follow_their_trace() {
+        use SamplingDecision::{Drop, RecordAndSample};
+        // Two an hour: none comes back while the test runs.
+        let two = NonZeroU32::new(2).expect("not zero");
+        let quota = governor::Quota::with_period(std::time::Duration::from_secs(1800))
+            .expect("not zero")
+            .allow_burst(two);
+        let sampler = TraceBudget::sampler_of(quota);
+        // Two new traces fit (a caller's sampled one takes from the same budget) ...
+        assert_eq!(decide(&sampler, None), RecordAndSample);
+        assert_eq!(
+            decide(&sampler, Some(parent(TraceFlags::SAMPLED, true))),
+            RecordAndSample
+        );
+        // ... then neither does.
+        assert_eq!(decide(&sampler, None), Drop);
+        assert_eq!(
+            decide(&sampler, Some(parent(TraceFlags::SAMPLED, true))),
+            Drop
+        );
+        // Spans inside a trace follow it whatever the budget, and a caller's unsampled
+        // trace is not recorded.
+        assert_eq!(
+            decide(&sampler, Some(parent(TraceFlags::SAMPLED, false))),
+            RecordAndSample
+        );
+        assert_eq!(
+            decide(&sampler, Some(parent(TraceFlags::default(), false))),
+            Drop
+        );
+        assert_eq!(
+            decide(&sampler, Some(parent(TraceFlags::default(), true))),
+            Drop
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! which decodes what arrives with the protocol's own messages (opentelemetry-proto): an
 //! RPC call (request, call, the caller's `traceparent` continued), outbound HTTP and an
 //! invoked procedure in the caller's trace, a workflow's start, runs and steps as parents
-//! and children of one trace that a run resumed after kill -9 continues, and the spans
-//! still queued at a graceful stop sent before the process ends.
+//! and children of one trace that a run resumed after kill -9 continues, the spans
+//! still queued at a graceful stop sent before the process ends, and the budget of new
+//! traces a second.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -470,7 +471,8 @@ async fn a_workflow_is_one_trace_of_its_start_runs_and_steps_across_kill_9() {
     assert_eq!(steps_resumed, 1, "{}", names(&spans));
 }
 
-#[tokio::test]
+/// (Two threads: the receiver answers the exporter while the test waits for the stop.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_still_queued_are_sent_at_a_graceful_stop() {
     let (endpoint, received) = receiver().await;
     let dir = tempfile::tempdir().expect("a data directory");
@@ -502,13 +504,103 @@ async fn spans_still_queued_are_sent_at_a_graceful_stop() {
         "nothing is sent before the batch is due"
     );
     host.signal("TERM");
-    let status = host.wait();
+    let status = tokio::task::block_in_place(|| host.wait());
     assert!(status.success(), "{status:?}\n{}", host.log());
-    received
-        .wait_for("call span sent at the stop", |spans| {
-            find(spans, &trace, "call greeter.hello", None)
-        })
+    assert!(
+        find(
+            &received.spans.lock().expect("the span list"),
+            &trace,
+            "call greeter.hello",
+            None
+        )
+        .is_some(),
+        "the call span was sent before the process ended"
+    );
+    assert!(
+        !host.log().contains("sending the last traces"),
+        "{}",
+        host.log()
+    );
+}
+
+/// `--traces-per-second`: new traces past the budget are not recorded, callers' sampled
+/// ones included, and a trace is recorded whole (a request with its call) or not at all.
+/// (Two threads: the receiver answers the exporter while the test waits for the stop.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_records_at_most_its_traces_per_second_and_each_whole() {
+    const PER_SECOND: usize = 2;
+    let (endpoint, received) = receiver().await;
+    let dir = tempfile::tempdir().expect("a data directory");
+    let mut host = TestHost::start_with(
+        dir.path(),
+        &[
+            "--otlp-endpoint",
+            &endpoint,
+            "--traces-per-second",
+            &PER_SECOND.to_string(),
+        ],
+        &[("OTEL_BSP_SCHEDULE_DELAY", "100")],
+    );
+    assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    // The deploy was a trace: let the budget fill again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let started = Instant::now();
+    for i in 0..20 {
+        let (status, body) = host
+            .rpc("greeter.hello", json!({ "name": format!("n{i}") }))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for _ in 0..5 {
+        let (_, _, traceparent) = caller_trace();
+        let (status, _) = post_traced(
+            &host,
+            "/rpc/greeter.hello",
+            json!({ "name": "sampled" }),
+            &traceparent,
+        )
         .await;
+        assert_eq!(status, 200);
+    }
+    let took = started.elapsed();
+    // The stop sends every span recorded.
+    host.signal("TERM");
+    let status = tokio::task::block_in_place(|| host.wait());
+    assert!(status.success(), "{status:?}\n{}", host.log());
+    assert!(
+        !host.log().contains("sending the last traces"),
+        "the last batch was sent: {}",
+        host.log()
+    );
+
+    let spans = received.spans.lock().expect("the span list").clone();
+    let requests: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "POST /rpc/{procedure}")
+        .collect();
+    // A full bucket, and what refilled while the 25 requests were made.
+    let most = PER_SECOND + (took.as_secs_f64() * PER_SECOND as f64).ceil() as usize;
+    assert!(
+        (PER_SECOND..=most).contains(&requests.len()),
+        "{} of 25 requests recorded in {took:?}, expected {PER_SECOND}..={most}: {}",
+        requests.len(),
+        names(&spans)
+    );
+    let calls: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name == "call greeter.hello")
+        .collect();
+    assert_eq!(calls.len(), requests.len(), "{}", names(&spans));
+    for call in calls {
+        assert!(
+            requests
+                .iter()
+                .any(|r| r.trace_id == call.trace_id && r.span_id == call.parent_span_id),
+            "a call recorded without its request: {}",
+            names(&spans)
+        );
+    }
 }
 
 #[tokio::test]
