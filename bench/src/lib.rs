@@ -192,3 +192,64 @@ pub async fn requests_per_second(
     }
     Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
 }
+
+/// What one server did in [`alternating_rounds`], a value per round.
+#[derive(Default)]
+pub struct Rounds {
+    /// Requests per second.
+    pub rps: Vec<f64>,
+    /// Its CPU time per request, µs.
+    pub cpu_us: Vec<f64>,
+}
+
+/// `POST /rpc/greeter.hello` load on each of `servers` for `seconds`, `rounds` times: every
+/// round loads every server once, in turn, the order reversed every other round, so that
+/// a machine getting slower or faster during the run does not favour one of them.
+pub async fn alternating_rounds(
+    servers: &[&Server],
+    rounds: usize,
+    seconds: f64,
+    connections: usize,
+) -> anyhow::Result<Vec<Rounds>> {
+    let mut done: Vec<Rounds> = servers.iter().map(|_| Rounds::default()).collect();
+    for round in 0..rounds {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..servers.len()).collect()
+        } else {
+            (0..servers.len()).rev().collect()
+        };
+        for i in order {
+            let server = servers[i];
+            let cpu_before = server.cpu_seconds()?;
+            let served = hello_rpc_load(&server.url, seconds, connections).await?;
+            done[i].rps.push(served);
+            done[i]
+                .cpu_us
+                .push((server.cpu_seconds()? - cpu_before) * 1e6 / (served * seconds));
+        }
+    }
+    Ok(done)
+}
+
+/// One line of a report: the mean requests/s, the median of the rounds' ratios to
+/// `baseline` (robust to a round the machine was busy elsewhere) with their range, and
+/// the server's CPU per request.
+pub fn report_line(label: &str, rounds: &Rounds, baseline: &Rounds) -> String {
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let mut ratios: Vec<f64> = rounds
+        .rps
+        .iter()
+        .zip(&baseline.rps)
+        .map(|(r, b)| r / b)
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let (median, lowest, highest) = match (ratios.first(), ratios.last()) {
+        (Some(lowest), Some(highest)) => (ratios[ratios.len() / 2], *lowest, *highest),
+        _ => (f64::NAN, f64::NAN, f64::NAN),
+    };
+    format!(
+        "{label:<20} {:>8.0} requests/s  ratio: median {median:.3} (rounds {lowest:.3} .. {highest:.3})  server CPU {:.1} µs/request",
+        mean(&rounds.rps),
+        mean(&rounds.cpu_us),
+    )
+}

@@ -49,48 +49,21 @@ async fn main() -> anyhow::Result<()> {
         data.path(),
     ))?;
     // A second native server, the same as the first: its ratio to it is this run's noise.
-    let mut servers = vec![
-        ("native axum handler", native()?, Vec::new(), Vec::new()),
-        ("native again", native()?, Vec::new(), Vec::new()),
-        ("tsdev serve (hello)", tsdev, Vec::new(), Vec::new()),
+    let servers = [
+        ("native axum handler", native()?),
+        ("native again", native()?),
+        ("tsdev serve (hello)", tsdev),
     ];
-    for (_, server, _, _) in &servers {
+    for (_, server) in &servers {
         bench::hello_rpc_load(&server.url, 1.0, connections).await?;
     }
-    // Every server once a round, the order reversed every other round, so that drift
-    // hits all alike.
-    for round in 0..rounds {
-        let order: Vec<usize> = if round % 2 == 0 {
-            (0..servers.len()).collect()
-        } else {
-            (0..servers.len()).rev().collect()
-        };
-        for i in order {
-            let (_, server, rps, cpu_us) = &mut servers[i];
-            let cpu_before = server.cpu_seconds()?;
-            let served = bench::hello_rpc_load(&server.url, seconds, connections).await?;
-            rps.push(served);
-            cpu_us.push((server.cpu_seconds()? - cpu_before) * 1e6 / (served * seconds));
-        }
-    }
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let loaded: Vec<&bench::Server> = servers.iter().map(|(_, server)| server).collect();
+    let done = bench::alternating_rounds(&loaded, rounds, seconds, connections).await?;
     println!(
-        "loopback POST /rpc/greeter.hello, {connections} connections, {rounds} rounds of {seconds} s each"
+        "loopback POST /rpc/greeter.hello, {connections} connections, {rounds} rounds of {seconds} s each; ratios to native"
     );
-    let native_rps = servers[0].2.clone();
-    for (label, _, rps, cpu_us) in &servers {
-        // The median of the rounds' ratios: a round the machine was busy elsewhere does
-        // not decide.
-        let mut ratios: Vec<f64> = rps.iter().zip(&native_rps).map(|(r, n)| r / n).collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "{label:<20} {:>8.0} requests/s  ratio to native: median {:.2} (rounds {:.2} .. {:.2})  server CPU {:.1} µs/request",
-            mean(rps),
-            ratios[ratios.len() / 2],
-            ratios[0],
-            ratios[ratios.len() - 1],
-            mean(cpu_us),
-        );
+    for ((label, _), rounds) in servers.iter().zip(&done) {
+        println!("{}", bench::report_line(label, rounds, &done[0]));
     }
     println!("target: tsdev / native >= 0.5");
     Ok(())

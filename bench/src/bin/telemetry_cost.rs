@@ -143,45 +143,17 @@ async fn main() -> anyhow::Result<()> {
             scrape_every_second(&server.url, key, scrapes.clone());
         }
         bench::hello_rpc_load(&server.url, 1.0, connections).await?;
-        hosts.push((label, server, data, Vec::new(), Vec::new()));
+        hosts.push((label, server, data));
     }
-    // Each round loads every host once, in turn; the order is reversed every other round,
-    // so that a machine getting slower or faster during the run (a neighbour, the
-    // exporter still sending the last host's spans) does not favour one of them.
-    for round in 0..rounds {
-        let order: Vec<usize> = if round % 2 == 0 {
-            (0..hosts.len()).collect()
-        } else {
-            (0..hosts.len()).rev().collect()
-        };
-        for i in order {
-            let (_, server, _, rps, cpu_us) = &mut hosts[i];
-            let cpu_before = server.cpu_seconds()?;
-            let served = bench::hello_rpc_load(&server.url, seconds, connections).await?;
-            rps.push(served);
-            cpu_us.push((server.cpu_seconds()? - cpu_before) * 1e6 / (served * seconds));
-        }
-    }
+    let servers: Vec<&bench::Server> = hosts.iter().map(|(_, server, _)| server).collect();
+    let done = bench::alternating_rounds(&servers, rounds, seconds, connections).await?;
     // The last batch: the exporter sends every 5 s.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     println!(
-        "loopback POST /rpc/greeter.hello, {connections} connections, {rounds} rounds of {seconds} s each"
+        "loopback POST /rpc/greeter.hello, {connections} connections, {rounds} rounds of {seconds} s each; ratios to plain"
     );
-    let plain = hosts[0].3.clone();
-    for (label, _, _, rps, cpu_us) in &hosts {
-        // The ratio of each round (its hosts loaded one after the other), then their
-        // median: robust to a round the machine was busy elsewhere.
-        let mut ratios: Vec<f64> = rps.iter().zip(&plain).map(|(r, p)| r / p).collect();
-        ratios.sort_by(f64::total_cmp);
-        println!(
-            "{label:<16} {:>8.0} requests/s  ratio to plain: median {:.3} (rounds {:.3} .. {:.3})  host CPU {:.1} µs/request",
-            mean(rps),
-            ratios[ratios.len() / 2],
-            ratios[0],
-            ratios[ratios.len() - 1],
-            mean(cpu_us),
-        );
+    for ((label, _, _), rounds) in hosts.iter().zip(&done) {
+        println!("{}", bench::report_line(label, rounds, &done[0]));
     }
     println!(
         "OTLP received: {} MB ({} spans in the first batch), /metrics scrapes: {} (target: traced >= 0.95 of plain)",

@@ -87,8 +87,8 @@ pub(super) struct ServeCommand {
     /// Record at most this many new traces a second (a caller's sampled trace counts as
     /// one); the rest are not recorded, which bounds what traces cost under load. The
     /// standard OTEL_TRACES_SAMPLER, when set, wins (parentbased_always_on: every trace).
-    #[arg(long, env = "TSDEV_TRACES_PER_SECOND", value_name = "N", default_value_t = crate::telemetry::traces::DEFAULT_TRACES_PER_SECOND, value_parser = clap::value_parser!(u32).range(1..))]
-    traces_per_second: u32,
+    #[arg(long, env = "TSDEV_TRACES_PER_SECOND", value_name = "N", default_value_t = crate::telemetry::traces::DEFAULT_TRACES_PER_SECOND)]
+    traces_per_second: std::num::NonZeroU32,
     /// How long finished workflow executions (with their journals and signals) are kept
     /// after they finish: a duration (30d, 12h) or `forever`.
     #[arg(long, env = "TSDEV_RETAIN_EXECUTIONS", value_name = "PERIOD", default_value = "30d", value_parser = crate::retention::parse_period)]
@@ -116,11 +116,9 @@ impl ServeCommand {
             print!("{}", self.effective_config()?);
             return Ok(());
         }
-        let traces_per_second = std::num::NonZeroU32::new(self.traces_per_second)
-            .context("--traces-per-second is at least 1")?;
         let export = crate::telemetry::TraceExport::from_flag(
             self.otlp_endpoint.as_deref(),
-            traces_per_second,
+            self.traces_per_second,
         )?;
         let traces = crate::telemetry::init(self.log_format, export.as_ref())?;
         let served = self.serve().await;
@@ -300,7 +298,7 @@ impl ServeCommand {
         }
         table.insert(
             "traces-per-second".into(),
-            Value::Integer(i64::from(self.traces_per_second)),
+            Value::Integer(i64::from(self.traces_per_second.get())),
         );
         let format = clap::ValueEnum::to_possible_value(&self.log_format)
             .map(|v| v.get_name().to_string())

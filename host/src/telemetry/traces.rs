@@ -42,7 +42,7 @@ const TRACES_PATH: &str = "/v1/traces";
 /// How many new traces a node records a second at most, by default
 /// (`--traces-per-second`): every request of a developer or a test, and under load a
 /// sample whose cost stays bounded (about 0.1% of a core at 100 traces of 2 spans).
-pub(crate) const DEFAULT_TRACES_PER_SECOND: u32 = 100;
+pub(crate) const DEFAULT_TRACES_PER_SECOND: NonZeroU32 = NonZeroU32::new(100).expect("not zero");
 /// The standard variable naming a sampler: when set, the SDK's sampler is used instead of
 /// [`TraceBudget`].
 const SAMPLER_VARIABLE: &str = "OTEL_TRACES_SAMPLER";

@@ -163,6 +163,20 @@ fn traced_host(data: &std::path::Path, endpoint: &str) -> TestHost {
     )
 }
 
+/// Stop `host` gracefully and check that it sent its last batch before it ended. Waits on
+/// a thread of its own: the test's receiver answers the export meanwhile (the test runs
+/// on two threads).
+fn stop_sending_the_last_batch(host: &mut TestHost) {
+    host.signal("TERM");
+    let status = tokio::task::block_in_place(|| host.wait());
+    assert!(status.success(), "{status:?}\n{}", host.log());
+    assert!(
+        !host.log().contains("sending the last traces"),
+        "the last batch was sent: {}",
+        host.log()
+    );
+}
+
 async fn post_traced(host: &TestHost, path: &str, body: Value, traceparent: &str) -> (u16, Value) {
     let response = host
         .client
@@ -503,9 +517,7 @@ async fn spans_still_queued_are_sent_at_a_graceful_stop() {
         .is_none(),
         "nothing is sent before the batch is due"
     );
-    host.signal("TERM");
-    let status = tokio::task::block_in_place(|| host.wait());
-    assert!(status.success(), "{status:?}\n{}", host.log());
+    stop_sending_the_last_batch(&mut host);
     assert!(
         find(
             &received.spans.lock().expect("the span list"),
@@ -515,11 +527,6 @@ async fn spans_still_queued_are_sent_at_a_graceful_stop() {
         )
         .is_some(),
         "the call span was sent before the process ended"
-    );
-    assert!(
-        !host.log().contains("sending the last traces"),
-        "{}",
-        host.log()
     );
 }
 
@@ -565,14 +572,7 @@ async fn a_node_records_at_most_its_traces_per_second_and_each_whole() {
     }
     let took = started.elapsed();
     // The stop sends every span recorded.
-    host.signal("TERM");
-    let status = tokio::task::block_in_place(|| host.wait());
-    assert!(status.success(), "{status:?}\n{}", host.log());
-    assert!(
-        !host.log().contains("sending the last traces"),
-        "the last batch was sent: {}",
-        host.log()
-    );
+    stop_sending_the_last_batch(&mut host);
 
     let spans = received.spans.lock().expect("the span list").clone();
     let requests: Vec<&Span> = spans
