@@ -169,16 +169,20 @@ pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin
             cross_site::refuse_cross_site,
         ))
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |request: &axum::http::Request<axum::body::Body>| {
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
                         path = %output::printable(request.uri().path()),
                         request_id = %request_id::of(request.headers()),
                     )
-                },
-            ),
+                })
+                // No second event for a 5xx: the request event has the status, and most
+                // are a guest's failure (a trap, out of fuel), not the host's error, which
+                // a tenant's flood would otherwise fill the log with at ERROR. The host's
+                // own errors are logged where they happen (`Problem::internal`).
+                .on_failure(()),
         )
         .layer(axum::middleware::from_fn(request_id::request_ids))
         .layer(CompressionLayer::new());

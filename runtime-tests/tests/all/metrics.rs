@@ -153,13 +153,21 @@ async fn metrics_need_an_admin_key() {
     assert_eq!(reader.status().as_u16(), 403);
 }
 
+/// A guest's failure is a 500 to its caller but not a host error: one request event (at
+/// `info`, with the status), no `ERROR` record a tenant could flood the log with.
 #[tokio::test]
 async fn json_logs_have_one_event_per_request_and_structured_guest_records() {
     let dir = tempfile::tempdir().expect("a data directory");
     let host = TestHost::start_with(dir.path(), &["--log-format", "json"], &[]);
     assert_eq!(host.deploy("hello", guests::HELLO).await.0, 201);
+    assert_eq!(host.deploy("hostile", guests::HOSTILE).await.0, 201);
     let (status, _) = host.rpc("greeter.hello", json!({ "name": "Ada" })).await;
     assert_eq!(status, 200);
+    let (status, failed) = host
+        .rpc("hostile.panic", json!({ "message": "on purpose" }))
+        .await;
+    assert_eq!(status, 500, "{failed}");
+    let failed_id = failed["request_id"].as_str().expect("the failed call's id");
     let log = host.log();
     let records: Vec<serde_json::Value> = log
         .lines()
@@ -187,6 +195,21 @@ async fn json_logs_have_one_event_per_request_and_structured_guest_records() {
     assert!(
         guest["message"].as_str().unwrap_or("").contains("Ada"),
         "{guest}"
+    );
+
+    let of_failed: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["span"]["request_id"] == failed_id)
+        .collect();
+    let events: Vec<_> = of_failed
+        .iter()
+        .filter(|r| r["target"] == "tsdev::request")
+        .collect();
+    assert_eq!(events.len(), 1, "{of_failed:#?}");
+    assert_eq!(events[0]["status"], 500, "{of_failed:#?}");
+    assert!(
+        of_failed.iter().all(|r| r["level"] != "ERROR"),
+        "a guest's failure logged as the host's error: {of_failed:#?}"
     );
 }
 
