@@ -61,6 +61,13 @@ pub const MAX_CONCURRENT_UPLOADS: usize = 4;
 /// Instances that may run at once; further calls wait for a slot.
 pub const MAX_CONCURRENT_INSTANCES: usize = 128;
 
+/// Instances that calls made by other calls (`tsdev:host/invoke`) may run at once beyond
+/// [`MAX_CONCURRENT_INSTANCES`]. Such a call never waits for a slot: its caller holds one
+/// meanwhile, and callers waiting for callees queued behind more callers would hold every
+/// slot until their deadlines, stalling the whole host. It takes a free slot of this
+/// reserve, or else a free one of the host's, or fails at once with `busy`.
+pub const MAX_NESTED_INSTANCES: usize = MAX_CONCURRENT_INSTANCES;
+
 /// How often the epoch ticker advances. Guests yield to the scheduler and check their
 /// deadline once per tick, so a long call never holds a runtime thread for longer.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -28,9 +28,10 @@ pub enum RuntimeError {
     Link(String),
 }
 
-/// Component instances the pool holds at once: the concurrency bound plus headroom for
-/// instances being torn down while new ones start.
-const POOL_COMPONENT_INSTANCES: u32 = (limits::MAX_CONCURRENT_INSTANCES * 2) as u32;
+/// Component instances the pool holds at once: the calls' slots and their callees', plus
+/// headroom for instances being torn down while new ones start.
+const POOL_COMPONENT_INSTANCES: u32 =
+    (limits::MAX_CONCURRENT_INSTANCES * 2 + limits::MAX_NESTED_INSTANCES) as u32;
 /// Core instances and memories one component may have. A Rust component has about three
 /// core instances; toolchains that ship adapters and interpreters (componentize-py) have
 /// more, so leave room.
@@ -51,6 +52,8 @@ struct RuntimeInner {
     engine: Engine,
     linker: Linker<StoreState>,
     slots: Arc<Semaphore>,
+    /// The slots of calls made by calls ([`limits::MAX_NESTED_INSTANCES`]).
+    nested_slots: Arc<Semaphore>,
     cache_dir: Option<PathBuf>,
     compatibility: String,
     ticker_stop: Arc<AtomicBool>,
@@ -141,6 +144,7 @@ impl Runtime {
                 engine,
                 linker,
                 slots: Arc::new(Semaphore::new(limits::MAX_CONCURRENT_INSTANCES)),
+                nested_slots: Arc::new(Semaphore::new(limits::MAX_NESTED_INSTANCES)),
                 cache_dir,
                 compatibility,
                 ticker_stop,
@@ -162,6 +166,17 @@ impl Runtime {
     /// The call slots ([`limits::MAX_CONCURRENT_INSTANCES`]).
     pub(crate) fn slots_owned(&self) -> Arc<Semaphore> {
         self.inner.slots.clone()
+    }
+
+    /// A slot for a call made by a call, if one is free now: of their reserve, or else of
+    /// the host's. Never waits (see [`limits::MAX_NESTED_INSTANCES`]).
+    pub(crate) fn free_nested_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.inner
+            .nested_slots
+            .clone()
+            .try_acquire_owned()
+            .or_else(|_| self.inner.slots.clone().try_acquire_owned())
+            .ok()
     }
 
     /// Compile `wasm`, or load it from the cache when the same bytes were compiled by a
@@ -325,6 +340,30 @@ mod tests {
         assert_eq!(
             path.file_name().and_then(|n| n.to_str()),
             Some(format!("abc-{}.cwasm", cached.inner.compatibility).as_str())
+        );
+    }
+
+    /// A call made by a call takes its reserve first, then a free slot of the host's, and
+    /// is refused (not queued) when both are used up; a freed slot serves it again.
+    #[test]
+    fn nested_calls_take_a_free_slot_or_none() {
+        let runtime = Runtime::for_checking(&[]).expect("a runtime");
+        let outer: Vec<_> = (0..limits::MAX_CONCURRENT_INSTANCES - 1)
+            .map(|_| runtime.slots_owned().try_acquire_owned().expect("a slot"))
+            .collect();
+        let nested: Vec<_> = (0..limits::MAX_NESTED_INSTANCES + 1)
+            .map(|_| runtime.free_nested_slot().expect("a nested slot"))
+            .collect();
+        // The reserve, then the host's last free slot.
+        assert_eq!(runtime.inner.nested_slots.available_permits(), 0);
+        assert_eq!(runtime.slots_owned().available_permits(), 0);
+        assert!(runtime.free_nested_slot().is_none());
+        drop(outer);
+        assert!(runtime.free_nested_slot().is_some());
+        drop(nested);
+        assert_eq!(
+            runtime.inner.nested_slots.available_permits(),
+            limits::MAX_NESTED_INSTANCES
         );
     }
 }

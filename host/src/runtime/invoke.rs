@@ -12,6 +12,7 @@ use crate::telemetry::traces::TraceSpan;
 use wasmtime::component::{ComponentExportIndex, InstancePre, Val};
 use wasmtime::{Store, UpdateDeadline};
 
+use crate::error_kind::ErrorKind;
 use crate::limits::{self, CallLimits};
 
 use super::engine::Runtime;
@@ -129,15 +130,25 @@ impl Runtime {
         extension: Option<Box<dyn CallExtension>>,
         account: Option<Account>,
     ) -> Result<Vec<Val>, CallFailure> {
-        // Wait for a slot here, on the caller's side: the queue holds no guest task.
         let metrics = crate::metrics::metrics();
-        let waiting = crate::metrics::InGauge::new(&metrics.instances_waiting);
-        let slot = self
-            .slots_owned()
-            .acquire_owned()
-            .await
-            .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?;
-        drop(waiting);
+        let slot = if context.depth > 0 {
+            // A call made by a call: its caller holds a slot while it waits, so it must not
+            // queue behind other callers (see `limits::MAX_NESTED_INSTANCES`).
+            self.free_nested_slot()
+                .ok_or_else(|| CallFailure::Refused {
+                    kind: ErrorKind::Busy,
+                    message: "every instance slot of the host is in use; a call made by another \
+                          call does not wait for one"
+                        .into(),
+                })?
+        } else {
+            // Wait for a slot here, on the caller's side: the queue holds no guest task.
+            let _waiting = crate::metrics::InGauge::new(&metrics.instances_waiting);
+            self.slots_owned()
+                .acquire_owned()
+                .await
+                .map_err(|_| CallFailure::Host("the runtime is shutting down".into()))?
+        };
         let sliced = Arc::new(AtomicBool::new(false));
         let (computing, meter) = match account {
             Some(Account { computing, meter }) => (Some(computing), Some(meter)),

@@ -116,3 +116,79 @@ async fn procedures_invoke_granted_procedures_of_their_tenant_within_the_callers
         "{body}"
     );
 }
+
+/// A call made by another call never waits for an instance slot: its caller holds one
+/// meanwhile, and callers waiting for callees queued behind more callers would hold every
+/// slot of the host until their deadlines, stalling every tenant's calls (before the
+/// callees' own reserve of slots, most of these callers ended with 504 after 10 s). Here
+/// five tenants, each within its own quota, send more callers at once than the host has
+/// slots: each ends with its callee's result. Then as many chains 8 calls deep, more than
+/// the reserve holds: each ends with its result or a quick refusal deep down (`busy`, or
+/// the tenant's quota), none with its deadline. (That the reserve refuses rather than
+/// queues is `runtime::engine`'s unit test: which refusal a chain meets here varies.)
+#[tokio::test]
+async fn callers_holding_every_slot_do_not_stall_their_callees() {
+    const TENANTS: usize = 5;
+    // 300 callers in all, each tenant at most 120 instances with their callees: more
+    // than the host's 128 slots, within each tenant's quota of 128.
+    const CALLERS: usize = 60;
+    let host = TestHost::start();
+    let manifest = MANIFEST.replace("timeout = \"1s\"", "timeout = \"10s\"");
+    let relay_wasm = with_manifest(&std::fs::read(guests::RELAY).expect("relay"), &manifest);
+    let catalog = std::fs::read(guests::CATALOG).expect("catalog");
+    let mut tenants = Vec::new();
+    for t in 0..TENANTS {
+        let http = host
+            .tenant_client(&format!("t{t}"), &["deploy", "call"])
+            .await;
+        for (name, wasm) in [("relay", &relay_wasm), ("catalog", &catalog)] {
+            let (status, body) = host.upload_as(&http, name, wasm.clone()).await;
+            assert_eq!(status, 201, "{body}");
+        }
+        tenants.push(http);
+    }
+    // Each callee holds its slot a while (200 ms), so that callers pile up meanwhile.
+    let calls = tenants.iter().flat_map(|http| {
+        (0..CALLERS).map(|_| relay(&host, http, "items.busy", json!({ "ms": 200 })))
+    });
+    let answers = futures::future::join_all(calls).await;
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} callers failed: {:?}",
+        failed.len(),
+        answers.len(),
+        &failed[..failed.len().min(3)]
+    );
+
+    // Chains: past the reserve and the free slots (or the tenant's quota), a call deep
+    // down is refused at once; relay.deep panics on that, so its chain ends as a trap (or
+    // the chain is refused its first call by the tenant's quota).
+    let chains = tenants.iter().flat_map(|http| {
+        (0..CALLERS).map(|_| async {
+            let response = http
+                .post(format!("{}/rpc/relay.deep", host.url))
+                .json(&json!({ "level": 0 }))
+                .send()
+                .await
+                .expect("a chain");
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        })
+    });
+    let answers = futures::future::join_all(chains).await;
+    for (status, body) in &answers {
+        match status {
+            200 => assert_eq!(body, &json!(8)),
+            500 => assert_eq!(body["kind"], "trap", "{body}"),
+            429 => assert_eq!(body["kind"], "quota-exceeded", "{body}"),
+            _ => panic!("a chain ended otherwise: {status} {body}"),
+        }
+    }
+}
