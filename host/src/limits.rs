@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-/// Fuel for one call by default: about one second of a tight loop (a tight loop burns
-/// roughly 7e9 units per second here).
+/// Fuel for one call by default: half a second to a second of a tight loop (fuel counts
+/// wasm instructions; a loop of adds burned 7e9 to 15e9 a second on one core of these
+/// machines, depending on the loop).
 pub const DEFAULT_FUEL: u64 = 7_000_000_000;
-/// The most fuel a deployment may ask for: ten times the default (a tight loop burned
-/// about 15e9 units a second on one core of the session-14 machine, so seconds of it).
+/// The most fuel a deployment may ask for: ten times the default, seconds of tight loop.
 pub const MAX_FUEL: u64 = 70_000_000_000;
 
 /// Linear memory (all memories of one instance together) a call may use by default.

@@ -29,7 +29,7 @@ pub const DEFAULT_REQUESTS_PER_SECOND: u64 = 100_000;
 /// Unfinished workflow executions a tenant may have.
 pub const DEFAULT_RUNNING_EXECUTIONS: u64 = 10_000;
 /// Fuel a tenant's calls may burn per minute: by default more than a host can burn
-/// (a core burns about 7 billion a second in a tight loop), so the budget is off until an
+/// (a core burns 7 to 15 billion a second in a tight loop), so the budget is off until an
 /// admin sets it.
 pub const DEFAULT_FUEL_PER_MINUTE: u64 = 1 << 50;
 /// Bytes of journal a tenant's unfinished executions may hold (their steps' requests and
