@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::error_kind::ErrorKind;
 use crate::limits::CallLimits;
+use crate::quota::QuotaChange;
 use crate::store::{ExecutionStatus, StepKind};
 
 /// An `application/problem+json` answer (RFC 9457).
@@ -379,6 +380,18 @@ pub struct NewTenant {
     /// 1 to 63 lowercase letters, digits and `-`, starting with a letter.
     #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,62}$"))]
     pub name: String,
+    /// Quotas other than the defaults (those left out are the defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotas: Option<QuotaChange>,
+}
+
+/// `PATCH /v1/tenants/{tenant}`: what to change. The shape of `POST /v1/tenants` less the
+/// name. (The quotas alone, flat, are accepted too, as before.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantChange {
+    /// The quotas to change; those left out stay.
+    pub quotas: QuotaChange,
 }
 
 /// A tenant.
@@ -475,6 +488,9 @@ pub struct AuditInfo {
     pub status: u16,
     /// `ok`, or the problem kind answered.
     pub outcome: String,
+    /// How many requests the entry stands for: 1, but for refusals (401) of callers
+    /// without a valid key, which are counted per action and minute.
+    pub repeats: u64,
 }
 
 /// `GET /v1/audit`: newest first; `next` continues the list.

@@ -47,7 +47,7 @@ pub(crate) async fn follow(host: &Arc<Host>) {
                     Ok(Notice::ComponentsChanged(tenant)) => Some(tenant),
                     Ok(Notice::KeysChanged) => {
                         let Some(host) = weak.upgrade() else { return };
-                        host.forget_keys();
+                        host.tenants().forget_keys();
                         continue;
                     }
                     Ok(Notice::ExecutionFinished(_) | Notice::Due(_)) => continue,
@@ -55,7 +55,7 @@ pub(crate) async fn follow(host: &Arc<Host>) {
                     // Notices were lost: keys may have been revoked; compare everything.
                     Ok(Notice::Missed) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         let Some(host) = weak.upgrade() else { return };
-                        host.forget_keys();
+                        host.tenants().forget_keys();
                         None
                     }
                 },

@@ -11,7 +11,7 @@
 //! config = ["api-url", "api-key"]                        # config keys it may read
 //! ```
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Deserialize;
 
@@ -246,26 +246,140 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Whether `ip` is an address a guest must not reach unless a grant names it: loopback,
-/// private, link-local, unspecified (which connects to this machine) and their IPv6
-/// counterparts (unique local `fc00::/7`, link-local `fe80::/10`, IPv4-mapped).
-pub(crate) fn is_private(ip: IpAddr) -> bool {
-    match canonical(ip) {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.octets()[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-        }
+/// The IPv4 ranges a guest must not reach unless a grant names the address: every range
+/// of IANA's IPv4 Special-Purpose Address Registry that is not globally reachable (RFC
+/// 6890 and its updates), multicast and the limited broadcast address. `0.0.0.0/8`
+/// connects to this machine; `100.64.0.0/10` holds cloud metadata addresses
+/// (100.100.100.200).
+pub(crate) const NOT_GLOBAL_V4: [(Ipv4Addr, u8, &str); 15] = [
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "this network"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private use"),
+    (Ipv4Addr::new(100, 64, 0, 0), 10, "shared address space"),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),
+    (Ipv4Addr::new(169, 254, 0, 0), 16, "link local"),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private use"),
+    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignments"),
+    (
+        Ipv4Addr::new(192, 0, 2, 0),
+        24,
+        "documentation (TEST-NET-1)",
+    ),
+    (
+        Ipv4Addr::new(192, 88, 99, 0),
+        24,
+        "6to4 relay anycast (deprecated)",
+    ),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private use"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking"),
+    (
+        Ipv4Addr::new(198, 51, 100, 0),
+        24,
+        "documentation (TEST-NET-2)",
+    ),
+    (
+        Ipv4Addr::new(203, 0, 113, 0),
+        24,
+        "documentation (TEST-NET-3)",
+    ),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast"),
+    // Reserved for future use, and the limited broadcast address within it.
+    (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved"),
+];
+
+/// The IPv6 ranges likewise: IANA's IPv6 Special-Purpose Address Registry, those not
+/// globally reachable, plus the translation and tunnel prefixes that embed an IPv4 address
+/// (NAT64 `64:ff9b::/96`, 6to4 `2002::/16`, IPv4-compatible `::/96`), which would reach a
+/// private IPv4 address by another name, the deprecated site-local `fec0::/10`, and
+/// multicast. IPv4-mapped addresses (`::ffff:0:0/96`) are judged as the IPv4 address.
+pub(crate) const NOT_GLOBAL_V6: [(Ipv6Addr, u8, &str); 15] = [
+    (
+        Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0),
+        96,
+        "unspecified, loopback, IPv4-compatible",
+    ),
+    (
+        Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0),
+        96,
+        "IPv4/IPv6 translation (NAT64)",
+    ),
+    (
+        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
+        48,
+        "local-use IPv4/IPv6 translation",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+        64,
+        "discard-only",
+    ),
+    // The whole block, its few globally reachable assignments (AMT, AS112) included.
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        23,
+        "IETF protocol assignments",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+        32,
+        "documentation",
+    ),
+    (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16, "6to4"),
+    (
+        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+        20,
+        "documentation",
+    ),
+    (
+        Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),
+        16,
+        "segment routing (SRv6) SIDs",
+    ),
+    (
+        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+        7,
+        "unique local",
+    ),
+    (
+        Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "link-local unicast",
+    ),
+    (
+        Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
+        10,
+        "site-local (deprecated)",
+    ),
+    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast"),
+    // Inside ::/96 already, named for the reader.
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 1), 128, "loopback"),
+    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 128, "unspecified"),
+];
+
+/// The special-purpose range `ip` lies in (see [`NOT_GLOBAL_V4`], [`NOT_GLOBAL_V6`]), if
+/// it lies in one: such an address is one a guest must not reach unless a grant names it.
+pub(crate) fn special_purpose(ip: IpAddr) -> Option<&'static str> {
+    fn within(address: u128, network: u128, prefix: u8, bits: u8) -> bool {
+        let shift = u32::from(bits - prefix);
+        prefix == 0 || address.checked_shr(shift) == network.checked_shr(shift)
     }
+    match canonical(ip) {
+        IpAddr::V4(v4) => NOT_GLOBAL_V4
+            .iter()
+            .find(|(net, prefix, _)| {
+                within(u32::from(v4).into(), u32::from(*net).into(), *prefix, 32)
+            })
+            .map(|(_, _, name)| *name),
+        IpAddr::V6(v6) => NOT_GLOBAL_V6
+            .iter()
+            .find(|(net, prefix, _)| within(u128::from(v6), u128::from(*net), *prefix, 128))
+            .map(|(_, _, name)| *name),
+    }
+}
+
+/// Whether `ip` is an address a guest must not reach unless a grant names it: one that is
+/// not globally reachable ([`special_purpose`]).
+pub(crate) fn is_private(ip: IpAddr) -> bool {
+    special_purpose(ip).is_some()
 }
 
 #[cfg(test)]
@@ -351,8 +465,17 @@ mod tests {
             "8.8.8.8",
             "172.32.0.1",
             "192.169.0.1",
+            "100.63.255.255",
+            "100.128.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "192.0.3.0",
             "2606:4700::1111",
+            "2001:4860:4860::8888",
             "::ffff:1.1.1.1",
+            "64:ff9b:0:0:1::1",
+            "2a00::1",
         ] {
             let ip: IpAddr = public.parse().expect("an address");
             assert!(!is_private(ip), "{public} is public");
@@ -363,6 +486,53 @@ mod tests {
         assert!(grant("http://[::ffff:127.0.0.1]:80").names_address(loopback));
         assert!(!grant("http://api.example.com").names_address(loopback));
         assert!(!grant("http://10.0.0.1").names_address(loopback));
+    }
+
+    /// Every special-purpose range, at its first and last address, and the addresses the
+    /// outside probe found let through (a cloud metadata address, benchmarking, reserved,
+    /// multicast, broadcast, NAT64, IPv6 multicast).
+    #[test]
+    fn every_range_not_globally_reachable_is_refused_from_first_to_last_address() {
+        for (network, prefix, name) in NOT_GLOBAL_V4 {
+            let first = u32::from(network);
+            let last = first | u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
+            for ip in [first, last] {
+                let ip = IpAddr::V4(Ipv4Addr::from(ip));
+                assert!(is_private(ip), "{ip} ({name}) is refused");
+                let mapped = match ip {
+                    IpAddr::V4(v4) => IpAddr::V6(v4.to_ipv6_mapped()),
+                    v6 => v6,
+                };
+                assert!(
+                    is_private(mapped),
+                    "{mapped} ({name}, IPv4-mapped) is refused"
+                );
+            }
+        }
+        for (network, prefix, name) in NOT_GLOBAL_V6 {
+            let first = u128::from(network);
+            let last = first | u128::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
+            for ip in [first, last] {
+                let ip = IpAddr::V6(Ipv6Addr::from(ip));
+                assert!(is_private(ip), "{ip} ({name}) is refused");
+            }
+        }
+        for found in [
+            "100.100.100.200",
+            "198.18.0.1",
+            "198.19.255.254",
+            "240.0.0.1",
+            "224.0.0.251",
+            "239.255.255.250",
+            "255.255.255.255",
+            "64:ff9b::a00:1",
+            "64:ff9b::7f00:1",
+            "ff02::1",
+            "ff05::2",
+        ] {
+            let ip: IpAddr = found.parse().expect("an address");
+            assert!(is_private(ip), "{found} is refused");
+        }
     }
 
     #[test]

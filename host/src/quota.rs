@@ -136,6 +136,13 @@ pub struct QuotaChange {
     pub max_timeout_ms: Option<u64>,
 }
 
+impl QuotaChange {
+    /// Whether every quota it sets is within its bounds.
+    pub fn check(&self) -> Result<(), InvalidQuota> {
+        Quotas::default().changed(self).map(|_| ())
+    }
+}
+
 /// A change that cannot be made.
 #[derive(Debug, thiserror::Error)]
 #[error("quota {name} must be between 1 and {max}")]

@@ -1068,18 +1068,61 @@ async fn exercise_tenants(store: &dyn Store) {
     );
     let acme = store.get_tenant("acme").await.expect("get").expect("acme");
     assert_eq!(acme.quotas, tsdev::quota::Quotas::default());
-    let quotas = tsdev::quota::Quotas {
-        components: 3,
-        ..tsdev::quota::Quotas::default()
+    let change = |components: Option<u64>, kv_bytes: Option<u64>| tsdev::quota::QuotaChange {
+        components,
+        kv_bytes,
+        ..tsdev::quota::QuotaChange::default()
     };
-    assert!(store.set_quotas("acme", &quotas).await.expect("set"));
-    assert!(!store.set_quotas("nope", &quotas).await.expect("set"));
+    let changed = store
+        .change_quotas("acme", &change(Some(3), None))
+        .await
+        .expect("change")
+        .expect("acme");
+    assert_eq!(changed.quotas.components, 3);
+    assert!(
+        store
+            .change_quotas("nope", &change(Some(3), None))
+            .await
+            .expect("change")
+            .is_none()
+    );
+    // Changes of different quotas at once all count: each is one conditional write, no
+    // read-modify-write from outside.
+    let changes: Vec<_> = (1..=16u64)
+        .map(|i| {
+            if i % 2 == 0 {
+                change(Some(100 + i), None)
+            } else {
+                change(None, Some(1000 + i))
+            }
+        })
+        .collect();
+    let all = futures::future::join_all(
+        changes
+            .iter()
+            .map(|change| store.change_quotas("acme", change)),
+    )
+    .await;
+    assert!(all.iter().all(|c| matches!(c, Ok(Some(_)))));
     let stored = store
         .get_tenant("acme")
         .await
         .expect("get")
-        .map(|t| t.quotas);
-    assert_eq!(stored, Some(quotas));
+        .expect("acme")
+        .quotas;
+    let last_components = all
+        .iter()
+        .filter_map(|c| c.as_ref().ok().and_then(Option::as_ref))
+        .map(|t| t.quotas.components)
+        .collect::<std::collections::HashSet<_>>();
+    assert!(
+        last_components.contains(&stored.components) && stored.components > 100,
+        "a components change stands: {stored:?}"
+    );
+    assert!(
+        stored.kv_bytes > 1000,
+        "and a kv_bytes change made beside it is not lost: {stored:?}"
+    );
 
     // Keys: found by hash, live until expired or revoked, listed per tenant.
     store
@@ -1184,6 +1227,7 @@ async fn exercise_tenants(store: &dyn Store) {
                 request_id: format!("r{i}"),
                 status: 201,
                 outcome: "ok".into(),
+                repeats: 1 + i as u64,
             })
             .await
             .expect("append");
@@ -1201,6 +1245,21 @@ async fn exercise_tenants(store: &dyn Store) {
             .collect::<Vec<_>>()
     };
     assert_eq!(all(AuditFilter::default()).await, ["r3", "r2", "r1", "r0"]);
+    let repeats: Vec<u64> = store
+        .list_audit(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("audit")
+        .iter()
+        .map(|e| e.repeats)
+        .collect();
+    assert_eq!(
+        repeats,
+        [4, 3, 2, 1],
+        "each entry keeps how many it stands for"
+    );
     let acme = || AuditFilter {
         tenant: Some("acme".into()),
         ..AuditFilter::default()
@@ -1411,6 +1470,7 @@ async fn exercise_retention(store: &dyn Store) {
                 request_id: format!("r{at}"),
                 status: 201,
                 outcome: "ok".into(),
+                repeats: 1,
             })
             .await
             .expect("append");

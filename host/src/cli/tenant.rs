@@ -39,9 +39,10 @@ impl TenantCommand {
     pub(super) async fn run(self) -> anyhow::Result<()> {
         let client = self.host.client()?;
         let request = match &self.action {
-            Action::Create { name } => client
-                .post(self.host.at("/v1/tenants"))
-                .json(&NewTenant { name: name.clone() }),
+            Action::Create { name } => client.post(self.host.at("/v1/tenants")).json(&NewTenant {
+                name: name.clone(),
+                quotas: None,
+            }),
             Action::List => client.get(self.host.at("/v1/tenants")),
             Action::Show { name } => client.get(self.host.at(&format!("/v1/tenants/{name}"))),
             Action::Delete { name } => client.delete(self.host.at(&format!("/v1/tenants/{name}"))),
@@ -50,7 +51,7 @@ impl TenantCommand {
                     serde_json::from_str(change).context("reading the quota change")?;
                 client
                     .patch(self.host.at(&format!("/v1/tenants/{name}")))
-                    .json(&change)
+                    .json(&crate::api::TenantChange { quotas: change })
             }
         };
         let response = request

@@ -16,7 +16,8 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-use super::{CallError, Host, account, admit_call};
+use super::Host;
+use super::call::{CallError, account, admit_call};
 use crate::error_kind::ErrorKind;
 use crate::registry::Deployment;
 use crate::runtime::{CallContext, CallFailure, CallParams, Target, handle_params};
@@ -87,8 +88,8 @@ impl Host {
             .upgrade()
             .ok_or_else(|| CallFailure::Host("the host is shutting down".into()))
             .map_err(CallError::from)?;
-        let quotas = self.quotas(tenant);
-        let usage = self.usage.of(tenant, &quotas);
+        let quotas = self.tenancy.quotas(tenant);
+        let usage = self.tenancy.usage(tenant, &quotas);
         let slot = admit_call(tenant, &quotas, &usage)?;
         let limits = deployment.limits;
         let capabilities = self.capabilities(tenant, &deployment, &quotas, &context, limits);

@@ -1,7 +1,8 @@
 //! Who is asking: the request's API key (`Authorization: Bearer KEY`), the tenant it acts
 //! in and its scopes, as a [`Caller`] every handler reads. With keys off (`tsdev dev`,
-//! `serve --insecure-no-auth`) every request acts in tenant `default` with every scope but
-//! `admin`.
+//! `serve --insecure-no-auth`) a request without a key acts in tenant `default` with every
+//! scope but `admin`; one with a valid key acts as that key (the admin key reaches
+//! `/metrics` and the tenants there too).
 //!
 //! - No key: an anonymous caller, who reaches public procedures only (of `default` at the
 //!   root paths, of tenant T under `/t/T/`).
@@ -25,7 +26,7 @@ use crate::access::{self, Scope};
 use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
 use crate::host::Host;
-use crate::store::DEFAULT_TENANT;
+use crate::store::{DEFAULT_TENANT, StoredKey};
 
 /// Whether requests must carry keys.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,6 +91,8 @@ fn unauthenticated(detail: impl Into<String>) -> Problem {
 pub(crate) struct Auth {
     pub(crate) mode: AuthMode,
     pub(crate) host: Arc<Host>,
+    /// Strangers' refusals, counted (see [`audit::Strangers`]).
+    pub(crate) strangers: Arc<audit::Strangers>,
 }
 
 /// The tenant named by a `/t/{tenant}/…` path, if the path is one.
@@ -109,7 +112,8 @@ pub(crate) async fn authenticate(
     let asked = route
         .as_ref()
         .and_then(|route| {
-            audit::action_of(request.method(), route.as_str()).map(|found| (route, found))
+            super::endpoints::action_of(request.method(), route.as_str())
+                .map(|found| (route, found))
         })
         .map(|(route, (action, write))| audit::Asked {
             tenant: audit::Asked::tenant_of(route.as_str(), request.uri()),
@@ -134,7 +138,15 @@ pub(crate) async fn authenticate(
         let who = caller
             .as_ref()
             .map(|c| (c.tenant.as_str(), c.key_id.as_deref()));
-        audit::record(&auth.host, who, asked, response.status(), kind).await;
+        audit::record(
+            &auth.host,
+            &auth.strangers,
+            who,
+            asked,
+            response.status(),
+            kind,
+        )
+        .await;
     }
     let mut response = response;
     if let Some(caller) = caller {
@@ -165,7 +177,16 @@ async fn caller(
     }
     let tenant = in_path.unwrap_or(DEFAULT_TENANT).to_string();
     if auth.mode == AuthMode::Off {
-        return Ok(Caller {
+        // A request without a key acts as `default` with every scope but admin; one with a
+        // valid key (the admin key of DATA/admin.key, say) acts as that key.
+        let key = match authorization.as_ref().and_then(tsdev_key) {
+            Some(token) => live_key(auth, token).await.ok(),
+            None => None,
+        };
+        let as_key = key
+            .map(|key| acting_as(key, in_path, tenant.clone()))
+            .filter(|caller| !caller.anonymous);
+        return Ok(as_key.unwrap_or(Caller {
             tenant,
             key_id: None,
             scopes: Scope::ALL
@@ -173,7 +194,7 @@ async fn caller(
                 .filter(|s| *s != Scope::Admin)
                 .collect(),
             anonymous: false,
-        });
+        }));
     }
     let anonymous = Caller {
         tenant,
@@ -200,8 +221,15 @@ async fn caller(
             "send the key as Authorization: Bearer KEY"
         }));
     };
+    let key = live_key(auth, token).await?;
+    Ok(acting_as(key, in_path, anonymous.tenant))
+}
+
+/// The live key `token` is, or why not (401; a store failure is 500).
+async fn live_key(auth: &Auth, token: &str) -> Result<StoredKey, Problem> {
     let key = auth
         .host
+        .tenants()
         .key_by_hash(&access::hash_key(token))
         .await
         .map_err(|e| Problem::internal(&e))?
@@ -217,17 +245,28 @@ async fn caller(
             }
         )));
     }
+    Ok(key)
+}
+
+/// The caller a live `key` makes of a request to `in_path`'s tenant (`tenant` when the path
+/// names none, anonymous under another tenant's `/t/`).
+fn acting_as(key: StoredKey, in_path: Option<&str>, tenant: String) -> Caller {
     let admin = key.scopes.contains(&Scope::Admin);
     let key_tenant = key.tenant.clone().unwrap_or_else(|| DEFAULT_TENANT.into());
     match in_path {
         // Under /t/{tenant}/ a key of another tenant counts for nothing.
-        Some(tenant) if tenant != key_tenant && !admin => Ok(anonymous),
-        _ => Ok(Caller {
+        Some(in_path) if in_path != key_tenant && !admin => Caller {
+            tenant,
+            key_id: None,
+            scopes: Vec::new(),
+            anonymous: true,
+        },
+        _ => Caller {
             tenant: in_path.map_or(key_tenant, str::to_string),
             key_id: Some(key.id),
             scopes: key.scopes,
             anonymous: false,
-        }),
+        },
     }
 }
 
@@ -261,7 +300,7 @@ fn admitted(auth: &Auth, path: &str, caller: Result<Caller, Problem>) -> Result<
     if path == "/health"
         || path == "/ready"
         || caller.has(Scope::Admin)
-        || auth.host.admit_request(&caller.tenant)
+        || auth.host.tenants().admit_request(&caller.tenant)
     {
         return Ok(caller);
     }
@@ -271,7 +310,10 @@ fn admitted(auth: &Auth, path: &str, caller: Result<Caller, Problem>) -> Result<
         format!(
             "tenant {} makes more requests per second than its quota ({})",
             caller.tenant,
-            auth.host.quotas(&caller.tenant).requests_per_second
+            auth.host
+                .tenants()
+                .quotas(&caller.tenant)
+                .requests_per_second
         ),
     )
     .with("quota", serde_json::json!("requests_per_second"))

@@ -11,7 +11,6 @@ use serde::Deserialize;
 
 use super::Problem;
 use super::auth::Caller;
-use crate::access::Scope;
 use crate::api::{
     ComponentInfo, ComponentList, ConfigChange, ConfigInfo, GrantsInfo, HttpInfo, ProcedureInfo,
     RateLimitInfo, RollbackRequest, UnexposedInfo, VersionInfo, VersionList,
@@ -95,8 +94,6 @@ pub(crate) async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ComponentInfo>), Problem> {
-    // Before the body is read: a caller without the scope does not get to send 64 MiB.
-    caller.require(Scope::Deploy)?;
     let Query(query) = query.map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -124,18 +121,7 @@ pub(crate) async fn upload(
             },
         ));
     }
-    let body = axum::body::to_bytes(body, limits::MAX_COMPONENT_BYTES)
-        .await
-        .map_err(|_| {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorKind::TooLarge,
-                format!(
-                    "the component is over the upload limit of {} bytes",
-                    limits::MAX_COMPONENT_BYTES
-                ),
-            )
-        })?;
+    let body = super::body_within(body, limits::MAX_COMPONENT_BYTES, "the component").await?;
     let call_limits = CallLimits::with_overrides(
         query.fuel,
         query.memory_mib.map(|mib| mib.saturating_mul(1 << 20)),
@@ -182,7 +168,6 @@ pub(crate) async fn list(
     State(host): State<Arc<Host>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<ComponentList>, Problem> {
-    caller.require(Scope::Read)?;
     let components = host
         .registry(&caller.tenant)
         .list()
@@ -198,7 +183,6 @@ pub(crate) async fn show(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<ComponentInfo>, Problem> {
-    caller.require(Scope::Read)?;
     let deployment = host
         .registry(&caller.tenant)
         .get(&name)
@@ -212,7 +196,6 @@ pub(crate) async fn remove(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    caller.require(Scope::Deploy)?;
     if host.undeploy(&caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -226,7 +209,6 @@ pub(crate) async fn versions(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<VersionList>, Problem> {
-    caller.require(Scope::Read)?;
     let versions = host
         .versions(&caller.tenant, &name)
         .await?
@@ -253,7 +235,6 @@ pub(crate) async fn rollback(
     Path(name): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<ComponentInfo>, Problem> {
-    caller.require(Scope::Deploy)?;
     let request: RollbackRequest = if body.is_empty() {
         RollbackRequest::default()
     } else {
@@ -282,7 +263,6 @@ pub(crate) async fn config(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<ConfigInfo>, Problem> {
-    caller.require(Scope::Read)?;
     host.component_config(&caller.tenant, &name)
         .await?
         .map(Json)
@@ -296,7 +276,6 @@ pub(crate) async fn set_config(
     Path(name): Path<String>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<ConfigInfo>, Problem> {
-    caller.require(Scope::Deploy)?;
     let body = body.map_err(|e| super::body_problem(e, limits::MAX_ARGS_BYTES))?;
     let change: ConfigChange = serde_json::from_slice(&body).map_err(|e| {
         Problem::new(

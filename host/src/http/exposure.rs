@@ -25,6 +25,13 @@ use crate::workflow::WorkflowEngine;
 /// `X-Cache: hit|miss` on answers of cacheable procedures.
 pub(crate) const X_CACHE: &str = "x-cache";
 
+/// Whether `caller` may know that `procedure` exists: a public one, or any with scope
+/// `call` or `read` on its tenant. To anyone else a private procedure answers exactly as a
+/// missing one (404), so that a tenant's private API cannot be probed.
+pub(crate) fn visible_to(caller: &Caller, procedure: &crate::registry::Procedure) -> bool {
+    procedure.is_public() || caller.has(Scope::Call) || caller.has(Scope::Read)
+}
+
 /// Call `found` with `args` for an HTTP caller.
 pub(crate) async fn call(
     state: &AppState,

@@ -15,7 +15,6 @@ use serde_json::json;
 
 use super::Problem;
 use super::auth::Caller;
-use crate::access::Scope;
 use crate::api::KvKeyList;
 use crate::capabilities::keyvalue::{KvError, Scope as Bucket};
 use crate::error_kind::ErrorKind;
@@ -51,7 +50,7 @@ fn bucket(host: &Arc<Host>, caller: &Caller, name: String) -> Result<Bucket, Pro
     crate::grants::check_bucket_name(&name).map_err(|e| Problem::invalid_args(e.to_string()))?;
     Ok(Bucket {
         store: host.shared_store(),
-        kv_bytes: host.quotas(&caller.tenant).kv_bytes,
+        kv_bytes: host.tenants().quotas(&caller.tenant).kv_bytes,
         tenant: caller.tenant.clone(),
         bucket: name,
     })
@@ -76,7 +75,6 @@ pub(crate) async fn list(
     Path(name): Path<String>,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<axum::Json<KvKeyList>, Problem> {
-    caller.require(Scope::Read)?;
     let Query(query) = query.map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -124,7 +122,6 @@ pub(crate) async fn get(
     Extension(caller): Extension<Caller>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    caller.require(Scope::Read)?;
     let bucket = bucket(&host, &caller, name)?;
     match bucket.get(&key).await? {
         Some(entry) => Ok((
@@ -146,7 +143,6 @@ pub(crate) async fn put(
     Path((name, key)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Problem> {
-    caller.require(Scope::Operate)?;
     let bucket = bucket(&host, &caller, name)?;
     let body = body.map_err(|e| super::body_problem(e, MAX_KV_VALUE_BYTES))?;
     bucket.set(&key, body.to_vec(), KvExpect::Anything).await?;
@@ -159,7 +155,6 @@ pub(crate) async fn delete(
     Extension(caller): Extension<Caller>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
-    caller.require(Scope::Operate)?;
     let bucket = bucket(&host, &caller, name)?;
     if bucket.delete(&key).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -1,6 +1,9 @@
 //! The HTTP API, on axum. [`app`] builds the router without a socket, so tests can call it
 //! directly; every error is a [`Problem`].
 //!
+//! - [`endpoints`]: every endpoint of the host's API, declared once: route, scope, audit
+//!   action, handler, OpenAPI operation. The router, the audit log and `/openapi.json`
+//!   are made from it.
 //! - [`auth`]: who is asking (API keys, tenants, scopes); [`audit`]: what they did.
 //! - [`components`]: upload, list, show and delete components; versions and rollback.
 //! - [`tenants`]: tenants, their keys, the audit log.
@@ -22,6 +25,7 @@ pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod components;
 pub(crate) mod cross_site;
+pub(crate) mod endpoints;
 pub(crate) mod exposure;
 pub(crate) mod health;
 pub(crate) mod kv;
@@ -67,6 +71,8 @@ pub struct AppState {
     /// Workflow executions.
     pub workflows: Arc<WorkflowEngine>,
     openapi: openapi::DocumentCache,
+    /// Refusals of callers without a valid key, counted for the audit log.
+    strangers: Arc<audit::Strangers>,
 }
 
 impl AppState {
@@ -76,6 +82,7 @@ impl AppState {
             host: workflows.host().clone(),
             workflows,
             openapi: openapi::DocumentCache::default(),
+            strangers: Arc::default(),
         }
     }
 }
@@ -83,6 +90,12 @@ impl AppState {
 impl axum::extract::FromRef<AppState> for openapi::DocumentCache {
     fn from_ref(state: &AppState) -> openapi::DocumentCache {
         state.openapi.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<audit::Strangers> {
+    fn from_ref(state: &AppState) -> Arc<audit::Strangers> {
+        state.strangers.clone()
     }
 }
 
@@ -155,6 +168,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin
     let auth = auth::Auth {
         mode: config.auth,
         host: state.host.clone(),
+        strangers: state.strangers.clone(),
     };
     let router = routes(state)
         .layer(axum::middleware::from_fn_with_state(
@@ -192,88 +206,17 @@ pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin
     })
 }
 
+/// The table's endpoints (see [`endpoints`]), and what tenants deployed: procedures over
+/// RPC, their REST routes and wasi:http components, the pages over the API.
 fn routes(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .route(
-            "/v1/components",
-            get(components::list).merge(
-                post(components::upload)
-                    .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(
-                        limits::MAX_COMPONENT_BYTES,
-                    ))
-                    // Waits before the body is read: a flood of uploads is not all in memory.
-                    .layer::<_, std::convert::Infallible>(
-                        tower::limit::ConcurrencyLimitLayer::new(limits::MAX_CONCURRENT_UPLOADS),
-                    ),
-            ),
-        )
-        .route(
-            "/v1/components/{name}",
-            get(components::show).delete(components::remove),
-        )
-        .route("/v1/components/{name}/versions", get(components::versions))
-        .route(
-            "/v1/components/{name}/config",
-            get(components::config)
-                .put(components::set_config)
-                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
-        .route(
-            "/v1/components/{name}/rollback",
-            post(components::rollback).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
-        .route("/procedures", get(rpc::procedures))
+    let mut router = Router::new();
+    for (path, methods) in endpoints::method_routers() {
+        router = router.route(path, methods);
+    }
+    router
         .route("/openapi.json", get(openapi::openapi))
         .route("/docs", get(docs))
         .route("/ui", get(dashboard))
-        .route(
-            "/v1/tenants",
-            get(tenants::list)
-                .post(tenants::create)
-                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
-        .route(
-            "/v1/tenants/{tenant}",
-            get(tenants::show)
-                .delete(tenants::remove)
-                .patch(tenants::update)
-                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
-        .route(
-            "/v1/tenants/{tenant}/keys",
-            get(tenants::list_keys)
-                .post(tenants::create_key)
-                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
-        .route(
-            "/v1/tenants/{tenant}/keys/{id}",
-            axum::routing::delete(tenants::revoke_key),
-        )
-        .route("/v1/audit", get(tenants::audit))
-        .route("/v1/kv/{bucket}", get(kv::list))
-        .route(
-            "/v1/kv/{bucket}/{*key}",
-            get(kv::get)
-                .put(kv::put)
-                .delete(kv::delete)
-                // One byte over the limit, so that the limit itself is answered by the
-                // key-value check, with its own message.
-                .layer(DefaultBodyLimit::max(limits::MAX_KV_VALUE_BYTES + 1)),
-        )
-        .route("/v1/schedules", get(schedules::list))
-        .route(
-            "/v1/schedules/{name}",
-            get(schedules::show)
-                .put(schedules::put)
-                .delete(schedules::delete)
-                .layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
-        .route("/metrics", get(metrics::scrape))
-        .route("/v1/stats", get(metrics::stats))
-        .route("/v1/nodes", get(nodes::list))
-        .route("/v1/nodes/{id}/drain", post(nodes::drain))
         // A tenant's public procedures, for callers without a key.
         .route(
             "/t/{tenant}/rpc/{procedure}",
@@ -283,18 +226,6 @@ fn routes(state: AppState) -> Router {
         .route("/t/{tenant}/openapi.json", get(openapi::openapi))
         .route("/t/{tenant}/docs", get(docs))
         .route("/t/{tenant}/{*route}", axum::routing::any(rest::call))
-        .route(
-            "/v1/workflows/{name}/executions",
-            post(workflows::start).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
-        .route("/v1/executions", get(workflows::list))
-        .route("/v1/executions/{id}", get(workflows::show))
-        .route("/v1/executions/{id}/cancel", post(workflows::cancel))
-        .route("/v1/executions/{id}/events", get(workflows::events))
-        .route(
-            "/v1/executions/{id}/signals/{name}",
-            post(workflows::signal).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
-        )
         .route(
             "/rpc/{procedure}",
             post(rpc::call).layer(DefaultBodyLimit::max(limits::MAX_ARGS_BYTES)),
@@ -352,6 +283,69 @@ fn json_args(
         Err(e) => Err(Problem::invalid_args(format!(
             "the body is not valid JSON: {e}"
         ))),
+    }
+}
+
+/// Bytes past a body's limit read and thrown away before the 413 is sent, at most.
+/// Without this a client streaming a body of unknown length (chunked) was cut off mid-send
+/// and never saw the answer; past it the connection is closed all the same.
+pub(crate) const MAX_DRAINED_BYTES: usize = 512 << 20;
+/// How long the rest of a body over its limit is read, at most (see [`MAX_DRAINED_BYTES`]).
+pub(crate) const MAX_DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A body of at most `limit` bytes (`what` names it in the 413 `too-large`, for a body of
+/// any length, Content-Length or chunked). The rest of a body over the limit is read and
+/// dropped (bounded) so that its sender reads the answer.
+pub(crate) async fn body_within(
+    body: axum::body::Body,
+    limit: usize,
+    what: &str,
+) -> Result<axum::body::Bytes, Problem> {
+    let too_large = || {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge,
+            format!("{what} is over the upload limit of {limit} bytes"),
+        )
+    };
+    let mut stream = body.into_data_stream();
+    let mut bytes = bytes::BytesMut::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|e| body_problem_of(&e, limit))?;
+        if bytes.len() + chunk.len() > limit {
+            let drained = async {
+                let mut seen = 0usize;
+                while seen < MAX_DRAINED_BYTES {
+                    match futures::StreamExt::next(&mut stream).await {
+                        Some(Ok(chunk)) => seen += chunk.len(),
+                        _ => break,
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(MAX_DRAIN_TIME, drained).await;
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.freeze())
+}
+
+/// A body whose reading failed: over a limit a layer set (413), or broken (400).
+fn body_problem_of(error: &axum::Error, limit: usize) -> Problem {
+    let over = std::error::Error::source(error)
+        .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+    if over {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge,
+            format!("the body is over this route's limit of {limit} bytes"),
+        )
+    } else {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::BadBody,
+            error.to_string(),
+        )
     }
 }
 

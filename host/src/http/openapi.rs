@@ -137,14 +137,39 @@ fn responses(p: &Procedure, workflow: bool) -> Map<String, Value> {
         "504".into(),
         problem_response("timeout: the call ran past its deadline."),
     );
-    if let Some(limit) = p.enforcement.policy.rate_limit {
-        responses.insert(
-            "429".into(),
-            problem_response(&format!(
-                "rate-limited: over {} calls per {}; see Retry-After.",
+    // What any call may meet on its way in: a key that is no key, a browser's cross-site
+    // request (or a key without `call`, for a private procedure), the tenant's quotas.
+    responses.insert(
+        "401".into(),
+        problem_response("unauthenticated: the request carries a key that is not a live one."),
+    );
+    responses.insert(
+        "403".into(),
+        problem_response(if p.is_public() {
+            "cross-origin: refused as a browser page's cross-site request."
+        } else {
+            "private-procedure (the key has scope read, not call) or cross-origin."
+        }),
+    );
+    let quota = "quota-exceeded: the tenant is at its requests_per_second, fuel_per_minute \
+                 or concurrent_instances quota; see Retry-After";
+    responses.insert(
+        "429".into(),
+        problem_response(&match p.enforcement.policy.rate_limit {
+            Some(limit) => format!(
+                "{quota}; or rate-limited: over {} calls per {}.",
                 limit.requests,
                 humantime::format_duration(limit.per)
-            )),
+            ),
+            None => format!("{quota}."),
+        }),
+    );
+    if workflow {
+        responses.insert(
+            "503".into(),
+            problem_response(
+                "component-unavailable: the component's version is not loaded yet; retry.",
+            ),
         );
     }
     responses

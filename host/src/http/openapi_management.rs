@@ -1,18 +1,20 @@
-//! The host's own endpoints in `/openapi.json` (components, procedures, workflows and
-//! executions, health): their answers described from the [`crate::api`] types the handlers
-//! build, so the document and the API cannot drift apart.
+//! The OpenAPI operation of each of the host's own endpoints (components, procedures,
+//! workflows and executions, tenants, key-value, schedules, nodes, health), one function
+//! each, named in the endpoint's row of [`super::endpoints::ENDPOINTS`]: answers described
+//! from the [`crate::api`] types the handlers build, so the document and the API cannot
+//! drift apart. [`add`] puts them in `/openapi.json`.
 
 use schemars::JsonSchema;
 use schemars::generate::{SchemaGenerator, SchemaSettings};
 use serde_json::{Map, Value, json};
 
+use super::endpoints::ENDPOINTS;
 use crate::api::{
     AuditList, Catalogue, ComponentInfo, ComponentList, ConfigChange, ConfigInfo, CreatedKey,
     ExecutionInfo, ExecutionList, HealthInfo, KeyList, KvKeyList, NewKey, NewTenant, NodeList,
     ProblemBody, RollbackRequest, RunningInfo, ScheduleInfo, ScheduleList, ScheduleRequest,
-    SignalInfo, StartedInfo, StatsList, TenantInfo, TenantList, VersionList,
+    SignalInfo, StartedInfo, StatsList, TenantChange, TenantInfo, TenantList, VersionList,
 };
-use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
 
 /// A problem answer (schema `ProblemBody`) described for one status.
@@ -51,7 +53,8 @@ fn responses(list: Vec<(&str, Value)>) -> Map<String, Value> {
 }
 
 /// Add the management endpoints to `paths`, their tag to `tags` and the schemas of their
-/// answers to `schemas`.
+/// answers to `schemas`: every row of [`ENDPOINTS`], an endpoint that needs a key with the
+/// answers of refusals (401, 403, 429) besides its own.
 pub(crate) fn add(
     paths: &mut Map<String, Value>,
     tags: &mut Vec<Value>,
@@ -65,10 +68,72 @@ pub(crate) fn add(
     // Referenced by every problem answer, and by the 202 of a workflow's call.
     g.subschema_for::<ProblemBody>();
     g.subschema_for::<RunningInfo>();
-    let not_found = || problem_response("not-found");
-    let status_schema =
-        serde_json::to_value(g.subschema_for::<ExecutionStatus>()).unwrap_or(Value::Null);
+    for endpoint in ENDPOINTS {
+        let mut operation = (endpoint.operation)(g);
+        if endpoint.scope.is_some() {
+            let responses = &mut operation["responses"];
+            responses["401"] = problem_response(
+                "unauthenticated: no key, or one that is malformed, unknown, expired or revoked",
+            );
+            responses["403"] = problem_response("forbidden: the key lacks the scope named");
+            // Any request of a tenant's key counts toward its requests per second.
+            if responses.get("429").is_none() {
+                responses["429"] = problem_response(
+                    "quota-exceeded: the tenant's requests_per_second (the admin key is not held to it)",
+                );
+            }
+            operation["security"] = json!([{ "bearer": [] }]);
+        }
+        let item = paths
+            .entry(endpoint.openapi_path())
+            .or_insert_with(|| json!({}));
+        item[endpoint.method.as_str().to_ascii_lowercase()] = operation;
+    }
+    schemas.extend(generator.take_definitions(true));
+}
 
+/// The bearer scheme of API keys, for `components.securitySchemes`.
+pub(crate) fn security_schemes() -> Value {
+    json!({ "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer tsdev_…`." } })
+}
+
+/// A JSON request body of type `T`.
+fn request<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
+    let schema = serde_json::to_value(generator.subschema_for::<T>()).unwrap_or(Value::Null);
+    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
+}
+
+/// `operation` with `parameters`.
+fn with_parameters(mut operation: Value, parameters: Value) -> Value {
+    operation["parameters"] = parameters;
+    operation
+}
+
+fn not_found() -> Value {
+    problem_response("not-found")
+}
+
+fn component_param() -> Value {
+    path_param("name", "The component's name.", component_name())
+}
+
+fn tenant_param() -> Value {
+    let tenant_name = json!({ "type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$" });
+    path_param("tenant", "The tenant's name.", tenant_name)
+}
+
+fn execution_param() -> Value {
+    path_param("id", "The execution's id.", json!({ "type": "string" }))
+}
+
+/// An integer query value, read as i64: say so, or a valid-looking 1e20 would be refused.
+fn any_integer() -> Value {
+    json!({ "type": "integer", "minimum": i64::MIN, "maximum": i64::MAX })
+}
+
+// Components.
+
+pub(super) fn components_upload(g: &mut SchemaGenerator) -> Value {
     let mut upload = operation(
         "components.upload",
         "Upload a component; a new version replaces the old one atomically.",
@@ -82,7 +147,12 @@ pub(crate) fn add(
                 "409",
                 problem_response("procedure-conflict or route-conflict"),
             ),
-            ("413", problem_response("too-large: over the upload limit")),
+            (
+                "413",
+                problem_response(
+                    "too-large: over the upload limit (with or without Content-Length)",
+                ),
+            ),
             (
                 "415",
                 problem_response("not-wasm or unsupported-media-type"),
@@ -124,15 +194,19 @@ pub(crate) fn add(
             "application/octet-stream": { "schema": { "type": "string", "format": "binary" } },
         },
     });
-    paths.insert(
-        "/v1/components".into(),
-        json!({
-            "get": operation("components.list", "Every deployed component.", responses(vec![("200", answer::<ComponentList>(g, "The components."))])),
-            "post": upload,
-        }),
-    );
-    let name = path_param("name", "The component's name.", component_name());
-    let mut show = operation(
+    upload
+}
+
+pub(super) fn components_list(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "components.list",
+        "Every deployed component.",
+        responses(vec![("200", answer::<ComponentList>(g, "The components."))]),
+    )
+}
+
+pub(super) fn components_show(g: &mut SchemaGenerator) -> Value {
+    let show = operation(
         "components.show",
         "A component, with the JSON Schemas of its procedures.",
         responses(vec![
@@ -140,8 +214,11 @@ pub(crate) fn add(
             ("404", not_found()),
         ]),
     );
-    show["parameters"] = json!([name.clone()]);
-    let mut remove = operation(
+    with_parameters(show, json!([component_param()]))
+}
+
+pub(super) fn components_delete(_: &mut SchemaGenerator) -> Value {
+    let remove = operation(
         "components.delete",
         "Remove a component (versions that unfinished executions run on stay until they end).",
         responses(vec![
@@ -149,12 +226,11 @@ pub(crate) fn add(
             ("404", not_found()),
         ]),
     );
-    remove["parameters"] = json!([name]);
-    paths.insert(
-        "/v1/components/{name}".into(),
-        json!({ "get": show, "delete": remove }),
-    );
-    let mut versions = operation(
+    with_parameters(remove, json!([component_param()]))
+}
+
+pub(super) fn components_versions(g: &mut SchemaGenerator) -> Value {
+    let versions = operation(
         "components.versions",
         "The kept versions of a component, newest first.",
         responses(vec![
@@ -162,12 +238,11 @@ pub(crate) fn add(
             ("404", not_found()),
         ]),
     );
-    versions["parameters"] = json!([name.clone()]);
-    paths.insert(
-        "/v1/components/{name}/versions".into(),
-        json!({ "get": versions }),
-    );
-    let mut config = operation(
+    with_parameters(versions, json!([component_param()]))
+}
+
+pub(super) fn components_config(g: &mut SchemaGenerator) -> Value {
+    let config = operation(
         "components.config",
         "A component's config values and the names of its secrets (their values are never shown).",
         responses(vec![
@@ -175,7 +250,10 @@ pub(crate) fn add(
             ("404", not_found()),
         ]),
     );
-    config["parameters"] = json!([name.clone()]);
+    with_parameters(config, json!([component_param()]))
+}
+
+pub(super) fn components_config_set(g: &mut SchemaGenerator) -> Value {
     let mut set_config = operation(
         "components.config.set",
         "Set config values and secrets (`null` deletes a key); the component sees them from its next call, no redeploy.",
@@ -192,17 +270,12 @@ pub(crate) fn add(
             ("413", problem_response("too-large")),
         ]),
     );
-    set_config["parameters"] = json!([name.clone()]);
-    let change_schema =
-        serde_json::to_value(g.subschema_for::<ConfigChange>()).unwrap_or(Value::Null);
-    set_config["requestBody"] = json!({
-        "required": true,
-        "content": { "application/json": { "schema": change_schema } },
-    });
-    paths.insert(
-        "/v1/components/{name}/config".into(),
-        json!({ "get": config, "put": set_config }),
-    );
+    set_config["parameters"] = json!([component_param()]);
+    set_config["requestBody"] = request::<ConfigChange>(g);
+    set_config
+}
+
+pub(super) fn components_rollback(g: &mut SchemaGenerator) -> Value {
     let mut rollback = operation(
         "components.rollback",
         "Make a kept version current again (default: the newest before the current one).",
@@ -225,40 +298,45 @@ pub(crate) fn add(
             ("429", problem_response("quota-exceeded")),
         ]),
     );
-    rollback["parameters"] = json!([name.clone()]);
-    let rollback_schema =
-        serde_json::to_value(g.subschema_for::<RollbackRequest>()).unwrap_or(Value::Null);
-    rollback["requestBody"] = json!({
-        "required": false,
-        "content": { "application/json": { "schema": rollback_schema } },
-    });
-    paths.insert(
-        "/v1/components/{name}/rollback".into(),
-        json!({ "post": rollback }),
-    );
+    rollback["parameters"] = json!([component_param()]);
+    let mut body = request::<RollbackRequest>(g);
+    body["required"] = json!(false);
+    rollback["requestBody"] = body;
+    rollback
+}
 
-    paths.insert(
-        "/procedures".into(),
-        json!({ "get": operation("procedures", "Every procedure with its WIT signature and JSON Schemas.", responses(vec![("200", answer::<Catalogue>(g, "The catalogue."))])) }),
-    );
-    for (path, id, summary) in [
-        ("/health", "health", "The process is up."),
-        (
-            "/ready",
-            "ready",
-            "The store commits writes and the registry is loaded.",
-        ),
-    ] {
-        let mut list = vec![("200", answer::<HealthInfo>(g, "Up."))];
-        if path == "/ready" {
-            list.push(("503", problem_response("not-ready")));
-        }
-        paths.insert(
-            path.into(),
-            json!({ "get": operation(id, summary, responses(list)) }),
-        );
-    }
+// Procedures and health.
 
+pub(super) fn procedures(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "procedures",
+        "Every procedure with its WIT signature and JSON Schemas.",
+        responses(vec![("200", answer::<Catalogue>(g, "The catalogue."))]),
+    )
+}
+
+pub(super) fn health(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "health",
+        "The process is up.",
+        responses(vec![("200", answer::<HealthInfo>(g, "Up."))]),
+    )
+}
+
+pub(super) fn ready(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "ready",
+        "The store commits writes and the registry is loaded.",
+        responses(vec![
+            ("200", answer::<HealthInfo>(g, "Up.")),
+            ("503", problem_response("not-ready")),
+        ]),
+    )
+}
+
+// Workflows and executions.
+
+pub(super) fn workflows_start(g: &mut SchemaGenerator) -> Value {
     let mut start = operation(
         "workflows.start",
         "Start an execution of a workflow (with Idempotency-Key: at most once per key).",
@@ -284,12 +362,13 @@ pub(crate) fn add(
         "required": false,
         "content": { "application/json": { "schema": { "type": "object", "description": "The arguments, keyed by parameter name." } } },
     });
-    paths.insert(
-        "/v1/workflows/{name}/executions".into(),
-        json!({ "post": start }),
-    );
+    start
+}
 
-    let mut list = operation(
+pub(super) fn executions_list(g: &mut SchemaGenerator) -> Value {
+    let status_schema =
+        serde_json::to_value(g.subschema_for::<ExecutionStatus>()).unwrap_or(Value::Null);
+    let list = operation(
         "executions.list",
         "Executions, newest first, paged.",
         responses(vec![
@@ -301,27 +380,31 @@ pub(crate) fn add(
             ),
         ]),
     );
-    list["parameters"] = json!([
-        query_param(
-            "workflow",
-            "Only this workflow's.",
-            json!({ "type": "string" })
-        ),
-        query_param("status", "Only those in this status.", status_schema),
-        query_param(
-            "limit",
-            "At most this many (1 to 100; default 20).",
-            json!({ "type": "integer", "minimum": i64::MIN, "maximum": i64::MAX })
-        ),
-        query_param(
-            "after",
-            "The `next` cursor of the previous page.",
-            json!({ "type": "string" })
-        ),
-    ]);
-    paths.insert("/v1/executions".into(), json!({ "get": list }));
-    let id = path_param("id", "The execution's id.", json!({ "type": "string" }));
-    let mut show = operation(
+    with_parameters(
+        list,
+        json!([
+            query_param(
+                "workflow",
+                "Only this workflow's.",
+                json!({ "type": "string" })
+            ),
+            query_param("status", "Only those in this status.", status_schema),
+            query_param(
+                "limit",
+                "At most this many (1 to 100; default 20).",
+                any_integer()
+            ),
+            query_param(
+                "after",
+                "The `next` cursor of the previous page.",
+                json!({ "type": "string" })
+            ),
+        ]),
+    )
+}
+
+pub(super) fn executions_show(g: &mut SchemaGenerator) -> Value {
+    let show = operation(
         "executions.show",
         "An execution with its journaled steps.",
         responses(vec![
@@ -329,9 +412,11 @@ pub(crate) fn add(
             ("404", not_found()),
         ]),
     );
-    show["parameters"] = json!([id.clone()]);
-    paths.insert("/v1/executions/{id}".into(), json!({ "get": show }));
-    let mut cancel = operation(
+    with_parameters(show, json!([execution_param()]))
+}
+
+pub(super) fn executions_cancel(g: &mut SchemaGenerator) -> Value {
+    let cancel = operation(
         "executions.cancel",
         "Cancel an unfinished execution.",
         responses(vec![
@@ -340,12 +425,11 @@ pub(crate) fn add(
             ("409", problem_response("already-finished")),
         ]),
     );
-    cancel["parameters"] = json!([id.clone()]);
-    paths.insert(
-        "/v1/executions/{id}/cancel".into(),
-        json!({ "post": cancel }),
-    );
-    let mut events = operation(
+    with_parameters(cancel, json!([execution_param()]))
+}
+
+pub(super) fn executions_events(_: &mut SchemaGenerator) -> Value {
+    let events = operation(
         "executions.events",
         "Server-Sent Events as the execution moves: `step` and `status`.",
         responses(vec![
@@ -370,11 +454,10 @@ pub(crate) fn add(
             ),
         ]),
     );
-    events["parameters"] = json!([id.clone()]);
-    paths.insert(
-        "/v1/executions/{id}/events".into(),
-        json!({ "get": events }),
-    );
+    with_parameters(events, json!([execution_param()]))
+}
+
+pub(super) fn executions_signal(g: &mut SchemaGenerator) -> Value {
     let mut signal = operation(
         "executions.signal",
         "Send a signal with a JSON payload; the execution's next wait for it receives it.",
@@ -387,7 +470,7 @@ pub(crate) fn add(
         ]),
     );
     signal["parameters"] = json!([
-        id,
+        execution_param(),
         path_param(
             "name",
             "The signal's name.",
@@ -396,61 +479,15 @@ pub(crate) fn add(
     ]);
     signal["requestBody"] =
         json!({ "required": false, "content": { "application/json": { "schema": {} } } });
-    paths.insert(
-        "/v1/executions/{id}/signals/{name}".into(),
-        json!({ "post": signal }),
-    );
-
-    add_tenants(paths, g);
-    add_nodes(paths, g);
-    add_kv(paths, g);
-    add_schedules(paths, g);
-
-    // Every management endpoint needs a key (when keys are on): say how it refuses.
-    for (path, item) in paths.iter_mut() {
-        if !path.starts_with("/v1/") && path != "/metrics" {
-            continue;
-        }
-        if let Value::Object(operations) = item {
-            for operation in operations.values_mut() {
-                let responses = &mut operation["responses"];
-                responses["401"] = problem_response(
-                    "unauthenticated: no key, or one that is malformed, unknown, expired or revoked",
-                );
-                responses["403"] = problem_response("forbidden: the key lacks the scope named");
-                // Any request of a tenant's key counts toward its requests per second.
-                if responses.get("429").is_none() {
-                    responses["429"] = problem_response(
-                        "quota-exceeded: the tenant's requests_per_second (the admin key is not held to it)",
-                    );
-                }
-                operation["security"] = json!([{ "bearer": [] }]);
-            }
-        }
-    }
-    schemas.extend(generator.take_definitions(true));
+    signal
 }
 
-/// The bearer scheme of API keys, for `components.securitySchemes`.
-pub(crate) fn security_schemes() -> Value {
-    json!({ "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer tsdev_…`." } })
-}
+// Tenants, keys, the audit log.
 
-/// A JSON request body of type `T`.
-fn request<T: JsonSchema>(generator: &mut SchemaGenerator) -> Value {
-    let schema = serde_json::to_value(generator.subschema_for::<T>()).unwrap_or(Value::Null);
-    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
-}
-
-/// `/v1/tenants`, their keys, and `/v1/audit`.
-fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
-    let not_found = || problem_response("not-found");
-    let tenant_name = json!({ "type": "string", "pattern": "^[a-z][a-z0-9-]{0,62}$" });
-    let tenant = path_param("tenant", "The tenant's name.", tenant_name);
-
+pub(super) fn tenants_create(g: &mut SchemaGenerator) -> Value {
     let mut create = operation(
         "tenants.create",
-        "Create a tenant (admin).",
+        "Create a tenant (admin), with quotas other than the defaults if given.",
         responses(vec![
             ("201", answer::<TenantInfo>(g, "Created.")),
             ("400", problem_response("invalid-args")),
@@ -458,14 +495,19 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
         ]),
     );
     create["requestBody"] = request::<NewTenant>(g);
-    paths.insert(
-        "/v1/tenants".into(),
-        json!({
-            "get": operation("tenants.list", "Every tenant (admin).", responses(vec![("200", answer::<TenantList>(g, "The tenants."))])),
-            "post": create,
-        }),
-    );
-    let mut show = operation(
+    create
+}
+
+pub(super) fn tenants_list(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "tenants.list",
+        "Every tenant (admin).",
+        responses(vec![("200", answer::<TenantList>(g, "The tenants."))]),
+    )
+}
+
+pub(super) fn tenants_show(g: &mut SchemaGenerator) -> Value {
+    let show = operation(
         "tenants.show",
         "A tenant (admin, or its own keys with scope read).",
         responses(vec![
@@ -473,8 +515,11 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", not_found()),
         ]),
     );
-    show["parameters"] = json!([tenant.clone()]);
-    let mut remove = operation(
+    with_parameters(show, json!([tenant_param()]))
+}
+
+pub(super) fn tenants_delete(_: &mut SchemaGenerator) -> Value {
+    let remove = operation(
         "tenants.delete",
         "Delete a tenant (admin): its components and keys go, its executions are cancelled. `default` cannot be deleted (403).",
         responses(vec![
@@ -482,10 +527,13 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", not_found()),
         ]),
     );
-    remove["parameters"] = json!([tenant.clone()]);
+    with_parameters(remove, json!([tenant_param()]))
+}
+
+pub(super) fn tenants_update(g: &mut SchemaGenerator) -> Value {
     let mut update = operation(
         "tenants.update",
-        "Change a tenant's quotas (admin); those left out stay.",
+        "Change a tenant's quotas (admin): `{\"quotas\": {...}}`, the shape of tenants.create; quotas left out stay. One conditional write: concurrent changes of different quotas all stand.",
         responses(vec![
             (
                 "200",
@@ -495,13 +543,12 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", not_found()),
         ]),
     );
-    update["parameters"] = json!([tenant.clone()]);
-    update["requestBody"] = request::<QuotaChange>(g);
-    paths.insert(
-        "/v1/tenants/{tenant}".into(),
-        json!({ "get": show, "delete": remove, "patch": update }),
-    );
+    update["parameters"] = json!([tenant_param()]);
+    update["requestBody"] = request::<TenantChange>(g);
+    update
+}
 
+pub(super) fn keys_create(g: &mut SchemaGenerator) -> Value {
     let mut create_key = operation(
         "keys.create",
         "Create an API key in the tenant; the answer is the only one that holds the key.",
@@ -511,9 +558,13 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", not_found()),
         ]),
     );
-    create_key["parameters"] = json!([tenant.clone()]);
+    create_key["parameters"] = json!([tenant_param()]);
     create_key["requestBody"] = request::<NewKey>(g);
-    let mut list_keys = operation(
+    create_key
+}
+
+pub(super) fn keys_list(g: &mut SchemaGenerator) -> Value {
+    let list_keys = operation(
         "keys.list",
         "The tenant's keys (never the keys themselves).",
         responses(vec![
@@ -521,12 +572,11 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", not_found()),
         ]),
     );
-    list_keys["parameters"] = json!([tenant.clone()]);
-    paths.insert(
-        "/v1/tenants/{tenant}/keys".into(),
-        json!({ "get": list_keys, "post": create_key }),
-    );
-    let mut revoke = operation(
+    with_parameters(list_keys, json!([tenant_param()]))
+}
+
+pub(super) fn keys_revoke(_: &mut SchemaGenerator) -> Value {
+    let revoke = operation(
         "keys.revoke",
         "Revoke a key, at once.",
         responses(vec![
@@ -534,65 +584,77 @@ fn add_tenants(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", not_found()),
         ]),
     );
-    revoke["parameters"] = json!([
-        tenant,
-        path_param("id", "The key's id.", json!({ "type": "string" }))
-    ]);
-    paths.insert(
-        "/v1/tenants/{tenant}/keys/{id}".into(),
-        json!({ "delete": revoke }),
-    );
+    with_parameters(
+        revoke,
+        json!([
+            tenant_param(),
+            path_param("id", "The key's id.", json!({ "type": "string" }))
+        ]),
+    )
+}
 
-    let mut audit = operation(
+pub(super) fn audit_list(g: &mut SchemaGenerator) -> Value {
+    let audit = operation(
         "audit.list",
-        "The audit log, newest first: the caller's tenant's entries (an admin's: every tenant's).",
+        "The audit log, newest first: the caller's tenant's entries (an admin's: every tenant's). Refusals of callers without a valid key are counted (`repeats`), not kept one by one.",
         responses(vec![
             ("200", answer::<AuditList>(g, "A page.")),
             ("400", problem_response("invalid-query")),
         ]),
     );
-    // Query values are read as i64: say so, or a valid-looking 1e20 would be refused.
-    let integer = || json!({ "type": "integer", "minimum": i64::MIN, "maximum": i64::MAX });
-    audit["parameters"] = json!([
-        query_param(
-            "tenant",
-            "Admin only: one tenant's entries.",
-            json!({ "type": "string" })
-        ),
-        query_param(
-            "action",
-            "Only this action (`component.deploy`, `key.create`, …).",
-            json!({ "type": "string" })
-        ),
-        query_param(
-            "since",
-            "Entries at or after this time (ms since the Unix epoch).",
-            integer()
-        ),
-        query_param("until", "Entries before this time.", integer()),
-        query_param("before", "The `next` of the previous page.", integer()),
-        query_param(
-            "limit",
-            "At most this many (1 to 500; default 100).",
-            integer()
-        ),
-    ]);
-    paths.insert("/v1/audit".into(), json!({ "get": audit }));
+    with_parameters(
+        audit,
+        json!([
+            query_param(
+                "tenant",
+                "Admin only: one tenant's entries.",
+                json!({ "type": "string" })
+            ),
+            query_param(
+                "action",
+                "Only this action (`component.deploy`, `key.create`, …).",
+                json!({ "type": "string" })
+            ),
+            query_param(
+                "since",
+                "Entries at or after this time (ms since the Unix epoch).",
+                any_integer()
+            ),
+            query_param("until", "Entries before this time.", any_integer()),
+            query_param("before", "The `next` of the previous page.", any_integer()),
+            query_param(
+                "limit",
+                "At most this many (1 to 500; default 100).",
+                any_integer()
+            ),
+        ]),
+    )
 }
 
-/// `/v1/kv`: a tenant's key-value data.
-fn add_kv(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
-    let bucket = path_param(
+// Key-value data.
+
+fn bucket_param() -> Value {
+    path_param(
         "bucket",
         "A bucket named in a component's `[grants] key-value`.",
         json!({ "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" }),
-    );
-    let key = path_param(
+    )
+}
+
+fn kv_key_param() -> Value {
+    path_param(
         "key",
         "The key (may hold `/`).",
         json!({ "type": "string", "minLength": 1, "maxLength": crate::limits::MAX_KV_KEY_BYTES }),
-    );
-    let mut list = operation(
+    )
+}
+
+fn bytes_content() -> Value {
+    json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } })
+}
+
+pub(super) fn kv_list(g: &mut SchemaGenerator) -> Value {
+    let list = operation(
         "kv.list",
         "Keys of a bucket in order, a page at a time (scope read).",
         responses(vec![
@@ -600,39 +662,46 @@ fn add_kv(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("400", problem_response("invalid-args or invalid-query")),
         ]),
     );
-    list["parameters"] = json!([
-        bucket.clone(),
-        query_param(
-            "prefix",
-            "Only keys that start with this.",
-            json!({ "type": "string" })
-        ),
-        query_param(
-            "after",
-            "Keys after this one: the `next` of the page before.",
-            json!({ "type": "string" })
-        ),
-        query_param(
-            "limit",
-            "Keys per page.",
-            json!({ "type": "integer", "minimum": 1, "maximum": crate::limits::KV_KEYS_PER_PAGE })
-        ),
-    ]);
-    paths.insert("/v1/kv/{bucket}".into(), json!({ "get": list }));
-    let bytes = json!({ "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } });
-    let mut get = operation(
+    with_parameters(
+        list,
+        json!([
+            bucket_param(),
+            query_param(
+                "prefix",
+                "Only keys that start with this.",
+                json!({ "type": "string" })
+            ),
+            query_param(
+                "after",
+                "Keys after this one: the `next` of the page before.",
+                json!({ "type": "string" })
+            ),
+            query_param(
+                "limit",
+                "Keys per page.",
+                json!({ "type": "integer", "minimum": 1, "maximum": crate::limits::KV_KEYS_PER_PAGE })
+            ),
+        ]),
+    )
+}
+
+pub(super) fn kv_get(_: &mut SchemaGenerator) -> Value {
+    let get = operation(
         "kv.get",
         "A value's bytes (scope read).",
         responses(vec![
             (
                 "200",
-                json!({ "description": "The value.", "content": bytes.clone() }),
+                json!({ "description": "The value.", "content": bytes_content() }),
             ),
             ("400", problem_response("invalid-args")),
             ("404", problem_response("not-found")),
         ]),
     );
-    get["parameters"] = json!([bucket.clone(), key.clone()]);
+    with_parameters(get, json!([bucket_param(), kv_key_param()]))
+}
+
+pub(super) fn kv_set(_: &mut SchemaGenerator) -> Value {
     let mut put = operation(
         "kv.set",
         "Set a value to the body's bytes (scope operate).",
@@ -643,10 +712,14 @@ fn add_kv(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("429", problem_response("quota-exceeded (kv_bytes)")),
         ]),
     );
-    put["parameters"] = json!([bucket.clone(), key.clone()]);
+    put["parameters"] = json!([bucket_param(), kv_key_param()]);
     // An empty body is an empty value.
-    put["requestBody"] = json!({ "required": false, "content": bytes });
-    let mut delete = operation(
+    put["requestBody"] = json!({ "required": false, "content": bytes_content() });
+    put
+}
+
+pub(super) fn kv_delete(_: &mut SchemaGenerator) -> Value {
+    let delete = operation(
         "kv.delete",
         "Delete a key (scope operate).",
         responses(vec![
@@ -655,29 +728,32 @@ fn add_kv(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", problem_response("not-found")),
         ]),
     );
-    delete["parameters"] = json!([bucket, key]);
-    paths.insert(
-        "/v1/kv/{bucket}/{key}".into(),
-        json!({ "get": get, "put": put, "delete": delete }),
-    );
+    with_parameters(delete, json!([bucket_param(), kv_key_param()]))
 }
 
-/// `/v1/schedules`: a tenant's cron schedules.
-fn add_schedules(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
-    paths.insert(
-        "/v1/schedules".into(),
-        json!({ "get": operation(
-            "schedules.list",
-            "The tenant's cron schedules, with their next ticks and last outcome (scope read).",
-            responses(vec![("200", answer::<ScheduleList>(g, "The schedules, by name."))]),
-        ) }),
-    );
-    let name = path_param(
+// Schedules.
+
+fn schedule_param() -> Value {
+    path_param(
         "name",
         "The schedule's name; `{component}.{name}` for one a manifest declares.",
         json!({ "type": "string", "minLength": 1 }),
-    );
-    let mut show = operation(
+    )
+}
+
+pub(super) fn schedules_list(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "schedules.list",
+        "The tenant's cron schedules, with their next ticks and last outcome (scope read).",
+        responses(vec![(
+            "200",
+            answer::<ScheduleList>(g, "The schedules, by name."),
+        )]),
+    )
+}
+
+pub(super) fn schedules_show(g: &mut SchemaGenerator) -> Value {
+    let show = operation(
         "schedules.show",
         "One schedule (scope read).",
         responses(vec![
@@ -685,8 +761,10 @@ fn add_schedules(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", problem_response("not-found")),
         ]),
     );
-    show["parameters"] = json!([name.clone()]);
-    let request = serde_json::to_value(g.subschema_for::<ScheduleRequest>()).unwrap_or(Value::Null);
+    with_parameters(show, json!([schedule_param()]))
+}
+
+pub(super) fn schedules_set(g: &mut SchemaGenerator) -> Value {
     let mut put = operation(
         "schedules.set",
         "Make or replace a schedule of a procedure or workflow (scope deploy). A replaced one keeps its history, and its next tick when the expression and time zone are unchanged.",
@@ -702,10 +780,13 @@ fn add_schedules(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("429", problem_response("quota-exceeded (schedules)")),
         ]),
     );
-    put["parameters"] = json!([name.clone()]);
-    put["requestBody"] =
-        json!({ "required": true, "content": { "application/json": { "schema": request } } });
-    let mut delete = operation(
+    put["parameters"] = json!([schedule_param()]);
+    put["requestBody"] = request::<ScheduleRequest>(g);
+    put
+}
+
+pub(super) fn schedules_delete(_: &mut SchemaGenerator) -> Value {
+    let delete = operation(
         "schedules.delete",
         "Delete a schedule made over the API (scope deploy); a manifest's goes with its [[schedule]].",
         responses(vec![
@@ -717,24 +798,21 @@ fn add_schedules(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", problem_response("not-found")),
         ]),
     );
-    delete["parameters"] = json!([name]);
-    paths.insert(
-        "/v1/schedules/{name}".into(),
-        json!({ "get": show, "put": put, "delete": delete }),
-    );
+    with_parameters(delete, json!([schedule_param()]))
 }
 
-/// `/v1/nodes` and draining one.
-fn add_nodes(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
-    paths.insert(
-        "/v1/nodes".into(),
-        json!({ "get": operation(
-            "nodes.list",
-            "The nodes sharing the store that beat in the last minute, with the leases each holds (admin).",
-            responses(vec![("200", answer::<NodeList>(g, "The nodes."))]),
-        ) }),
-    );
-    let mut drain = operation(
+// Nodes, metrics, stats.
+
+pub(super) fn nodes_list(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "nodes.list",
+        "The nodes sharing the store that beat in the last minute, with the leases each holds (admin).",
+        responses(vec![("200", answer::<NodeList>(g, "The nodes."))]),
+    )
+}
+
+pub(super) fn nodes_drain(_: &mut SchemaGenerator) -> Value {
+    let drain = operation(
         "nodes.drain",
         "Tell a node to drain (admin): from its next heartbeat it claims no new executions; its runs in progress go on.",
         responses(vec![
@@ -745,27 +823,31 @@ fn add_nodes(paths: &mut Map<String, Value>, g: &mut SchemaGenerator) {
             ("404", problem_response("not-found")),
         ]),
     );
-    drain["parameters"] = json!([path_param(
-        "id",
-        "The node's id (`GET /v1/nodes`).",
-        json!({ "type": "string" })
-    )]);
-    paths.insert("/v1/nodes/{id}/drain".into(), json!({ "post": drain }));
-    let metrics = operation(
+    with_parameters(
+        drain,
+        json!([path_param(
+            "id",
+            "The node's id (`GET /v1/nodes`).",
+            json!({ "type": "string" })
+        )]),
+    )
+}
+
+pub(super) fn metrics(_: &mut SchemaGenerator) -> Value {
+    operation(
         "metrics",
         "The host's metrics in the Prometheus (OpenMetrics) text format (admin). Series and labels: docs/operations.md.",
         responses(vec![(
             "200",
             json!({ "description": "Every metric.", "content": { "application/openmetrics-text": { "schema": { "type": "string" } } } }),
         )]),
-    );
-    paths.insert("/metrics".into(), json!({ "get": metrics }));
-    paths.insert(
-        "/v1/stats".into(),
-        json!({ "get": operation(
-            "stats",
-            "Calls, errors and latency percentiles of the tenant's procedures on this node since it started (scope read).",
-            responses(vec![("200", answer::<StatsList>(g, "By procedure."))]),
-        ) }),
-    );
+    )
+}
+
+pub(super) fn stats(g: &mut SchemaGenerator) -> Value {
+    operation(
+        "stats",
+        "Calls, errors and latency percentiles of the tenant's procedures on this node since it started (scope read).",
+        responses(vec![("200", answer::<StatsList>(g, "By procedure."))]),
+    )
 }

@@ -48,6 +48,10 @@ pub(crate) async fn call(
         .await;
     }
     let matched = match found {
+        // A private procedure's route, to a caller who may not see it, is no route.
+        Ok(matched) if !super::exposure::visible_to(&caller, matched.procedure.procedure()) => {
+            return Err(no_route(&method, &uri));
+        }
         Ok(matched) => matched,
         Err(NoRoute::NotFound)
             if method == Method::GET && path.trim_end_matches('/').is_empty() =>
@@ -74,13 +78,7 @@ pub(crate) async fn call(
                 uri.path()
             )));
         }
-        Err(NoRoute::NotFound) => {
-            return Err(Problem::not_found(format!(
-                "no route {} {}; see GET /openapi.json",
-                method,
-                uri.path()
-            )));
-        }
+        Err(NoRoute::NotFound) => return Err(no_route(&method, &uri)),
         Err(NoRoute::MethodNotAllowed(allowed)) => {
             let allowed: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
             let mut response = Problem::new(
@@ -110,6 +108,13 @@ pub(crate) async fn call(
     let params = &matched.procedure.procedure().params;
     let args = arguments(params, &matched.path_params, uri.query(), &body)?;
     super::exposure::call(&state, &caller, &matched.procedure, args, &headers).await
+}
+
+fn no_route(method: &Method, uri: &Uri) -> Problem {
+    Problem::not_found(format!(
+        "no route {method} {}; see GET /openapi.json",
+        uri.path()
+    ))
 }
 
 /// The arguments object: path parameters, then query parameters, then body members. A

@@ -33,11 +33,14 @@ pub(crate) async fn call(
 ) -> Result<Response, Problem> {
     let args = super::json_args(body, limits::MAX_ARGS_BYTES)?;
     let registry = state.host.registry(&caller.tenant);
-    let Some(found) = registry.procedure(&procedure) else {
-        // Suggest only what the caller could call: no private names to anonymous callers.
-        let everything = caller.has(Scope::Call) || caller.has(Scope::Read);
+    // A private procedure is, to a caller who may not see it, one that is not there: the
+    // same 404, the same suggestions (none of them private).
+    let found = registry
+        .procedure(&procedure)
+        .filter(|found| super::exposure::visible_to(&caller, found.procedure()));
+    let Some(found) = found else {
         return Err(no_such_procedure(&registry, &procedure, |p| {
-            everything || p.is_public()
+            super::exposure::visible_to(&caller, p)
         }));
     };
     super::exposure::call(&state, &caller, &found, args, &headers).await

@@ -15,7 +15,8 @@ use super::Problem;
 use super::auth::Caller;
 use crate::access::{self, Scope};
 use crate::api::{
-    AuditInfo, AuditList, CreatedKey, KeyInfo, KeyList, NewKey, NewTenant, TenantInfo, TenantList,
+    AuditInfo, AuditList, CreatedKey, KeyInfo, KeyList, NewKey, NewTenant, TenantChange,
+    TenantInfo, TenantList,
 };
 use crate::clock::now_ms;
 use crate::error_kind::ErrorKind;
@@ -68,40 +69,44 @@ fn tenant_info(host: &Host, tenant: Tenant) -> TenantInfo {
     }
 }
 
-/// `PATCH /v1/tenants/{tenant}` {quota: value, …} (admin): the quotas given change, at once.
+/// `PATCH /v1/tenants/{tenant}` {quotas: {quota: value, …}} (admin): the quotas given
+/// change, at once, in one conditional write. The quotas alone, flat, are read the same.
 pub(crate) async fn update(
     State(host): State<Arc<Host>>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<TenantInfo>, Problem> {
-    caller.require(Scope::Admin)?;
-    let change: QuotaChange = body(raw)?;
-    let mut tenant = host
-        .store()
-        .get_tenant(&name)
+    let change: serde_json::Value = body(raw)?;
+    let change: QuotaChange = match change {
+        serde_json::Value::Object(ref members) if members.contains_key("quotas") => {
+            serde_json::from_value::<TenantChange>(change).map(|c| c.quotas)
+        }
+        flat => serde_json::from_value(flat),
+    }
+    .map_err(|e| Problem::invalid_args(e.to_string()))?;
+    change
+        .check()
+        .map_err(|e| Problem::invalid_args(e.to_string()))?;
+    let tenant = host
+        .tenants()
+        .change_quotas(&name, &change)
         .await?
         .ok_or_else(|| no_tenant(&name))?;
-    tenant.quotas = tenant
-        .quotas
-        .changed(&change)
-        .map_err(|e| Problem::invalid_args(e.to_string()))?;
-    if !host.store().set_quotas(&name, &tenant.quotas).await? {
-        return Err(no_tenant(&name));
-    }
-    host.remember_quotas(&name, tenant.quotas);
     Ok(Json(tenant_info(&host, tenant)))
 }
 
-/// `POST /v1/tenants` {name} (admin): 201, or 409 `already-exists`.
+/// `POST /v1/tenants` {name, quotas?} (admin): 201, or 409 `already-exists`.
 pub(crate) async fn create(
     State(host): State<Arc<Host>>,
-    Extension(caller): Extension<Caller>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<TenantInfo>), Problem> {
-    caller.require(Scope::Admin)?;
     let new: NewTenant = body(raw)?;
     access::check_tenant_name(&new.name).map_err(|e| Problem::invalid_args(e.to_string()))?;
+    if let Some(quotas) = &new.quotas {
+        quotas
+            .check()
+            .map_err(|e| Problem::invalid_args(e.to_string()))?;
+    }
     if !host.store().create_tenant(&new.name, now_ms()).await? {
         return Err(Problem::new(
             StatusCode::CONFLICT,
@@ -109,20 +114,16 @@ pub(crate) async fn create(
             format!("tenant {} exists", new.name),
         ));
     }
-    let tenant = host
-        .store()
-        .get_tenant(&new.name)
-        .await?
-        .ok_or_else(|| no_tenant(&new.name))?;
+    let tenant = match &new.quotas {
+        Some(quotas) => host.tenants().change_quotas(&new.name, quotas).await?,
+        None => host.store().get_tenant(&new.name).await?,
+    }
+    .ok_or_else(|| no_tenant(&new.name))?;
     Ok((StatusCode::CREATED, Json(tenant_info(&host, tenant))))
 }
 
 /// `GET /v1/tenants` (admin).
-pub(crate) async fn list(
-    State(host): State<Arc<Host>>,
-    Extension(caller): Extension<Caller>,
-) -> Result<Json<TenantList>, Problem> {
-    caller.require(Scope::Admin)?;
+pub(crate) async fn list(State(host): State<Arc<Host>>) -> Result<Json<TenantList>, Problem> {
     let tenants = host.store().list_tenants().await?;
     Ok(Json(TenantList {
         tenants: tenants.into_iter().map(|t| tenant_info(&host, t)).collect(),
@@ -163,10 +164,8 @@ pub(crate) async fn show(
 /// executions are cancelled. `default` always exists.
 pub(crate) async fn remove(
     State(host): State<Arc<Host>>,
-    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    caller.require(Scope::Admin)?;
     if name == DEFAULT_TENANT {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -268,7 +267,7 @@ pub(crate) async fn revoke_key(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let tenant = visible_tenant(&host, &caller, &tenant, Scope::Keys).await?;
-    if host.revoke_key(Some(&tenant.name), &id).await? {
+    if host.tenants().revoke_key(Some(&tenant.name), &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(format!(
@@ -298,10 +297,11 @@ pub(crate) struct AuditQuery {
 /// first, paged.
 pub(crate) async fn audit(
     State(host): State<Arc<Host>>,
+    State(strangers): State<Arc<super::audit::Strangers>>,
     Extension(caller): Extension<Caller>,
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditList>, Problem> {
-    caller.require(Scope::Read)?;
+    super::audit::flush_strangers(&host, &strangers).await;
     let Query(query) = query.map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -346,5 +346,6 @@ fn audit_info(entry: AuditEntry) -> AuditInfo {
         request_id: entry.request_id,
         status: entry.status,
         outcome: entry.outcome,
+        repeats: entry.repeats,
     }
 }

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 
 use super::Problem;
 use super::auth::Caller;
-use crate::access::Scope;
 use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo, StatusEvent, StepInfo};
 use crate::error_kind::ErrorKind;
 use crate::limits;
@@ -90,7 +89,6 @@ pub(crate) async fn start(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
-    caller.require(Scope::Call)?;
     let args = super::json_args(body, limits::MAX_ARGS_BYTES)?;
     let key = idempotency_key(&headers)?;
     let started = workflows
@@ -177,7 +175,6 @@ pub(crate) async fn show(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionInfo>, Problem> {
-    caller.require(Scope::Read)?;
     let execution = workflows
         .execution(&caller.tenant, &id)
         .await?
@@ -204,7 +201,6 @@ pub(crate) async fn list(
     Extension(caller): Extension<Caller>,
     query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ExecutionList>, Problem> {
-    caller.require(Scope::Read)?;
     let invalid =
         |detail: String| Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidQuery, detail);
     let axum::extract::Query(query) = query.map_err(|e| invalid(e.body_text()))?;
@@ -257,7 +253,6 @@ pub(crate) async fn cancel(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionInfo>, Problem> {
-    caller.require(Scope::Operate)?;
     match workflows.cancel(&caller.tenant, &id).await? {
         Cancelled::Now(execution) => Ok(Json(execution_with_steps(&workflows, &execution).await?)),
         Cancelled::AlreadyFinished(execution) => Err(Problem::new(
@@ -280,7 +275,6 @@ pub(crate) async fn signal(
     Path((id, name)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SignalInfo>), Problem> {
-    caller.require(Scope::Operate)?;
     let payload = super::json_body(body, limits::MAX_ARGS_BYTES)?;
     if name.is_empty() || name.len() > MAX_SIGNAL_NAME_LEN {
         return Err(Problem::invalid_args(format!(
@@ -404,7 +398,6 @@ pub(crate) async fn events(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>>, Problem> {
-    caller.require(Scope::Read)?;
     if workflows.execution(&caller.tenant, &id).await?.is_none() {
         return Err(no_execution(&id));
     }

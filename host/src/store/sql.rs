@@ -195,11 +195,13 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<AnyPool, StoreError>
                 // WAL lets readers run beside the writer; NORMAL syncs at checkpoints, which
                 // WAL keeps durable against process crashes. Checkpoints run beside the
                 // writer, not in its commits (see `Writes`). The busy timeout covers the
-                // moments a checkpoint or a second process holds the file.
+                // moments a checkpoint or a second process holds the file. The WAL file is
+                // cut back to 8 MiB whenever it starts afresh, so a burst of writes does
+                // not leave it large on disk (it grows to `WAL_MAX_PAGES` at most).
                 conn.execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-                     PRAGMA wal_autocheckpoint = 0;",
+                     PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 8388608;",
                 )
                 .await?;
                 Ok(())

@@ -8,7 +8,7 @@ use super::notices::{COMPONENTS_CHANNEL, KEYS_CHANNEL, notify};
 use super::sql::SqlStore;
 use super::{StoreError, db};
 use crate::access::Scope;
-use crate::quota::Quotas;
+use crate::quota::{QuotaChange, Quotas};
 
 /// A tenant.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +70,9 @@ pub struct AuditEntry {
     pub status: u16,
     /// `ok`, or the problem kind answered.
     pub outcome: String,
+    /// How many requests the entry stands for (1, but for refusals of callers without a
+    /// key, counted: see `http::audit`).
+    pub repeats: u64,
 }
 
 /// Which audit entries to list, newest first.
@@ -101,8 +104,15 @@ pub trait TenantStore: Send + Sync {
     /// The tenant `name`, if it exists.
     async fn get_tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
 
-    /// Set tenant `name`'s quotas; false when there is no such tenant.
-    async fn set_quotas(&self, name: &str, quotas: &Quotas) -> Result<bool, StoreError>;
+    /// Change tenant `name`'s quotas by `change` in one conditional write (read and
+    /// written in one transaction, so two admins changing different quotas at once both
+    /// count): the tenant after, or `None` when there is no such tenant. `change` must be
+    /// valid ([`QuotaChange::check`]); an invalid one is `Corrupt`.
+    async fn change_quotas(
+        &self,
+        name: &str,
+        change: &QuotaChange,
+    ) -> Result<Option<Tenant>, StoreError>;
 
     /// Delete tenant `name` at once: its unfinished executions are cancelled, its
     /// components and their versions and its keys deleted. Its executions' history and its
@@ -186,6 +196,8 @@ fn audit_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
         status: u16::try_from(status)
             .map_err(|_| StoreError::Corrupt(format!("audit status {status}")))?,
         outcome: row.try_get("outcome").map_err(read())?,
+        repeats: u64::try_from(row.try_get::<i64, _>("repeats").map_err(read())?)
+            .map_err(|_| StoreError::Corrupt("audit repeats".into()))?,
     })
 }
 
@@ -233,21 +245,45 @@ impl TenantStore for SqlStore {
             .transpose()
     }
 
-    async fn set_quotas(&self, name: &str, quotas: &Quotas) -> Result<bool, StoreError> {
+    async fn change_quotas(
+        &self,
+        name: &str,
+        change: &QuotaChange,
+    ) -> Result<Option<Tenant>, StoreError> {
         let name = name.to_string();
-        let quotas = serde_json::to_string(quotas)
-            .map_err(|e| StoreError::Corrupt(format!("quotas: {e}")))?;
+        let change = *change;
+        // PostgreSQL: the row is locked until the write commits. SQLite: the one writer
+        // runs the transaction alone.
+        let select = if self.sqlite {
+            "SELECT name, created_at, quotas FROM tenants WHERE name = $1"
+        } else {
+            "SELECT name, created_at, quotas FROM tenants WHERE name = $1 FOR UPDATE"
+        };
         self.writes
-            .run(move |conn| {
+            .run_atomic(move |conn| {
                 Box::pin(async move {
-                    let updated = sqlx::query("UPDATE tenants SET quotas = $1 WHERE name = $2")
-                        .bind(&quotas)
+                    let Some(row) = sqlx::query(select)
+                        .bind(&name)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(db("reading a tenant's quotas"))?
+                    else {
+                        return Ok(None);
+                    };
+                    let mut tenant = tenant_from_row(&row)?;
+                    tenant.quotas = tenant
+                        .quotas
+                        .changed(&change)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    let text = serde_json::to_string(&tenant.quotas)
+                        .map_err(|e| StoreError::Corrupt(format!("quotas: {e}")))?;
+                    sqlx::query("UPDATE tenants SET quotas = $1 WHERE name = $2")
+                        .bind(&text)
                         .bind(&name)
                         .execute(&mut *conn)
                         .await
-                        .map_err(db("setting quotas"))?
-                        .rows_affected();
-                    Ok(updated == 1)
+                        .map_err(db("setting quotas"))?;
+                    Ok(Some(tenant))
                 })
             })
             .await
@@ -402,8 +438,8 @@ impl TenantStore for SqlStore {
             .run(move |conn| {
                 Box::pin(async move {
                     sqlx::query(
-                        "INSERT INTO audit_log (at, tenant, key_id, action, target, request_id, status, outcome) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        "INSERT INTO audit_log (at, tenant, key_id, action, target, request_id, status, outcome, repeats) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(entry.at)
                     .bind(&entry.tenant)
@@ -413,6 +449,7 @@ impl TenantStore for SqlStore {
                     .bind(&entry.request_id)
                     .bind(i64::from(entry.status))
                     .bind(&entry.outcome)
+                    .bind(i64::try_from(entry.repeats).unwrap_or(i64::MAX))
                     .execute(&mut *conn)
                     .await
                     .map_err(db("appending to the audit log"))?;
@@ -425,7 +462,7 @@ impl TenantStore for SqlStore {
     async fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
         // Every filter is bound; an absent one is NULL and matches everything.
         let rows = sqlx::query(
-            "SELECT seq, at, tenant, key_id, action, target, request_id, status, outcome \
+            "SELECT seq, at, tenant, key_id, action, target, request_id, status, outcome, repeats \
              FROM audit_log \
              WHERE ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR action = $2) \
                AND ($3 IS NULL OR at >= $3) AND ($4 IS NULL OR at < $4) \

@@ -259,7 +259,7 @@ impl WorkflowEngine {
         }
         json::args_from_json(&found.procedure().params, args)?;
         // Counted by the store in the statement that records the execution.
-        let quotas = self.host.quotas(tenant);
+        let quotas = self.host.tenants().quotas(tenant);
         // A draining node leaves new executions to the others.
         let slot = match self.draining.load(Ordering::SeqCst) {
             true => None,
@@ -768,7 +768,7 @@ impl WorkflowEngine {
                 &context,
                 Some(Box::new(replay)),
                 // The run's own fuel is the tenant's too (its steps draw theirs as calls).
-                Some(self.host.workflow_account(&execution.tenant)),
+                Some(self.host.tenants().workflow_account(&execution.tenant)),
             )
             .await;
         let end = match outcome {

@@ -324,6 +324,22 @@ async fn bad_uploads_are_refused_with_a_reason() {
         "{body}"
     );
 
+    // The same with no Content-Length (chunked, as `curl -T -` sends): 200 MiB streamed
+    // get the same 413, not a connection cut off mid-send.
+    let chunks =
+        futures::stream::iter((0..200).map(|_| Ok::<_, std::io::Error>(vec![0u8; 1 << 20])));
+    let response = host
+        .client
+        .post(format!("{}/v1/components?name=huge", host.url))
+        .header("content-type", "application/wasm")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("the 413 is answered, the connection not cut off");
+    assert_eq!(response.status().as_u16(), 413);
+    let body: serde_json::Value = response.json().await.expect("a problem");
+    assert_eq!(body["kind"], "too-large", "{body}");
+
     let (status, body) = host.get("/v1/components").await;
     assert_eq!(
         (status, body["components"].as_array().map(Vec::len)),

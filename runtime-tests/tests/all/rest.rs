@@ -288,17 +288,44 @@ async fn rate_limits_answer_429_with_retry_after() {
 async fn private_procedures_and_limit_overrides_are_enforced() {
     let host = TestHost::start();
     deploy_catalog(&host).await;
-    // Without a key a private procedure is refused; a key with scope `call` may call it.
-    let response = host
-        .anonymous
-        .post(format!("{}/rpc/items.internal", host.url))
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("calling");
-    assert_eq!(response.status().as_u16(), 403);
-    let problem: serde_json::Value = response.json().await.expect("a problem");
-    assert_eq!(problem["kind"], "private-procedure");
+    // Without a key a private procedure answers exactly as a missing one (404, the same
+    // body but for the name): a tenant's private API cannot be probed. A key with scope
+    // `call` may call it.
+    let anonymous = |path: &'static str, body: &'static str| {
+        let request = host
+            .anonymous
+            .post(format!("{}{path}", host.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send();
+        async move {
+            let response = request.await.expect("calling");
+            let status = response.status().as_u16();
+            let mut problem: serde_json::Value = response.json().await.expect("a problem");
+            problem["request_id"] = json!(null);
+            (status, problem)
+        }
+    };
+    for body in ["{}", "{\"id\": \"not a number\"}", "[1]"] {
+        let (status, private) = anonymous("/rpc/items.internal", body).await;
+        let (missing_status, missing) = anonymous("/rpc/items.internax", body).await;
+        assert_eq!(
+            status, missing_status,
+            "{body}: {private} against {missing}"
+        );
+        assert_eq!(
+            private.to_string().replace("items.internal", "NAME"),
+            missing.to_string().replace("items.internax", "NAME"),
+            "{body}"
+        );
+    }
+    let (status, private) = anonymous("/rpc/items.internal", "{}").await;
+    assert_eq!((status, private["kind"].as_str()), (404, Some("not-found")));
+    let suggested = private["detail"].as_str().unwrap_or_default();
+    assert!(
+        suggested.ends_with("did you mean items.note?"),
+        "only a public name is suggested: {private}"
+    );
     let (status, body) = host.rpc("items.internal", json!({})).await;
     assert_eq!(status, 200, "{body}");
     let (_, document) = host.get("/openapi.json").await;

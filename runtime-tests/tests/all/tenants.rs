@@ -164,7 +164,8 @@ async fn two_tenants_deploy_the_same_names_and_each_sees_only_its_own() {
     .await;
     assert_eq!(
         (status, body["kind"].as_str()),
-        (403, Some("private-procedure"))
+        (404, Some("not-found")),
+        "a private procedure is missing to those who may not call it: {body}"
     );
     // Tenant default has no hello; another tenant's is not reachable at the root.
     let (status, _, _) = send(
@@ -187,7 +188,8 @@ async fn two_tenants_deploy_the_same_names_and_each_sees_only_its_own() {
     .await;
     assert_eq!(
         (status, body["kind"].as_str()),
-        (403, Some("private-procedure"))
+        (404, Some("not-found")),
+        "{body}"
     );
 
     // Each tenant's documents and catalogue show its own procedures only.
@@ -666,6 +668,105 @@ async fn with_keys_off_everything_is_tenant_default() {
     // Tenants are an admin's, and there is no admin without keys.
     let (status, _, _) = send(&host, &host.anonymous, Method::GET, "/v1/tenants", None).await;
     assert_eq!(status, 403);
+}
+
+/// With keys off, a request *with* a valid key acts as that key: the admin key of
+/// DATA/admin.key (made by an earlier start with keys) reaches `/metrics` and the tenants,
+/// which a request without a key may not.
+#[tokio::test]
+async fn with_keys_off_a_valid_key_still_acts_as_its_key() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (admin_key, revoked, reader) = {
+        let with_keys = TestHost::start_on(dir.path(), &[]);
+        let (revoked, id) = tenant_with_key(&with_keys, "acme", &["read"]).await;
+        let (status, _, _) = send(
+            &with_keys,
+            &with_keys.client,
+            Method::DELETE,
+            &format!("/v1/tenants/acme/keys/{id}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 204);
+        let (reader, _) = key_in(&with_keys, "acme", &["read"], None).await;
+        let admin_key = with_keys.admin_key.clone().expect("an admin key");
+        (admin_key, revoked, reader)
+    };
+    let host = TestHost::start_on(dir.path(), &["--insecure-no-auth"]);
+    let admin = client(Some(&admin_key));
+    for path in ["/metrics", "/v1/tenants", "/v1/nodes"] {
+        let response = admin
+            .get(format!("{}{path}", host.url))
+            .send()
+            .await
+            .expect("asking");
+        assert_eq!(response.status().as_u16(), 200, "{path} with the admin key");
+        let (status, _, _) = send(&host, &host.anonymous, Method::GET, path, None).await;
+        assert_eq!(status, 403, "{path} without a key");
+    }
+    // A tenant's key acts in its tenant, with its scopes only.
+    let reader = client(Some(&reader));
+    let (status, body, _) = send(&host, &reader, Method::GET, "/v1/components", None).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, _) = send(&host, &reader, Method::DELETE, "/v1/components/x", None).await;
+    assert_eq!(status, 403, "acme's reader may not delete");
+    // A key that no longer works changes nothing: the request acts as default.
+    let revoked = client(Some(&revoked));
+    let (status, _, _) = send(&host, &revoked, Method::DELETE, "/v1/components/x", None).await;
+    assert_eq!(
+        status, 404,
+        "acts as default, which may delete (there is no x)"
+    );
+}
+
+/// Admins changing different quotas at once lose none of the changes (each PATCH is one
+/// conditional write); PATCH takes `{"quotas": {...}}`, the shape of POST, and the quotas
+/// flat as before; POST may set quotas at creation.
+#[tokio::test]
+async fn concurrent_quota_changes_all_stand_in_either_shape() {
+    let host = TestHost::start();
+    let (status, created, _) = send(
+        &host,
+        &host.client,
+        Method::POST,
+        "/v1/tenants",
+        Some(json!({ "name": "q", "quotas": { "components": 7 } })),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["quotas"]["components"], 7);
+    let quotas = [
+        "components",
+        "component_bytes",
+        "concurrent_instances",
+        "requests_per_second",
+        "running_executions",
+        "journal_bytes",
+        "kv_bytes",
+        "max_fuel",
+        "max_timeout_ms",
+    ];
+    let changes = quotas.iter().enumerate().map(|(i, quota)| {
+        let value = json!(11 + i as u64);
+        let change = if i % 2 == 0 {
+            json!({ "quotas": { *quota: value } })
+        } else {
+            json!({ *quota: value })
+        };
+        set_quotas(&host, "q", change)
+    });
+    for (status, body) in futures::future::join_all(changes).await {
+        assert_eq!(status, 200, "{body}");
+    }
+    let (_, tenant, _) = send(&host, &host.client, Method::GET, "/v1/tenants/q", None).await;
+    for (i, quota) in quotas.iter().enumerate() {
+        assert_eq!(tenant["quotas"][quota], 11 + i as u64, "{quota}: {tenant}");
+    }
+    // The wrapped shape is checked like the flat one.
+    let (status, body) = set_quotas(&host, "q", json!({ "quotas": { "nope": 1 } })).await;
+    assert_eq!((status, body["kind"].as_str()), (400, Some("invalid-args")));
+    let (status, body) = set_quotas(&host, "q", json!({ "quotas": { "components": 0 } })).await;
+    assert_eq!((status, body["kind"].as_str()), (400, Some("invalid-args")));
 }
 
 async fn set_quotas(host: &TestHost, tenant: &str, change: Value) -> (u16, Value) {
@@ -1215,5 +1316,100 @@ async fn the_cli_manages_tenants_and_keys() {
         String::from_utf8_lossy(&gone.stderr).contains("404"),
         "{}",
         String::from_utf8_lossy(&gone.stderr)
+    );
+}
+
+/// The bytes of the host's database in `data`: the SQLite file, its WAL and shared memory.
+fn database_bytes(data: &std::path::Path) -> u64 {
+    ["tsdev.db", "tsdev.db-wal", "tsdev.db-shm"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(data.join(name)).ok())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+/// Anyone who reaches the port can be refused, but cannot grow the database by it: 50,000
+/// requests with a malformed key (no account needed) are counted in the audit log, a few
+/// entries a minute, not one row each (before: 5,000 such requests added 5,000 rows and
+/// 58 MB of database and WAL).
+#[tokio::test]
+async fn a_flood_of_refused_requests_is_counted_not_kept_row_by_row() {
+    use futures::StreamExt;
+    let host = TestHost::start();
+    let before = database_bytes(&host.data);
+    let stranger = client(Some("tsdev_not-a-key"));
+    const FLOOD: usize = 50_000;
+    let paths = [
+        "/v1/components",
+        "/v1/executions",
+        "/v1/tenants/default/keys",
+    ];
+    let statuses: Vec<u16> = futures::stream::iter(0..FLOOD)
+        .map(|i| {
+            let request = stranger
+                .get(format!("{}{}?n={i}", host.url, paths[i % paths.len()]))
+                .send();
+            async move { request.await.map_or(0, |r| r.status().as_u16()) }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 401), "every one refused");
+    let grown = database_bytes(&host.data).saturating_sub(before);
+    assert!(
+        grown < 4 << 20,
+        "the flood grew the database by {grown} bytes"
+    );
+    // Every refusal is accounted for: the entries of each action add up to what was sent.
+    let (status, audit, _) = send(
+        &host,
+        &host.client,
+        Method::GET,
+        "/v1/audit?limit=500",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{audit}");
+    let entries = audit["entries"].as_array().expect("entries");
+    let refused: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["outcome"] == "unauthenticated")
+        .collect();
+    assert!(
+        refused.len() <= 2 * 3 * 3,
+        "a few entries a minute and endpoint: {}",
+        refused.len()
+    );
+    let counted: u64 = refused.iter().filter_map(|e| e["repeats"].as_u64()).sum();
+    assert_eq!(counted, FLOOD as u64, "{refused:?}");
+    for entry in &refused {
+        assert!(entry["key_id"].is_null());
+    }
+    let keys = refused
+        .iter()
+        .filter(|e| e["action"] == "key.list")
+        .filter_map(|e| e["repeats"].as_u64())
+        .sum::<u64>();
+    assert_eq!(keys, (FLOOD / 3) as u64, "counted per action");
+}
+
+/// A key sent in the query string (clients should not: it belongs in Authorization) is not
+/// kept in the audit log's target.
+#[tokio::test]
+async fn a_key_in_the_query_string_is_not_kept_in_the_audit_log() {
+    let host = TestHost::start();
+    let (key, _) = tenant_with_key(&host, "acme", &["read"]).await;
+    let response = client(None)
+        .delete(format!("{}/v1/components/x?key={key}&why=test", host.url))
+        .send()
+        .await
+        .expect("asking");
+    assert_eq!(response.status().as_u16(), 401);
+    let (_, audit, _) = send(&host, &host.client, Method::GET, "/v1/audit", None).await;
+    let text = audit.to_string();
+    assert!(!text.contains(&key), "{text}");
+    assert!(
+        text.contains("/v1/components/x?key=REDACTED&why=test"),
+        "{text}"
     );
 }
