@@ -4,6 +4,9 @@
 //! capability it was not granted is refused at upload (`registry`), and a call reaches only
 //! what its component's grants name.
 //!
+//! - [`catalogue`]: every interface the host provides, declared once with its versions,
+//!   linker, grant and state; the linker hooks, the packages accepted at upload, the grant
+//!   check and the docs table are made from it.
 //! - [`keyvalue`]: `wasi:keyvalue@0.2.0-draft2` over the host's own store.
 //! - [`outbound_http`]: `wasi:http/outgoing-handler`, to granted origins only.
 //! - [`invoke`]: `tsdev:host/invoke`, calls of the tenant's other procedures.
@@ -12,6 +15,7 @@
 //! A procedure call carries its [`Capabilities`] as the call's extension; a workflow's own
 //! code has none (it would not replay): it reaches capabilities through its steps.
 
+pub(crate) mod catalogue;
 pub(crate) mod config;
 pub(crate) mod invoke;
 pub(crate) mod keyvalue;
@@ -25,12 +29,10 @@ use crate::runtime::{CallContext, CallExtension, ImportsHook, StoreState};
 use crate::secrets::SecretsKey;
 use crate::store::Store;
 
-/// The imports every component is linked with for capabilities.
-pub(crate) const IMPORTS: &[ImportsHook] = &[
-    keyvalue::add_to_linker,
-    invoke::add_to_linker,
-    config::add_to_linker,
-];
+/// The imports every component is linked with for capabilities (the catalogue's hooks).
+pub(crate) fn imports() -> Vec<ImportsHook> {
+    catalogue::imports()
+}
 
 /// Where a call's capabilities reach: its tenant's data, for its component's grants.
 pub(crate) struct CallScope {

@@ -145,7 +145,7 @@ impl BuildCommand {
         let progress = super::spinner(format!("checking {name} as the host would"));
         let deployment = tokio::task::spawn_blocking(move || -> anyhow::Result<Deployment> {
             let runtime = Runtime::for_checking(
-                &[crate::workflow::IMPORTS, crate::capabilities::IMPORTS].concat(),
+                &[crate::workflow::IMPORTS, &crate::capabilities::imports()].concat(),
             )?;
             Ok(Deployment::prepare(
                 &runtime,

@@ -60,7 +60,7 @@ impl Host {
         })?;
         let store = store::open(config.database_url.as_deref(), &config.data_dir).await?;
         // Capabilities are the host's own: every component is linked with them.
-        let imports = [imports, crate::capabilities::IMPORTS].concat();
+        let imports = [imports, &crate::capabilities::imports()].concat();
         let runtime = Runtime::new(Some(config.data_dir.join("compiled")), &imports)?;
         let secrets =
             crate::secrets::SecretsKey::load(config.secrets_key_file.as_deref(), &config.data_dir)?;

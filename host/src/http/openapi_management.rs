@@ -15,6 +15,7 @@ use crate::api::{
     ProblemBody, RollbackRequest, RunningInfo, ScheduleInfo, ScheduleList, ScheduleRequest,
     SignalInfo, StartedInfo, StatsList, TenantChange, TenantInfo, TenantList, VersionList,
 };
+use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
 
 /// A problem answer (schema `ProblemBody`) described for one status.
@@ -544,7 +545,15 @@ pub(super) fn tenants_update(g: &mut SchemaGenerator) -> Value {
         ]),
     );
     update["parameters"] = json!([tenant_param()]);
-    update["requestBody"] = request::<TenantChange>(g);
+    // The quotas alone, flat, are what older clients send: read the same.
+    let wrapped = serde_json::to_value(g.subschema_for::<TenantChange>()).unwrap_or(Value::Null);
+    let flat = serde_json::to_value(g.subschema_for::<QuotaChange>()).unwrap_or(Value::Null);
+    update["requestBody"] = json!({
+        "required": true,
+        "content": { "application/json": { "schema": {
+            "oneOf": [wrapped, { "description": "The quotas alone (as older clients send them).", "allOf": [flat] }],
+        } } },
+    });
     update
 }
 

@@ -23,6 +23,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{ComponentExportIndex, InstancePre, Type};
 
+use crate::capabilities::catalogue;
 use crate::grants::Grants;
 use crate::limits::CallLimits;
 use crate::manifest::{ComponentSection, Manifest, ManifestError, check_http_prefix};
@@ -141,14 +142,6 @@ pub struct Deployment {
     pub schedules: Vec<crate::schedule::Spec>,
 }
 
-/// The imports (by the start of their names) that reach a capability.
-const CAPABILITY_IMPORTS: &[&str] = &[
-    "wasi:keyvalue/",
-    "wasi:config/",
-    "wasi:http/",
-    "tsdev:host/invoke",
-];
-
 /// A component exporting `wasi:http/incoming-handler`, served under a path prefix: each
 /// request runs its `handle` in a fresh instance.
 pub struct HttpHandler {
@@ -207,68 +200,17 @@ pub(crate) fn check_component_bytes(wasm: &[u8]) -> Result<(), DeployError> {
     Ok(())
 }
 
-/// The packages whose interfaces this host provides to components (WASI 0.2 through
-/// wasmtime-wasi, and tsdev's own). Keep in step with `runtime::host_imports::linker` and
-/// its hooks; the linker still checks each import exactly once a component is compiled.
-pub(crate) const PROVIDED_PACKAGES: &[&str] = &[
-    "wasi:cli",
-    "wasi:clocks",
-    "wasi:config",
-    "wasi:filesystem",
-    "wasi:http",
-    "wasi:io",
-    "wasi:keyvalue",
-    "wasi:logging",
-    "wasi:random",
-    "wasi:sockets",
-    "tsdev:host",
-    "tsdev:workflow",
-];
-
-/// An interface a component imports only with a grant in its manifest.
-struct GrantedInterface {
-    /// The start of the interface's names (any version).
-    prefix: &'static str,
-    /// The grant that allows it, as written in tsdev.toml.
-    grant: &'static str,
-    granted: fn(&Grants) -> bool,
-}
-
-/// Capabilities behind a grant (docs/capabilities.md). `wasi:http/outgoing-handler` is
-/// not among them: JavaScript components (jco) import it whatever they do, so it is
-/// accepted at upload and each request is checked against `outbound-http` when it is sent.
-const GRANTED_INTERFACES: &[GrantedInterface] = &[
-    GrantedInterface {
-        prefix: "wasi:keyvalue/",
-        grant: "[grants] key-value = [\"BUCKET\", ...]",
-        granted: |grants| !grants.key_value.is_empty(),
-    },
-    GrantedInterface {
-        prefix: "wasi:config/",
-        grant: "[grants] config = [\"KEY\", ...]",
-        granted: |grants| !grants.config.is_empty(),
-    },
-    GrantedInterface {
-        prefix: "tsdev:host/invoke",
-        grant: "[grants] invoke = [\"interface.function\", ...]",
-        granted: |grants| !grants.invoke.is_empty(),
-    },
-];
-
 /// Refuse a component that imports a capability its manifest does not grant, naming the
-/// interface and the grant that would allow it.
+/// interface and the grant that would allow it (the grants: `capabilities::catalogue`).
 fn check_grants<'a>(
     imports: impl IntoIterator<Item = &'a str>,
     grants: &Grants,
 ) -> Result<(), DeployError> {
     for import in imports {
-        let refused = GRANTED_INTERFACES
-            .iter()
-            .find(|i| import.starts_with(i.prefix) && !(i.granted)(grants));
-        if let Some(interface) = refused {
+        if let Some(grant) = catalogue::grant_needed(import, grants) {
             return Err(DeployError::NotGranted {
                 interface: import.to_string(),
-                grant: interface.grant.to_string(),
+                grant: format!("[grants] {grant}"),
             });
         }
     }
@@ -292,10 +234,10 @@ pub(crate) fn check_imports(wasm: &[u8]) -> Result<(), DeployError> {
                     let import = import.map_err(|e| DeployError::Invalid(e.to_string()))?;
                     let name = import.name.name;
                     let package = name.split('/').next().unwrap_or(name);
-                    if name.contains('/') && !PROVIDED_PACKAGES.contains(&package) {
+                    if name.contains('/') && !catalogue::provides(package) {
                         return Err(DeployError::UnsupportedImport(format!(
                             "{name}: this host provides no {package} (it provides {})",
-                            PROVIDED_PACKAGES.join(", ")
+                            catalogue::provided_packages().join(", ")
                         )));
                     }
                 }
@@ -440,9 +382,7 @@ impl Deployment {
             about: manifest.component,
             grants: Arc::new(manifest.grants),
             http,
-            uses_capabilities: imports
-                .iter()
-                .any(|i| CAPABILITY_IMPORTS.iter().any(|c| i.starts_with(c))),
+            uses_capabilities: imports.iter().any(|i| catalogue::is_scoped(i)),
             schedules,
         })
     }

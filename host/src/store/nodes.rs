@@ -279,10 +279,11 @@ impl NodeStore for SqlStore {
         &self,
     ) -> Result<Vec<(super::ExecutionStatus, u64)>, StoreError> {
         // Spelled as the statuses, so that the index led by status counts only those rows.
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) AS n FROM executions \
-             WHERE status IN ('pending', 'running', 'sleeping', 'waiting') GROUP BY status",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT status, COUNT(*) AS n FROM executions WHERE status IN ",
+            super::workflow::unfinished_sql!(),
+            " GROUP BY status"
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(db("counting executions by status"))?;

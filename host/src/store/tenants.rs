@@ -304,11 +304,12 @@ impl TenantStore for SqlStore {
                     if deleted == 0 {
                         return Ok(false);
                     }
-                    sqlx::query(
+                    sqlx::query(concat!(
                         "UPDATE executions SET status = 'cancelled', lease_owner = NULL, \
-                         lease_expires_at = NULL, wake_at = NULL, updated_at = $1 \
-                         WHERE tenant = $2 AND status IN ('pending', 'running', 'sleeping', 'waiting')",
-                    )
+                             lease_expires_at = NULL, wake_at = NULL, updated_at = $1 \
+                             WHERE tenant = $2 AND status IN ",
+                        super::workflow::unfinished_sql!()
+                    ))
                     .bind(now)
                     .bind(&name)
                     .execute(&mut *conn)

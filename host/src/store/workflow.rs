@@ -231,3 +231,30 @@ pub struct ExecutionFilter {
     /// Page after this (created_at, id) — the last of the previous page.
     pub before: Option<(i64, String)>,
 }
+/// The statuses of unfinished executions in SQL, for queries that `concat!` it (a macro
+/// because `concat!` takes literals only). [`UNFINISHED`] is the same text; a test checks it
+/// against [`ExecutionStatus::is_finished`].
+macro_rules! unfinished_sql {
+    () => {
+        "('pending', 'running', 'sleeping', 'waiting')"
+    };
+}
+pub(crate) use unfinished_sql;
+
+/// The statuses of unfinished executions in SQL: `('pending', 'running', …)`.
+pub(crate) const UNFINISHED: &str = unfinished_sql!();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_of_unfinished_statuses_names_every_unfinished_status() {
+        let unfinished: Vec<String> = ExecutionStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_finished())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(UNFINISHED, format!("({})", unfinished.join(", ")));
+    }
+}
