@@ -97,6 +97,17 @@ pub struct NewKeySecret {
     pub hash: String,
 }
 
+/// Whether `name` is a plain name, as tenants, components and schedules are named (they
+/// stand in URLs and logs): 1 to `max_len` of `a-z`, `0-9` and `-`, starting with a letter.
+pub fn is_plain_name(name: &str, max_len: usize) -> bool {
+    !name.is_empty()
+        && name.len() <= max_len
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 /// Make a new random key.
 pub fn generate_key() -> Result<NewKeySecret, getrandom::Error> {
     let mut random = [0u8; KEY_RANDOM_CHARS];
@@ -168,13 +179,7 @@ pub struct InvalidTenantName(pub String);
 
 /// Check a tenant name: it appears in paths (`/t/{tenant}/…`) and in logs.
 pub fn check_tenant_name(name: &str) -> Result<(), InvalidTenantName> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_TENANT_NAME
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid {
+    if is_plain_name(name, MAX_TENANT_NAME) {
         Ok(())
     } else {
         // Shown with {:?}, which escapes control characters; cut to a readable length.

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 /// Most schedules a tenant may have (from the API and from manifests together; manifests
 /// are not held to it, the API is).
 pub const MAX_SCHEDULES_PER_TENANT: u64 = 100;
+/// Longest schedule name given over the API.
+pub const MAX_SCHEDULE_NAME_LEN: usize = 64;
 
 /// Longest cron expression accepted.
 pub const MAX_CRON_LEN: usize = 256;
@@ -124,7 +126,9 @@ pub enum ScheduleError {
     #[error("unknown time zone {0:?}: use an IANA name such as UTC or Europe/Berlin")]
     TimeZone(String),
     /// A schedule name the host does not accept.
-    #[error("invalid schedule name {0:?}: use 1 to 64 of a-z, 0-9 and -, starting with a letter")]
+    #[error(
+        "invalid schedule name {0:?}: use 1 to {MAX_SCHEDULE_NAME_LEN} of a-z, 0-9 and -, starting with a letter"
+    )]
     Name(String),
 }
 
@@ -201,11 +205,7 @@ impl Ticks {
 /// Check a schedule name given over the API: like a component name. (A manifest's
 /// schedules are named `{component}.{name}`, which no API name can be.)
 pub fn check_name(name: &str) -> Result<(), ScheduleError> {
-    let mut chars = name.chars();
-    let ok = name.len() <= 64
-        && chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
+    if crate::access::is_plain_name(name, MAX_SCHEDULE_NAME_LEN) {
         Ok(())
     } else {
         Err(ScheduleError::Name(name.to_string()))

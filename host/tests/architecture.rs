@@ -249,3 +249,47 @@ fn the_reader_finds_references() {
     edges.insert("b".to_string(), BTreeSet::from(["a".to_string()]));
     assert_eq!(cycles(&edges).len(), 2);
 }
+
+/// HTTP handlers reach state through the host's services (`Host`, `Tenancy`, the workflow
+/// engine), never the store itself: the services keep their caches and invariants (quotas
+/// remembered, keys forgotten at a revocation, one conditional write per quota change).
+#[test]
+fn no_http_handler_reaches_the_store() {
+    let mut files = Vec::new();
+    source_files(&src().join("http"), &mut files);
+    assert!(!files.is_empty());
+    for file in files {
+        let code = code_of(&std::fs::read_to_string(&file).expect("a source file"));
+        for reach in [".store()", "shared_store()", "crate::store::open"] {
+            assert!(
+                !code.contains(reach),
+                "{} reaches the store ({reach}): go through a service",
+                file.display()
+            );
+        }
+    }
+}
+
+/// One HTTP client and one TLS stack in the build: a second version of either doubles its
+/// compile time and its audit (reqwest 0.12 for the CLI beside 0.13 for the OTLP exporter
+/// was once built; aws-lc beside ring is another).
+#[test]
+fn one_version_of_the_http_and_tls_stacks_is_built() {
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock"))
+        .expect("Cargo.lock");
+    for crate_name in ["reqwest", "hyper", "rustls", "tokio-rustls"] {
+        let versions = lock
+            .matches(&format!("[[package]]\nname = \"{crate_name}\"\n"))
+            .count();
+        assert_eq!(
+            versions, 1,
+            "{crate_name}: {versions} versions in Cargo.lock"
+        );
+    }
+    for crate_name in ["aws-lc-rs", "aws-lc-sys", "native-tls", "openssl-sys"] {
+        assert!(
+            !lock.contains(&format!("name = \"{crate_name}\"\n")),
+            "{crate_name} is in Cargo.lock"
+        );
+    }
+}

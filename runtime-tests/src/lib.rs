@@ -66,63 +66,40 @@ pub fn with_manifest(wasm: &[u8], toml: &str) -> Vec<u8> {
 }
 
 /// `wasm` (a component or module) without its top-level custom sections called `name`:
-/// for instance a component as built, without the manifest `tsdev build` embedded.
+/// for instance a component as built, without the manifest `tsdev build` embedded. Read
+/// with wasmparser, as the host reads sections.
 pub fn without_custom_section(wasm: &[u8], name: &str) -> Vec<u8> {
-    fn leb128(bytes: &[u8], at: &mut usize) -> usize {
-        let (mut value, mut shift) = (0usize, 0);
-        loop {
-            let byte = bytes[*at];
-            *at += 1;
-            value |= usize::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return value;
-            }
-            shift += 7;
+    const HEADER: usize = 8;
+    let mut out = wasm[..HEADER].to_vec();
+    let mut reader = wasmparser::BinaryReader::new(&wasm[HEADER..], HEADER);
+    while !reader.eof() {
+        let start = reader.original_position();
+        let id = reader.read_u8().expect("a section id");
+        let size = reader.read_var_u32().expect("a section size") as usize;
+        let body_start = reader.original_position();
+        let body = reader.read_bytes(size).expect("a section body");
+        let named = id == 0
+            && wasmparser::BinaryReader::new(body, body_start)
+                .read_string()
+                .is_ok_and(|found| found == name);
+        if !named {
+            out.extend_from_slice(&wasm[start..body_start + size]);
         }
-    }
-    let mut out = wasm[..8].to_vec();
-    let mut at = 8;
-    while at < wasm.len() {
-        let start = at;
-        let id = wasm[at];
-        at += 1;
-        let size = leb128(wasm, &mut at);
-        let body = at;
-        at += size;
-        if id == 0 {
-            let mut name_at = body;
-            let length = leb128(wasm, &mut name_at);
-            if &wasm[name_at..name_at + length] == name.as_bytes() {
-                continue;
-            }
-        }
-        out.extend_from_slice(&wasm[start..at]);
     }
     out
 }
 
-/// `wasm` with a custom section `name` holding `payload` appended: the same component
-/// under another version (content hash).
+/// `wasm` with a custom section `name` holding `payload` appended (written with
+/// wasm-encoder, as the host writes sections): the same component under another version
+/// (content hash).
 pub fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    fn leb128(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let mut section = Vec::new();
-    leb128(name.len(), &mut section);
-    section.extend_from_slice(name.as_bytes());
-    section.extend_from_slice(payload);
+    use wasm_encoder::ComponentSection;
     let mut out = wasm.to_vec();
-    out.push(0);
-    leb128(section.len(), &mut out);
-    out.extend_from_slice(&section);
+    wasm_encoder::CustomSection {
+        name: name.into(),
+        data: payload.into(),
+    }
+    .append_to_component(&mut out);
     out
 }
 

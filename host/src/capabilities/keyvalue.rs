@@ -155,6 +155,20 @@ impl Scope {
         }
     }
 
+    /// Keys of the bucket that start with `prefix`, in order, after `after`: a page of at
+    /// most `limit`.
+    pub(crate) async fn list(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<crate::store::KvKeys, KvError> {
+        Ok(self
+            .store
+            .kv_list(&self.tenant, &self.bucket, prefix, after, limit)
+            .await?)
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, KvError> {
         check_key(key)?;
         Ok(self

@@ -274,23 +274,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 /// only if ring lacked the default protocol versions (then no TLS request is sent).
 fn tls_connector() -> Option<tokio_rustls::TlsConnector> {
     static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        match rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-        {
-            Ok(builder) => Some(Arc::new(
-                builder.with_root_certificates(roots).with_no_client_auth(),
-            )),
-            Err(e) => {
-                tracing::error!("outbound TLS is unavailable: {e}");
-                None
-            }
-        }
-    });
+    let config = CONFIG.get_or_init(|| crate::tls::client_config().map(Arc::new));
     config.clone().map(tokio_rustls::TlsConnector::from)
 }
 

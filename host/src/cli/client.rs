@@ -40,10 +40,12 @@ impl HostArgs {
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .context("building an HTTP client")
+        let mut builder = reqwest::Client::builder().default_headers(headers);
+        // https hosts: the Web PKI roots with ring, as the host's own outbound requests.
+        if let Some(tls) = crate::tls::client_config() {
+            builder = builder.tls_backend_preconfigured(tls);
+        }
+        builder.build().context("building an HTTP client")
     }
 
     fn key(&self) -> Option<String> {

@@ -15,12 +15,14 @@
 //! - [`call`]: a procedure called in a fresh instance, under the tenant's quotas; the
 //!   [`Invoker`] of the calls guests make.
 //! - [`component_config`]: a component's config values and secrets.
+//! - [`schedules`]: a tenant's cron schedules as the API changes them.
 //! - [`serve_http`]: a request handed to a wasi:http component.
 
 mod call;
 mod component_config;
 mod deploy;
 mod open;
+mod schedules;
 mod serve_http;
 mod sync;
 mod tenancy;
@@ -97,6 +99,34 @@ impl Host {
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+
+    /// How many unfinished executions there are in each unfinished status, across tenants
+    /// (for `/metrics`).
+    pub(crate) async fn unfinished_executions(
+        &self,
+    ) -> Result<Vec<(crate::store::ExecutionStatus, u64)>, crate::store::StoreError> {
+        self.store.count_unfinished_by_status().await
+    }
+
+    /// The store's connections: open, and idle among them (for `/metrics`).
+    pub(crate) fn store_connections(&self) -> (u32, usize) {
+        self.store.pool_state()
+    }
+
+    /// `tenant`'s key-value bucket `name`, as its components see it (under its `kv_bytes`
+    /// quota now).
+    pub(crate) fn bucket(
+        &self,
+        tenant: &str,
+        name: String,
+    ) -> crate::capabilities::keyvalue::Scope {
+        crate::capabilities::keyvalue::Scope {
+            store: self.store.clone(),
+            kv_bytes: self.tenancy.quotas(tenant).kv_bytes,
+            tenant: tenant.to_string(),
+            bucket: name,
+        }
     }
 
     /// Tenants' quotas, usage and keys.

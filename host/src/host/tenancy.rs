@@ -9,7 +9,7 @@ use crate::clock::now_ms;
 use crate::keys::KeyCache;
 use crate::quota::{QuotaChange, Quotas, TenantUsage, Usage};
 use crate::runtime::Account;
-use crate::store::{Store, StoreError, StoredKey, Tenant};
+use crate::store::{AuditEntry, AuditFilter, Store, StoreError, StoredKey, Tenant};
 
 /// A quota that refused something.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,55 @@ impl Tenancy {
     /// Whether `tenant` may make one more request now (its requests per second).
     pub(crate) fn admit_request(&self, tenant: &str) -> bool {
         self.usage.request(tenant, &self.quotas(tenant))
+    }
+
+    /// Every tenant, by name.
+    pub(crate) async fn list(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.store.list_tenants().await
+    }
+
+    /// Tenant `name`, if there is one.
+    pub(crate) async fn get(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        self.store.get_tenant(name).await
+    }
+
+    /// Create tenant `name` with `quotas` changed from the defaults (checked: see
+    /// [`QuotaChange::check`]); `None` when it exists.
+    pub(crate) async fn create(
+        &self,
+        name: &str,
+        quotas: Option<&QuotaChange>,
+    ) -> Result<Option<Tenant>, StoreError> {
+        if !self.store.create_tenant(name, now_ms()).await? {
+            return Ok(None);
+        }
+        match quotas {
+            Some(change) => self.change_quotas(name, change).await,
+            None => self.store.get_tenant(name).await,
+        }
+    }
+
+    /// Keep a new API key.
+    pub(crate) async fn create_key(&self, key: &StoredKey) -> Result<(), StoreError> {
+        self.store.create_key(key).await
+    }
+
+    /// The keys of `tenant`, oldest first, revoked ones included.
+    pub(crate) async fn keys(&self, tenant: &str) -> Result<Vec<StoredKey>, StoreError> {
+        self.store.list_keys(Some(tenant)).await
+    }
+
+    /// Append `entry` to the audit log.
+    pub(crate) async fn audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.store.append_audit(entry).await
+    }
+
+    /// Audit entries, newest first.
+    pub(crate) async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.store.list_audit(filter).await
     }
 
     /// Change `tenant`'s quotas by `change` (checked: [`QuotaChange::check`]) in one

@@ -175,7 +175,7 @@ pub(crate) async fn flush_strangers(host: &Host, strangers: &Strangers) {
 }
 
 async fn append(host: &Host, entry: &AuditEntry) {
-    if let Err(e) = host.store().append_audit(entry).await {
+    if let Err(e) = host.tenants().audit(entry).await {
         tracing::error!(action = entry.action, "appending to the audit log: {e}");
     }
 }

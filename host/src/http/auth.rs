@@ -67,8 +67,7 @@ impl Caller {
                 "this needs an API key with scope {scope}: send Authorization: Bearer KEY"
             )));
         }
-        Err(Problem::new(
-            StatusCode::FORBIDDEN,
+        Err(Problem::of(
             ErrorKind::Forbidden,
             format!("this needs scope {scope}, which the key does not have"),
         )
@@ -83,7 +82,7 @@ impl Caller {
 
 /// A 401 with `WWW-Authenticate: Bearer` (see [`Problem::into_response`]).
 fn unauthenticated(detail: impl Into<String>) -> Problem {
-    Problem::new(StatusCode::UNAUTHORIZED, ErrorKind::Unauthenticated, detail)
+    Problem::of(ErrorKind::Unauthenticated, detail)
 }
 
 /// What [`authenticate`] needs.
@@ -91,6 +90,9 @@ fn unauthenticated(detail: impl Into<String>) -> Problem {
 pub(crate) struct Auth {
     pub(crate) mode: AuthMode,
     pub(crate) host: Arc<Host>,
+    /// The audit action of a method on a matched route, and whether it writes (the
+    /// endpoint table's: `endpoints::action_of`).
+    pub(crate) action_of: fn(&axum::http::Method, &str) -> Option<(&'static str, bool)>,
     /// Strangers' refusals, counted (see [`audit::Strangers`]).
     pub(crate) strangers: Arc<audit::Strangers>,
 }
@@ -112,8 +114,7 @@ pub(crate) async fn authenticate(
     let asked = route
         .as_ref()
         .and_then(|route| {
-            super::endpoints::action_of(request.method(), route.as_str())
-                .map(|found| (route, found))
+            (auth.action_of)(request.method(), route.as_str()).map(|found| (route, found))
         })
         .map(|(route, (action, write))| audit::Asked {
             tenant: audit::Asked::tenant_of(route.as_str(), request.uri()),
@@ -304,8 +305,7 @@ fn admitted(auth: &Auth, path: &str, caller: Result<Caller, Problem>) -> Result<
     {
         return Ok(caller);
     }
-    Err(Problem::new(
-        StatusCode::TOO_MANY_REQUESTS,
+    Err(Problem::of(
         ErrorKind::QuotaExceeded,
         format!(
             "tenant {} makes more requests per second than its quota ({})",

@@ -95,8 +95,7 @@ pub(crate) async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<ComponentInfo>), Problem> {
     let Query(query) = query.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
+        Problem::of(
             ErrorKind::InvalidQuery,
             format!(
                 "{}; expected ?[name=NAME][&fuel=N&memory_mib=N&timeout_ms=N]",
@@ -109,8 +108,7 @@ pub(crate) async fn upload(
         .get(header::CONTENT_TYPE)
         .map(|c| c.to_str().unwrap_or("?"));
     if !content_type.is_some_and(is_wasm_media_type) {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        return Err(Problem::of(
             ErrorKind::UnsupportedMediaType,
             match content_type {
                 Some(other) => format!(
@@ -127,13 +125,7 @@ pub(crate) async fn upload(
         query.memory_mib.map(|mib| mib.saturating_mul(1 << 20)),
         query.timeout_ms,
     )
-    .map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            ErrorKind::InvalidLimits,
-            e.to_string(),
-        )
-    })?;
+    .map_err(|e| Problem::of(ErrorKind::InvalidLimits, e.to_string()))?;
     let name = match query.name {
         Some(name) => name,
         None => crate::manifest::Manifest::from_component(&body)
@@ -141,8 +133,7 @@ pub(crate) async fn upload(
             .flatten()
             .and_then(|m| m.component.name)
             .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
+                Problem::of(
                     ErrorKind::InvalidQuery,
                     "name the component: ?name=NAME (or give it a name in its tsdev.toml)",
                 )
@@ -239,8 +230,7 @@ pub(crate) async fn rollback(
         RollbackRequest::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
+            Problem::of(
                 ErrorKind::BadBody,
                 format!("expected {{\"version\": HASH}} or no body: {e}"),
             )
@@ -278,9 +268,7 @@ pub(crate) async fn set_config(
 ) -> Result<Json<ConfigInfo>, Problem> {
     let body = body.map_err(|e| super::body_problem(e, limits::MAX_ARGS_BYTES))?;
     let change: ConfigChange = serde_json::from_slice(&body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            ErrorKind::BadBody,
+        Problem::of(ErrorKind::BadBody,
             format!("expected {{\"values\": {{KEY: VALUE or null}}, \"secrets\": {{KEY: VALUE or null}}}}: {e}"),
         )
     })?;
@@ -288,11 +276,9 @@ pub(crate) async fn set_config(
         Ok(Some(info)) => Ok(Json(info)),
         Ok(None) => Err(Problem::not_found(format!("no component named {name}"))),
         Err(ConfigError::Invalid(message)) => Err(Problem::invalid_args(message)),
-        Err(e @ ConfigError::TooManyKeys) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            ErrorKind::TooManyKeys,
-            e.to_string(),
-        )),
+        Err(e @ ConfigError::TooManyKeys) => {
+            Err(Problem::of(ErrorKind::TooManyKeys, e.to_string()))
+        }
         Err(ConfigError::Store(e)) => Err(e.into()),
     }
 }

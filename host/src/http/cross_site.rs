@@ -20,7 +20,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -63,8 +63,7 @@ impl CrossSite {
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
         if self.loopback_only && !host.is_empty() && !is_loopback_authority(host) {
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
+            return Err(Problem::of(
                 ErrorKind::UnknownHost,
                 format!(
                     "this host listens on loopback only and answers to localhost and loopback \
@@ -79,8 +78,7 @@ impl CrossSite {
             .map(|o| o.to_str().unwrap_or(""))
         {
             Some(origin) if !self.allows(origin, host) => {
-                return Err(Problem::new(
-                    StatusCode::FORBIDDEN,
+                return Err(Problem::of(
                     ErrorKind::CrossOrigin,
                     format!(
                         "requests from pages on {:?} are refused: only this host's own pages \
@@ -90,8 +88,7 @@ impl CrossSite {
                 ));
             }
             None if unsafe_method && is_cross_site_fetch(headers) => {
-                return Err(Problem::new(
-                    StatusCode::FORBIDDEN,
+                return Err(Problem::of(
                     ErrorKind::CrossOrigin,
                     "a request a page on another site made is refused",
                 ));
@@ -99,8 +96,7 @@ impl CrossSite {
             _ => {}
         }
         if unsafe_method && let Some(media_type) = form_media_type(headers) {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            return Err(Problem::of(
                 ErrorKind::UnsupportedMediaType,
                 format!(
                     "{media_type} is what web forms send; send arguments as application/json \

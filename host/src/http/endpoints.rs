@@ -2,7 +2,7 @@
 //! path, the scope a key needs, the action the audit log records, its handler (with its
 //! body limit) and its OpenAPI operation. The router ([`super::routes`]), the audit log's
 //! actions ([`action_of`]), the scope each request is held to ([`require_scope`]) and the
-//! management half of `/openapi.json` ([`super::openapi_management::add`]) are all made
+//! management half of `/openapi.json` ([`add_operations`]) are all made
 //! from this table, so a new endpoint is one row here and its handler.
 //!
 //! What is not in the table is not the host's API but what tenants deployed: `/rpc/…`,
@@ -19,12 +19,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use schemars::generate::SchemaGenerator;
-use serde_json::Value;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::openapi_management as ops;
 use super::{AppState, components, health, kv, metrics, nodes, rpc, schedules, tenants, workflows};
 use crate::access::Scope;
+use crate::api::{ProblemBody, RunningInfo};
 use crate::limits;
 
 /// One endpoint of the host's API.
@@ -453,6 +455,51 @@ async fn require_scope(
         Ok(()) => next.run(request).await,
         Err(problem) => problem.into_response(),
     }
+}
+
+/// Add the management endpoints to `paths`, their tag to `tags` and the schemas of their
+/// answers to `schemas`: every row of [`ENDPOINTS`], an endpoint that needs a key with the
+/// answers of refusals (401, 403, 429) besides its own.
+pub(crate) fn add_operations(
+    paths: &mut Map<String, Value>,
+    tags: &mut Vec<Value>,
+    schemas: &mut Map<String, Value>,
+) {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
+    let g = &mut generator;
+    tags.push(json!({ "name": "tsdev", "description": "The host's own API: components, workflows, executions, health." }));
+    // Referenced by every problem answer, and by the 202 of a workflow's call.
+    g.subschema_for::<ProblemBody>();
+    g.subschema_for::<RunningInfo>();
+    for endpoint in ENDPOINTS {
+        let mut operation = (endpoint.operation)(g);
+        if endpoint.scope.is_some() {
+            let responses = &mut operation["responses"];
+            responses["401"] = ops::problem_response(
+                "unauthenticated: no key, or one that is malformed, unknown, expired or revoked",
+            );
+            responses["403"] = ops::problem_response("forbidden: the key lacks the scope named");
+            // Any request of a tenant's key counts toward its requests per second.
+            if responses.get("429").is_none() {
+                responses["429"] = ops::problem_response(
+                    "quota-exceeded: the tenant's requests_per_second (the admin key is not held to it)",
+                );
+            }
+            operation["security"] = json!([{ "bearer": [] }]);
+        }
+        let item = paths
+            .entry(endpoint.openapi_path())
+            .or_insert_with(|| json!({}));
+        item[endpoint.method.as_str().to_ascii_lowercase()] = operation;
+    }
+    schemas.extend(generator.take_definitions(true));
+}
+
+/// The bearer scheme of API keys, for `components.securitySchemes`.
+pub(crate) fn security_schemes() -> Value {
+    json!({ "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer tsdev_…`." } })
 }
 
 #[cfg(test)]

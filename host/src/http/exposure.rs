@@ -42,8 +42,7 @@ pub(crate) async fn call(
 ) -> Result<Response, Problem> {
     let procedure = found.procedure();
     if !procedure.is_public() && !caller.has(Scope::Call) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
+        return Err(Problem::of(
             ErrorKind::PrivateProcedure,
             format!(
                 "procedure {} is private (public = false in its manifest): call it with an API key \
@@ -58,8 +57,7 @@ pub(crate) async fn call(
     {
         let limit = limiter.limit();
         let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        let mut response = Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
+        let mut response = Problem::of(
             ErrorKind::RateLimited,
             format!(
                 "procedure {} allows {} calls per {}; retry in {retry_after} s",
@@ -153,14 +151,12 @@ async fn run_workflow(
                 ExecutionStatus::Completed => {
                     (StatusCode::OK, Json(parse(&finished.result))).into_response()
                 }
-                ExecutionStatus::Cancelled => Problem::new(
-                    StatusCode::CONFLICT,
+                ExecutionStatus::Cancelled => Problem::of(
                     ErrorKind::Cancelled,
                     format!("execution {id} was cancelled"),
                 )
                 .into_response(),
-                _ => Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
+                _ => Problem::of(
                     ErrorKind::WorkflowFailed,
                     format!("execution {id} failed; see `error`"),
                 )

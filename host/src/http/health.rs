@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 
 use super::Problem;
 use crate::api::HealthInfo;
@@ -21,9 +20,9 @@ pub(crate) async fn health() -> Json<HealthInfo> {
 
 /// The registry is loaded (before the server listens) and the store commits writes.
 pub(crate) async fn ready(State(host): State<Arc<Host>>) -> Result<Json<HealthInfo>, Problem> {
-    host.check_ready().await.map_err(|detail| {
-        Problem::new(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::NotReady, detail)
-    })?;
+    host.check_ready()
+        .await
+        .map_err(|detail| Problem::of(ErrorKind::NotReady, detail))?;
     Ok(Json(HealthInfo {
         status: "ready".into(),
         components: Some(

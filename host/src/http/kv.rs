@@ -26,17 +26,9 @@ impl From<KvError> for Problem {
     fn from(error: KvError) -> Problem {
         match error {
             KvError::InvalidKey(_) => Problem::invalid_args(error.to_string()),
-            KvError::ValueTooLarge(_) => Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorKind::TooLarge,
-                error.to_string(),
-            ),
-            KvError::OverQuota { .. } => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorKind::QuotaExceeded,
-                error.to_string(),
-            )
-            .with("quota", json!("kv_bytes")),
+            KvError::ValueTooLarge(_) => Problem::of(ErrorKind::TooLarge, error.to_string()),
+            KvError::OverQuota { .. } => Problem::of(ErrorKind::QuotaExceeded, error.to_string())
+                .with("quota", json!("kv_bytes")),
             KvError::NotAnInteger(_) | KvError::Overflow(_) | KvError::Contended(_) => {
                 Problem::invalid_args(error.to_string())
             }
@@ -48,12 +40,7 @@ impl From<KvError> for Problem {
 /// The caller's tenant's bucket `name`, checked.
 fn bucket(host: &Arc<Host>, caller: &Caller, name: String) -> Result<Bucket, Problem> {
     crate::grants::check_bucket_name(&name).map_err(|e| Problem::invalid_args(e.to_string()))?;
-    Ok(Bucket {
-        store: host.shared_store(),
-        kv_bytes: host.tenants().quotas(&caller.tenant).kv_bytes,
-        tenant: caller.tenant.clone(),
-        bucket: name,
-    })
+    Ok(host.bucket(&caller.tenant, name))
 }
 
 /// Query of `GET /v1/kv/{bucket}`.
@@ -76,8 +63,7 @@ pub(crate) async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<axum::Json<KvKeyList>, Problem> {
     let Query(query) = query.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
+        Problem::of(
             ErrorKind::InvalidQuery,
             format!(
                 "{}; expected ?[prefix=P][&after=KEY][&limit=N]",
@@ -87,22 +73,14 @@ pub(crate) async fn list(
     })?;
     let limit = query.limit.unwrap_or(KV_KEYS_PER_PAGE);
     if !(1..=KV_KEYS_PER_PAGE).contains(&limit) {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
+        return Err(Problem::of(
             ErrorKind::InvalidQuery,
             format!("limit must be between 1 and {KV_KEYS_PER_PAGE}"),
         ));
     }
     let bucket = bucket(&host, &caller, name)?;
-    let page = host
-        .store()
-        .kv_list(
-            &bucket.tenant,
-            &bucket.bucket,
-            &query.prefix,
-            query.after.as_deref(),
-            limit,
-        )
+    let page = bucket
+        .list(&query.prefix, query.after.as_deref(), limit)
         .await?;
     let next = if page.more {
         page.keys.last().cloned()

@@ -111,8 +111,7 @@ fn route_label(template: &str) -> String {
 /// `GET /metrics`: every metric; what the store knows is read now.
 pub(crate) async fn scrape(State(host): State<Arc<Host>>) -> Result<Response, Problem> {
     let m = metrics();
-    let store = host.store();
-    match store.count_unfinished_by_status().await {
+    match host.unfinished_executions().await {
         Ok(counts) => {
             for status in ExecutionStatus::ALL
                 .into_iter()
@@ -131,7 +130,7 @@ pub(crate) async fn scrape(State(host): State<Arc<Host>>) -> Result<Response, Pr
         }
         Err(e) => tracing::warn!("counting executions for /metrics: {e}"),
     }
-    let (open, idle) = store.pool_state();
+    let (open, idle) = host.store_connections();
     m.store_connections.set(i64::from(open));
     m.store_connections_idle
         .set(i64::try_from(idle).unwrap_or(i64::MAX));

@@ -168,6 +168,7 @@ pub fn app(state: AppState, config: &HttpConfig) -> Result<Router, InvalidOrigin
     let auth = auth::Auth {
         mode: config.auth,
         host: state.host.clone(),
+        action_of: endpoints::action_of,
         strangers: state.strangers.clone(),
     };
     let router = routes(state)
@@ -302,8 +303,7 @@ pub(crate) async fn body_within(
     what: &str,
 ) -> Result<axum::body::Bytes, Problem> {
     let too_large = || {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        Problem::of(
             ErrorKind::TooLarge,
             format!("{what} is over the upload limit of {limit} bytes"),
         )
@@ -335,30 +335,24 @@ fn body_problem_of(error: &axum::Error, limit: usize) -> Problem {
     let over = std::error::Error::source(error)
         .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
     if over {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        Problem::of(
             ErrorKind::TooLarge,
             format!("the body is over this route's limit of {limit} bytes"),
         )
     } else {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            ErrorKind::BadBody,
-            error.to_string(),
-        )
+        Problem::of(ErrorKind::BadBody, error.to_string())
     }
 }
 
 /// A body that could not be read: too large (413) or broken.
 fn body_problem(rejection: BytesRejection, limit: usize) -> Problem {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        Problem::of(
             ErrorKind::TooLarge,
             format!("the body is over this route's limit of {limit} bytes"),
         )
     } else {
-        Problem::new(
+        Problem::with_status(
             rejection.status(),
             ErrorKind::BadBody,
             rejection.body_text(),

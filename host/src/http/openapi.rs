@@ -334,7 +334,7 @@ pub(crate) fn document(registry: &Registry, prefix: Option<&str>) -> Value {
     }
     let mut schemas = Map::new();
     if prefix.is_none() {
-        super::openapi_management::add(&mut paths, &mut tags, &mut schemas);
+        super::endpoints::add_operations(&mut paths, &mut tags, &mut schemas);
     }
     let mut document = json!({
         "openapi": "3.1.0",
@@ -347,7 +347,7 @@ pub(crate) fn document(registry: &Registry, prefix: Option<&str>) -> Value {
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": super::openapi_management::security_schemes(),
+            "securitySchemes": super::endpoints::security_schemes(),
         },
     });
     if let Some(prefix) = prefix {

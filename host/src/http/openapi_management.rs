@@ -2,18 +2,17 @@
 //! workflows and executions, tenants, key-value, schedules, nodes, health), one function
 //! each, named in the endpoint's row of [`super::endpoints::ENDPOINTS`]: answers described
 //! from the [`crate::api`] types the handlers build, so the document and the API cannot
-//! drift apart. [`add`] puts them in `/openapi.json`.
+//! drift apart. `endpoints::add_operations` puts them in `/openapi.json`.
 
 use schemars::JsonSchema;
-use schemars::generate::{SchemaGenerator, SchemaSettings};
+use schemars::generate::SchemaGenerator;
 use serde_json::{Map, Value, json};
 
-use super::endpoints::ENDPOINTS;
 use crate::api::{
     AuditList, Catalogue, ComponentInfo, ComponentList, ConfigChange, ConfigInfo, CreatedKey,
     ExecutionInfo, ExecutionList, HealthInfo, KeyList, KvKeyList, NewKey, NewTenant, NodeList,
-    ProblemBody, RollbackRequest, RunningInfo, ScheduleInfo, ScheduleList, ScheduleRequest,
-    SignalInfo, StartedInfo, StatsList, TenantChange, TenantInfo, TenantList, VersionList,
+    RollbackRequest, ScheduleInfo, ScheduleList, ScheduleRequest, SignalInfo, StartedInfo,
+    StatsList, TenantChange, TenantInfo, TenantList, VersionList,
 };
 use crate::quota::QuotaChange;
 use crate::store::ExecutionStatus;
@@ -51,51 +50,6 @@ fn operation(id: &str, summary: &str, responses: Map<String, Value>) -> Value {
 
 fn responses(list: Vec<(&str, Value)>) -> Map<String, Value> {
     list.into_iter().map(|(s, v)| (s.to_string(), v)).collect()
-}
-
-/// Add the management endpoints to `paths`, their tag to `tags` and the schemas of their
-/// answers to `schemas`: every row of [`ENDPOINTS`], an endpoint that needs a key with the
-/// answers of refusals (401, 403, 429) besides its own.
-pub(crate) fn add(
-    paths: &mut Map<String, Value>,
-    tags: &mut Vec<Value>,
-    schemas: &mut Map<String, Value>,
-) {
-    let mut generator = SchemaSettings::draft2020_12()
-        .with(|s| s.definitions_path = "/components/schemas".into())
-        .into_generator();
-    let g = &mut generator;
-    tags.push(json!({ "name": "tsdev", "description": "The host's own API: components, workflows, executions, health." }));
-    // Referenced by every problem answer, and by the 202 of a workflow's call.
-    g.subschema_for::<ProblemBody>();
-    g.subschema_for::<RunningInfo>();
-    for endpoint in ENDPOINTS {
-        let mut operation = (endpoint.operation)(g);
-        if endpoint.scope.is_some() {
-            let responses = &mut operation["responses"];
-            responses["401"] = problem_response(
-                "unauthenticated: no key, or one that is malformed, unknown, expired or revoked",
-            );
-            responses["403"] = problem_response("forbidden: the key lacks the scope named");
-            // Any request of a tenant's key counts toward its requests per second.
-            if responses.get("429").is_none() {
-                responses["429"] = problem_response(
-                    "quota-exceeded: the tenant's requests_per_second (the admin key is not held to it)",
-                );
-            }
-            operation["security"] = json!([{ "bearer": [] }]);
-        }
-        let item = paths
-            .entry(endpoint.openapi_path())
-            .or_insert_with(|| json!({}));
-        item[endpoint.method.as_str().to_ascii_lowercase()] = operation;
-    }
-    schemas.extend(generator.take_definitions(true));
-}
-
-/// The bearer scheme of API keys, for `components.securitySchemes`.
-pub(crate) fn security_schemes() -> Value {
-    json!({ "bearer": { "type": "http", "scheme": "bearer", "description": "An API key: `Authorization: Bearer tsdev_…`." } })
 }
 
 /// A JSON request body of type `T`.

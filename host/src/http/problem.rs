@@ -22,7 +22,20 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(status: StatusCode, kind: ErrorKind, detail: impl Into<String>) -> Problem {
+    /// A problem of `kind`, answered with the kind's status ([`ErrorKind::status`]).
+    pub(crate) fn of(kind: ErrorKind, detail: impl Into<String>) -> Problem {
+        let status =
+            StatusCode::from_u16(kind.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Problem::with_status(status, kind, detail)
+    }
+
+    /// A problem of `kind` answered with another status than the kind's: only where the
+    /// status is another layer's (a body the HTTP layer refused keeps its status).
+    pub(crate) fn with_status(
+        status: StatusCode,
+        kind: ErrorKind,
+        detail: impl Into<String>,
+    ) -> Problem {
         Problem {
             status,
             kind,
@@ -37,19 +50,18 @@ impl Problem {
     }
 
     pub(crate) fn not_found(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, detail)
+        Problem::of(ErrorKind::NotFound, detail)
     }
 
     pub(crate) fn invalid_args(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidArgs, detail)
+        Problem::of(ErrorKind::InvalidArgs, detail)
     }
 
     /// A failure of the host itself: logged in full (inside the request's span, with its
     /// id), answered without internals.
     pub(crate) fn internal(error: &dyn std::fmt::Display) -> Problem {
         tracing::error!("internal error: {error}");
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+        Problem::of(
             ErrorKind::Internal,
             "the host failed to handle the request; see its log",
         )
@@ -90,21 +102,11 @@ impl IntoResponse for Problem {
 
 impl From<DeployFailure> for Problem {
     fn from(failure: DeployFailure) -> Problem {
-        let component = |kind, e: &DeployError| {
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, kind, e.to_string())
-        };
+        let component = |kind, e: &DeployError| Problem::of(kind, e.to_string());
         match &failure {
             DeployFailure::Component(e) => match e {
-                DeployError::InvalidName(_) => Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorKind::InvalidName,
-                    e.to_string(),
-                ),
-                DeployError::NotWasm => Problem::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    ErrorKind::NotWasm,
-                    e.to_string(),
-                ),
+                DeployError::InvalidName(_) => Problem::of(ErrorKind::InvalidName, e.to_string()),
+                DeployError::NotWasm => Problem::of(ErrorKind::NotWasm, e.to_string()),
                 DeployError::CoreModule => component(ErrorKind::NotAComponent, e),
                 DeployError::Invalid(_) | DeployError::Reflect(_) => {
                     component(ErrorKind::InvalidComponent, e)
@@ -114,13 +116,11 @@ impl From<DeployFailure> for Problem {
                 DeployError::NotGranted { interface, grant } => component(ErrorKind::NotGranted, e)
                     .with("interface", json!(interface))
                     .with("grant", json!(grant)),
-                DeployError::Conflict { procedure, owner } => Problem::new(
-                    StatusCode::CONFLICT,
-                    ErrorKind::ProcedureConflict,
-                    e.to_string(),
-                )
-                .with("procedure", json!(procedure))
-                .with("owner", json!(owner)),
+                DeployError::Conflict { procedure, owner } => {
+                    Problem::of(ErrorKind::ProcedureConflict, e.to_string())
+                        .with("procedure", json!(procedure))
+                        .with("owner", json!(owner))
+                }
                 DeployError::Manifest(_) => component(ErrorKind::InvalidManifest, e),
                 DeployError::RouteConflict {
                     route,
@@ -128,43 +128,29 @@ impl From<DeployFailure> for Problem {
                     other_route,
                     other_procedure,
                     other_component,
-                } => Problem::new(
-                    StatusCode::CONFLICT,
-                    ErrorKind::RouteConflict,
-                    e.to_string(),
-                )
-                .with("route", json!(route))
-                .with("procedure", json!(procedure))
-                .with("other_route", json!(other_route))
-                .with("other_procedure", json!(other_procedure))
-                .with("other_component", json!(other_component)),
+                } => Problem::of(ErrorKind::RouteConflict, e.to_string())
+                    .with("route", json!(route))
+                    .with("procedure", json!(procedure))
+                    .with("other_route", json!(other_route))
+                    .with("other_procedure", json!(other_procedure))
+                    .with("other_component", json!(other_component)),
                 DeployError::PrefixConflict {
                     prefix,
                     other_component,
-                } => Problem::new(
-                    StatusCode::CONFLICT,
-                    ErrorKind::RouteConflict,
-                    e.to_string(),
-                )
-                .with("prefix", json!(prefix))
-                .with("other_component", json!(other_component)),
+                } => Problem::of(ErrorKind::RouteConflict, e.to_string())
+                    .with("prefix", json!(prefix))
+                    .with("other_component", json!(other_component)),
             },
             DeployFailure::Store(e) => Problem::internal(e),
             DeployFailure::Join(e) => Problem::internal(e),
-            DeployFailure::ShuttingDown => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::Busy,
-                failure.to_string(),
-            ),
+            DeployFailure::ShuttingDown => Problem::of(ErrorKind::Busy, failure.to_string()),
             DeployFailure::Quota(refusal) => refusal.into(),
             DeployFailure::NoComponent(_) | DeployFailure::NoVersion(_) => {
                 Problem::not_found(failure.to_string())
             }
-            DeployFailure::AmbiguousVersion { .. } => Problem::new(
-                StatusCode::BAD_REQUEST,
-                ErrorKind::InvalidArgs,
-                failure.to_string(),
-            ),
+            DeployFailure::AmbiguousVersion { .. } => {
+                Problem::of(ErrorKind::InvalidArgs, failure.to_string())
+            }
         }
     }
 }
@@ -174,18 +160,10 @@ impl From<&QuotaRefusal> for Problem {
     /// `quota-exceeded`. Both name the quota.
     fn from(refusal: &QuotaRefusal) -> Problem {
         let problem = if refusal.ceiling {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                ErrorKind::InvalidLimits,
-                refusal.detail.clone(),
-            )
+            Problem::of(ErrorKind::InvalidLimits, refusal.detail.clone())
         } else {
-            Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorKind::QuotaExceeded,
-                refusal.detail.clone(),
-            )
-            .with("retry_after", json!(refusal.retry_after_secs.max(1)))
+            Problem::of(ErrorKind::QuotaExceeded, refusal.detail.clone())
+                .with("retry_after", json!(refusal.retry_after_secs.max(1)))
         };
         problem.with("quota", json!(refusal.quota))
     }
@@ -205,24 +183,15 @@ impl From<CallError> for Problem {
             CallError::InvalidArgs(e) => {
                 Problem::invalid_args(e.to_string()).with("path", json!(e.path))
             }
-            CallError::ProcedureError(value) => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            CallError::ProcedureError(value) => Problem::of(
                 ErrorKind::ProcedureError,
                 "the procedure returned the err case of its result; see `error`",
             )
             .with("error", value),
-            CallError::Failure(failure) => {
-                let kind = failure.kind();
-                let status = match &failure {
-                    CallFailure::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-                    CallFailure::Refused { .. } => StatusCode::BAD_REQUEST,
-                    CallFailure::Interrupted(_) | CallFailure::Host(_) => {
-                        return Problem::internal(&failure);
-                    }
-                    _ => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                Problem::new(status, kind, failure.to_string())
-            }
+            CallError::Failure(failure) => match &failure {
+                CallFailure::Interrupted(_) | CallFailure::Host(_) => Problem::internal(&failure),
+                _ => Problem::of(failure.kind(), failure.to_string()),
+            },
         }
     }
 }

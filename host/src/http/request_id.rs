@@ -103,7 +103,7 @@ fn as_problem(response: Response) -> Response {
         ),
     };
     let (parts, _) = response.into_parts();
-    let mut problem = Problem::new(status, kind, detail).into_response();
+    let mut problem = Problem::with_status(status, kind, detail).into_response();
     for (name, value) in &parts.headers {
         problem
             .headers_mut()

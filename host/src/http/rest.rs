@@ -81,8 +81,7 @@ pub(crate) async fn call(
         Err(NoRoute::NotFound) => return Err(no_route(&method, &uri)),
         Err(NoRoute::MethodNotAllowed(allowed)) => {
             let allowed: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-            let mut response = Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
+            let mut response = Problem::of(
                 ErrorKind::MethodNotAllowed,
                 format!("{} allows {}", uri.path(), allowed.join(", ")),
             )
@@ -96,8 +95,7 @@ pub(crate) async fn call(
     let body = axum::body::to_bytes(body, limits::MAX_ARGS_BYTES)
         .await
         .map_err(|_| {
-            Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::of(
                 ErrorKind::TooLarge,
                 format!(
                     "the body is over this route's limit of {} bytes",

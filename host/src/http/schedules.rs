@@ -23,11 +23,7 @@ use crate::store::{ScheduleSaved, StoredSchedule};
 
 impl From<ScheduleError> for Problem {
     fn from(error: ScheduleError) -> Problem {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            ErrorKind::InvalidSchedule,
-            error.to_string(),
-        )
+        Problem::of(ErrorKind::InvalidSchedule, error.to_string())
     }
 }
 
@@ -60,8 +56,7 @@ fn info(s: StoredSchedule) -> ScheduleInfo {
 /// A manifest's schedule (its name has a dot) cannot be changed here.
 fn declared_by_manifest(name: &str) -> Option<Problem> {
     let (component, _) = name.split_once('.')?;
-    Some(Problem::new(
-        StatusCode::BAD_REQUEST,
+    Some(Problem::of(
         ErrorKind::InvalidSchedule,
         format!(
             "schedule {name} is declared by component {component}'s manifest: change its \
@@ -75,7 +70,7 @@ pub(crate) async fn list(
     State(host): State<Arc<Host>>,
     Extension(caller): Extension<Caller>,
 ) -> Result<Json<ScheduleList>, Problem> {
-    let schedules = host.store().list_schedules(&caller.tenant).await?;
+    let schedules = host.schedules(&caller.tenant).await?;
     Ok(Json(ScheduleList {
         schedules: schedules.into_iter().map(info).collect(),
     }))
@@ -87,7 +82,7 @@ pub(crate) async fn show(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> Result<Json<ScheduleInfo>, Problem> {
-    match host.store().get_schedule(&caller.tenant, &name).await? {
+    match host.schedule(&caller.tenant, &name).await? {
         Some(schedule) => Ok(Json(info(schedule))),
         None => Err(Problem::not_found(format!("no schedule named {name:?}"))),
     }
@@ -106,9 +101,7 @@ pub(crate) async fn put(
     schedule::check_name(&name)?;
     let body = body.map_err(|e| super::body_problem(e, limits::MAX_ARGS_BYTES))?;
     let request: ScheduleRequest = serde_json::from_slice(&body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            ErrorKind::BadBody,
+        Problem::of(ErrorKind::BadBody,
             format!(
                 "expected {{\"cron\": EXPRESSION, \"procedure\": NAME, \"timezone\"?, \"args\"?, \"missed\"?}}: {e}"
             ),
@@ -136,13 +129,8 @@ pub(crate) async fn put(
     };
     crate::registry::json::args_from_json(&found.procedure().params, &spec.args)
         .map_err(crate::host::CallError::InvalidArgs)?;
-    match host
-        .store()
-        .put_schedule(&stored, MAX_SCHEDULES_PER_TENANT)
-        .await?
-    {
-        ScheduleSaved::AtLimit => Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
+    match host.save_schedule(&stored).await? {
+        ScheduleSaved::AtLimit => Err(Problem::of(
             ErrorKind::QuotaExceeded,
             format!("a tenant has at most {MAX_SCHEDULES_PER_TENANT} schedules"),
         )
@@ -152,7 +140,7 @@ pub(crate) async fn put(
                 ScheduleSaved::Created => StatusCode::CREATED,
                 _ => StatusCode::OK,
             };
-            let current = host.store().get_schedule(&caller.tenant, &name).await?;
+            let current = host.schedule(&caller.tenant, &name).await?;
             let current = current.ok_or_else(|| {
                 Problem::not_found(format!("schedule {name:?} was deleted meanwhile"))
             })?;
@@ -171,7 +159,7 @@ pub(crate) async fn delete(
     if let Some(problem) = declared_by_manifest(&name) {
         return Err(problem);
     }
-    if host.store().delete_schedule(&caller.tenant, &name).await? {
+    if host.delete_schedule(&caller.tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Problem::not_found(format!("no schedule named {name:?}")))

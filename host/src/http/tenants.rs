@@ -107,24 +107,22 @@ pub(crate) async fn create(
             .check()
             .map_err(|e| Problem::invalid_args(e.to_string()))?;
     }
-    if !host.store().create_tenant(&new.name, now_ms()).await? {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
+    let Some(tenant) = host
+        .tenants()
+        .create(&new.name, new.quotas.as_ref())
+        .await?
+    else {
+        return Err(Problem::of(
             ErrorKind::AlreadyExists,
             format!("tenant {} exists", new.name),
         ));
-    }
-    let tenant = match &new.quotas {
-        Some(quotas) => host.tenants().change_quotas(&new.name, quotas).await?,
-        None => host.store().get_tenant(&new.name).await?,
-    }
-    .ok_or_else(|| no_tenant(&new.name))?;
+    };
     Ok((StatusCode::CREATED, Json(tenant_info(&host, tenant))))
 }
 
 /// `GET /v1/tenants` (admin).
 pub(crate) async fn list(State(host): State<Arc<Host>>) -> Result<Json<TenantList>, Problem> {
-    let tenants = host.store().list_tenants().await?;
+    let tenants = host.tenants().list().await?;
     Ok(Json(TenantList {
         tenants: tenants.into_iter().map(|t| tenant_info(&host, t)).collect(),
     }))
@@ -144,8 +142,8 @@ async fn visible_tenant(
         return Err(no_tenant(name));
     }
     caller.require(scope)?;
-    host.store()
-        .get_tenant(name)
+    host.tenants()
+        .get(name)
         .await?
         .ok_or_else(|| no_tenant(name))
 }
@@ -167,8 +165,7 @@ pub(crate) async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, Problem> {
     if name == DEFAULT_TENANT {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
+        return Err(Problem::of(
             ErrorKind::Forbidden,
             "tenant default always exists",
         ));
@@ -215,8 +212,7 @@ pub(crate) async fn create_key(
         return Err(Problem::invalid_args("give the key at least one scope"));
     }
     if let Some(missing) = scopes.iter().find(|s| !caller.has(**s)) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
+        return Err(Problem::of(
             ErrorKind::Forbidden,
             format!("a key cannot give scope {missing}, which it does not have itself"),
         )
@@ -237,7 +233,7 @@ pub(crate) async fn create_key(
         expires_at: new.expires_at,
         revoked_at: None,
     };
-    host.store().create_key(&stored).await?;
+    host.tenants().create_key(&stored).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedKey {
@@ -254,7 +250,7 @@ pub(crate) async fn list_keys(
     Path(tenant): Path<String>,
 ) -> Result<Json<KeyList>, Problem> {
     let tenant = visible_tenant(&host, &caller, &tenant, Scope::Keys).await?;
-    let keys = host.store().list_keys(Some(&tenant.name)).await?;
+    let keys = host.tenants().keys(&tenant.name).await?;
     Ok(Json(KeyList {
         keys: keys.into_iter().map(key_info).collect(),
     }))
@@ -302,13 +298,7 @@ pub(crate) async fn audit(
     query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<AuditList>, Problem> {
     super::audit::flush_strangers(&host, &strangers).await;
-    let Query(query) = query.map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            ErrorKind::InvalidQuery,
-            e.body_text(),
-        )
-    })?;
+    let Query(query) = query.map_err(|e| Problem::of(ErrorKind::InvalidQuery, e.body_text()))?;
     let tenant = if caller.has(Scope::Admin) {
         query.tenant
     } else {
@@ -316,8 +306,8 @@ pub(crate) async fn audit(
     };
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_AUDIT_PAGE);
     let entries = host
-        .store()
-        .list_audit(&AuditFilter {
+        .tenants()
+        .audit_entries(&AuditFilter {
             tenant,
             action: query.action,
             since: query.since,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
@@ -41,8 +41,7 @@ pub(crate) async fn serve(
 ) -> Result<Response, Problem> {
     let public = deployment.http.as_ref().is_some_and(|h| h.public);
     if !public && !caller.has(Scope::Call) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
+        return Err(Problem::of(
             ErrorKind::PrivateProcedure,
             format!(
                 "component {} is private ([http] public = false in its manifest): send the \
@@ -67,8 +66,7 @@ pub(crate) async fn serve(
         .path_and_query(path_and_query)
         .build()
         .map_err(|e| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
+            Problem::of(
                 ErrorKind::InvalidQuery,
                 format!("the request's URI cannot be passed on: {e}"),
             )
@@ -106,10 +104,6 @@ pub(crate) async fn serve(
     {
         Ok(response) => Ok(response.map(Body::new).into_response()),
         Err(ServeError::Call(e)) => Err(e.into()),
-        Err(ServeError::NoResponse(detail)) => Err(Problem::new(
-            StatusCode::BAD_GATEWAY,
-            ErrorKind::NoResponse,
-            detail,
-        )),
+        Err(ServeError::NoResponse(detail)) => Err(Problem::of(ErrorKind::NoResponse, detail)),
     }
 }

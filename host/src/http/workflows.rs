@@ -28,34 +28,22 @@ impl From<StartError> for Problem {
     fn from(error: StartError) -> Problem {
         match error {
             StartError::NotFound(_) => Problem::not_found(error.to_string()),
-            StartError::Quota { quota, detail } => Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                ErrorKind::QuotaExceeded,
-                detail,
-            )
-            .with("quota", json!(quota))
-            .with("retry_after", json!(1)),
+            StartError::Quota { quota, detail } => Problem::of(ErrorKind::QuotaExceeded, detail)
+                .with("quota", json!(quota))
+                .with("retry_after", json!(1)),
             // There is no workflow of that name, only a procedure: not found, said precisely.
-            StartError::NotAWorkflow(_) => Problem::new(
-                StatusCode::NOT_FOUND,
-                ErrorKind::NotAWorkflow,
-                error.to_string(),
-            ),
+            StartError::NotAWorkflow(_) => Problem::of(ErrorKind::NotAWorkflow, error.to_string()),
             StartError::InvalidArgs(e) => {
                 Problem::invalid_args(e.to_string()).with("path", json!(e.path))
             }
-            StartError::IdempotencyConflict(ref id) => Problem::new(
-                StatusCode::CONFLICT,
-                ErrorKind::IdempotencyConflict,
-                error.to_string(),
-            )
-            .with("execution", json!(id)),
-            StartError::VersionGone => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::ComponentUnavailable,
-                error.to_string(),
-            )
-            .with("retry_after", json!(1)),
+            StartError::IdempotencyConflict(ref id) => {
+                Problem::of(ErrorKind::IdempotencyConflict, error.to_string())
+                    .with("execution", json!(id))
+            }
+            StartError::VersionGone => {
+                Problem::of(ErrorKind::ComponentUnavailable, error.to_string())
+                    .with("retry_after", json!(1))
+            }
             StartError::Store(e) => Problem::internal(&e),
         }
     }
@@ -72,7 +60,7 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Pro
                 .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY_LEN);
             Some(
                 key.ok_or_else(|| {
-                    Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidIdempotencyKey, format!("an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
+                    Problem::of(ErrorKind::InvalidIdempotencyKey, format!("an Idempotency-Key is 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"),
                     )
                 })?
                 .to_string(),
@@ -201,8 +189,7 @@ pub(crate) async fn list(
     Extension(caller): Extension<Caller>,
     query: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ExecutionList>, Problem> {
-    let invalid =
-        |detail: String| Problem::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidQuery, detail);
+    let invalid = |detail: String| Problem::of(ErrorKind::InvalidQuery, detail);
     let axum::extract::Query(query) = query.map_err(|e| invalid(e.body_text()))?;
     let status = match query.status.as_deref() {
         None => None,
@@ -255,8 +242,7 @@ pub(crate) async fn cancel(
 ) -> Result<Json<ExecutionInfo>, Problem> {
     match workflows.cancel(&caller.tenant, &id).await? {
         Cancelled::Now(execution) => Ok(Json(execution_with_steps(&workflows, &execution).await?)),
-        Cancelled::AlreadyFinished(execution) => Err(Problem::new(
-            StatusCode::CONFLICT,
+        Cancelled::AlreadyFinished(execution) => Err(Problem::of(
             ErrorKind::AlreadyFinished,
             format!(
                 "execution {id} is {} and cannot be cancelled",
@@ -283,8 +269,7 @@ pub(crate) async fn signal(
     }
     let payload = payload.to_string();
     if payload.len() > limits::MAX_STEP_PAYLOAD_BYTES {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(Problem::of(
             ErrorKind::TooLarge,
             format!(
                 "a signal's payload is journaled: at most {} bytes of JSON",
@@ -304,8 +289,7 @@ pub(crate) async fn signal(
             }),
         )),
         SignalSent::NoSuchExecution => Err(no_execution(&id)),
-        SignalSent::Finished => Err(Problem::new(
-            StatusCode::CONFLICT,
+        SignalSent::Finished => Err(Problem::of(
             ErrorKind::AlreadyFinished,
             format!("execution {id} has finished; nothing will receive the signal"),
         )),
@@ -402,8 +386,7 @@ pub(crate) async fn events(
         return Err(no_execution(&id));
     }
     let slot = workflows.event_stream_slot().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        Problem::of(
             ErrorKind::Busy,
             format!(
                 "{} event streams are open, the most this host serves; retry later",

@@ -42,7 +42,7 @@ pub(crate) const MAX_COMPONENT_NAME_LEN: usize = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
     #[error(
-        "invalid component name {0:?}: use 1 to {MAX_COMPONENT_NAME_LEN} characters from a-z, 0-9 and '-', starting with a letter"
+        "invalid component name {0:?}: use 1 to {MAX_COMPONENT_NAME_LEN} characters from a-z, 0-9 and '-' (no '_' or capitals: names stand in URLs), starting with a letter"
     )]
     InvalidName(String),
     #[error("the upload is not WebAssembly (it does not start with the \\0asm magic bytes)")]
@@ -176,13 +176,7 @@ pub(crate) fn content_hash(bytes: &[u8]) -> String {
 
 /// Component names are used in URLs and logs: keep them plain.
 pub(crate) fn check_name(name: &str) -> Result<(), DeployError> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_COMPONENT_NAME_LEN
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if valid {
+    if crate::access::is_plain_name(name, MAX_COMPONENT_NAME_LEN) {
         Ok(())
     } else {
         Err(DeployError::InvalidName(name.to_string()))
