@@ -139,6 +139,7 @@ pub fn spawn(mut command: std::process::Command) -> anyhow::Result<Server> {
 /// answering as it does) with `connections` keep-alive connections over `seconds`, after
 /// checking that the answer is hello's.
 pub async fn hello_rpc_load(url: &str, seconds: f64, connections: usize) -> anyhow::Result<f64> {
+    runtime_tests::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;

@@ -27,7 +27,7 @@
 //! - [`clients`]: typed clients generated from a host's procedures (TypeScript).
 //! - `cli` (feature `cli`, on by default): the `tsdev` command line, one file per command.
 //! - [`telemetry`]: the host's own log and traces (OpenTelemetry over OTLP).
-//! - `tls`: the TLS client configuration of outbound requests and the CLI (Web PKI, ring).
+//! - [`tls`]: the TLS client configuration of outbound requests and the CLI (Web PKI, ring).
 
 #![warn(missing_docs)]
 
@@ -57,7 +57,7 @@ mod secrets;
 mod sections;
 pub mod store;
 mod telemetry;
-mod tls;
+pub mod tls;
 pub mod workflow;
 
 pub use error_kind::ErrorKind;

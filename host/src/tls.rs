@@ -4,9 +4,17 @@
 
 use std::sync::Arc;
 
+/// Make ring the process's TLS crypto provider, for clients built without a configuration
+/// of ours (the OTLP exporter's, reqwest's defaults): reqwest is built without one of its
+/// own (no aws-lc). Once is enough; later calls change nothing.
+pub fn install_crypto_provider() {
+    // An error only says a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A client configuration verifying servers against the Web PKI roots; `None` only if ring
 /// lacked the default protocol versions (then nothing is sent over TLS).
-pub(crate) fn client_config() -> Option<rustls::ClientConfig> {
+pub fn client_config() -> Option<rustls::ClientConfig> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.into(),
     };

@@ -103,6 +103,13 @@ pub fn with_custom_section(wasm: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Make ring the process's TLS crypto provider: reqwest is built without one of its own (as
+/// the host builds it), so every client needs it before it is built.
+pub fn install_tls_provider() {
+    // An error only says a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A running `tsdev serve` on 127.0.0.1 and a free port, with its own data directory.
 /// Killed when dropped. Keys are required, as by default; [`TestHost::client`] sends the
 /// admin key the host made (tenant `default`, every scope).
@@ -520,6 +527,7 @@ pub fn client(key: Option<&str>) -> reqwest::Client {
                 .expect("a key is a header value"),
         );
     }
+    install_tls_provider();
     reqwest::Client::builder()
         .default_headers(headers)
         // Compiling a big component (an 18 MB Python one) takes tens of seconds on a loaded

@@ -17,6 +17,7 @@ const ANSWER_START: &str = "hello: GET /hello under ";
 /// Requests per second against `target` over `seconds` with `connections` concurrent
 /// clients.
 async fn load(target: &str, seconds: f64, connections: usize) -> anyhow::Result<f64> {
+    runtime_tests::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;

@@ -21,6 +21,7 @@ fn client(key: &str) -> anyhow::Result<reqwest::Client> {
         reqwest::header::AUTHORIZATION,
         format!("Bearer {key}").parse()?,
     );
+    runtime_tests::install_tls_provider();
     Ok(reqwest::Client::builder()
         .default_headers(headers)
         .timeout(Duration::from_secs(60))

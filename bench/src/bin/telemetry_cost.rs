@@ -107,6 +107,7 @@ fn host(
 fn scrape_every_second(url: &str, key: String, scrapes: Arc<AtomicU64>) {
     let metrics_url = format!("{url}/metrics");
     tokio::spawn(async move {
+        runtime_tests::install_tls_provider();
         let client = reqwest::Client::new();
         loop {
             if let Ok(r) = client.get(&metrics_url).bearer_auth(&key).send().await

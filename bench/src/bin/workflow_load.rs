@@ -47,6 +47,7 @@ async fn load_spread(
     connections: usize,
     check: fn(&[u8]) -> bool,
 ) -> anyhow::Result<(f64, Summary)> {
+    runtime_tests::install_tls_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)
         .build()?;

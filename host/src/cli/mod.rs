@@ -75,6 +75,7 @@ pub(crate) use say;
 
 /// Parse the command line, run the command, print any error with its causes.
 pub fn main() -> ExitCode {
+    crate::tls::install_crypto_provider();
     let args = match config_file::with_config_file(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(e) => {

@@ -159,6 +159,7 @@ async fn unknown_procedures_and_routes_are_404() {
         body["detail"].as_str().unwrap_or("").contains("/docs"),
         "{body}"
     );
+    runtime_tests::install_tls_provider();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
