@@ -151,7 +151,7 @@ impl TestHost {
             .append(true)
             .open(data.join("host.log"))
             .expect("opening the host log");
-        let mut child = Command::new(tsdev_bin())
+        let child = Command::new(tsdev_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
@@ -164,6 +164,10 @@ impl TestHost {
             .stderr(log)
             .spawn()
             .expect("starting tsdev serve");
+        // Killed if anything below panics before the TestHost owns it (a host left running
+        // holds its port and, on PostgreSQL, its connections).
+        let mut spawned = Spawned(Some(child));
+        let child = spawned.0.as_mut().expect("the child was just spawned");
         let stdout = child.stdout.take().expect("tsdev's stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
         let url = loop {
@@ -192,13 +196,14 @@ impl TestHost {
                 .expect("a host with keys required keeps its admin key in DATA/admin.key");
             Some(key.trim().to_string())
         };
+        let (client, anonymous) = (client(admin_key.as_deref()), client(None));
         TestHost {
-            child,
+            child: spawned.0.take().expect("the child is still owned here"),
             url,
             data: data.to_path_buf(),
             _data_dir: None,
-            client: client(admin_key.as_deref()),
-            anonymous: client(None),
+            client,
+            anonymous,
             admin_key,
         }
     }
@@ -383,6 +388,18 @@ impl TestHost {
             .await
             .expect("getting");
         answer(response).await
+    }
+}
+
+/// A host process being started: killed when dropped before it is handed on.
+struct Spawned(Option<Child>);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
