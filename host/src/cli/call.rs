@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked_as;
 
 /// Call PROCEDURE with a JSON object of arguments and print the JSON result.
 #[derive(Args)]
@@ -24,19 +24,13 @@ impl CallCommand {
         let args: serde_json::Value =
             serde_json::from_str(&self.args).context("the arguments are not valid JSON")?;
         let url = self.host.at(&format!("/rpc/{}", self.procedure));
-        let response = self
-            .host
-            .client()?
-            .post(&url)
-            .json(&args)
-            .send()
-            .await
-            .with_context(|| format!("calling {url}"))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response)
-                .await
-                .context(format!("calling {}", self.procedure)));
-        }
+        let request = self.host.client()?.post(&url).json(&args);
+        let response = send_checked_as(
+            request,
+            || format!("calling {url}"),
+            || format!("calling {}", self.procedure),
+        )
+        .await?;
         let result: serde_json::Value = response.json().await.context("reading the result")?;
         println!("{}", serde_json::to_string_pretty(&result)?);
         Ok(())

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 
 /// Upload FILE to a host as the component NAME (a new version if NAME exists); a crate
 /// directory is built with `tsdev build` first.
@@ -68,21 +68,17 @@ impl DeployCommand {
             name,
             wasm.len() / 1024
         ));
-        let response = client
+        let request = client
             .post(&url)
             .query(&[("name", &name)])
             .header("content-type", "application/wasm")
-            .body(wasm)
-            .send()
-            .await
-            .with_context(|| format!("uploading to {url}"));
+            .body(wasm);
+        let response = send_checked(request, &url, || {
+            format!("deploying {}", self.file.display())
+        })
+        .await;
         progress.finish_and_clear();
         let response = response?;
-        if !response.status().is_success() {
-            return Err(answer_error(response)
-                .await
-                .context(format!("deploying {}", self.file.display())));
-        }
         let deployment: crate::api::ComponentInfo =
             response.json().await.context("reading the host's answer")?;
         println!(

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 
 /// Generate documents from a running host's procedures.
 #[derive(Args)]
@@ -51,17 +51,10 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> anyhow::Result<T> {
     let url = host.at(path);
-    let response = host
-        .client()?
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("asking {url}"))?;
-    if !response.status().is_success() {
-        return Err(answer_error(response)
-            .await
-            .context(format!("fetching {what}")));
-    }
+    let response = send_checked(host.client()?.get(&url), &url, || {
+        format!("fetching {what}")
+    })
+    .await?;
     response
         .json()
         .await

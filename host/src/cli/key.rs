@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 use crate::access::Scope;
 use crate::api::{CreatedKey, KeyList, NewKey};
 
@@ -78,13 +78,7 @@ impl KeyCommand {
             }
             Action::Generate => unreachable!("answered above"),
         };
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("asking {}", self.host.url))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response).await);
-        }
+        let response = send_checked(request, &self.host.url, || "managing keys".into()).await?;
         match self.action {
             Action::Create { .. } => {
                 let created: CreatedKey = response.json().await.context("reading the answer")?;

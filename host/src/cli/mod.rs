@@ -187,11 +187,17 @@ pub(crate) async fn send_checked(
     url: &str,
     doing: impl FnOnce() -> String,
 ) -> anyhow::Result<reqwest::Response> {
+    send_checked_as(request, || format!("asking {url}"), doing).await
+}
+
+/// [`send_checked`], with `sending` the context of a request that could not be sent.
+pub(crate) async fn send_checked_as(
+    request: reqwest::RequestBuilder,
+    sending: impl FnOnce() -> String,
+    doing: impl FnOnce() -> String,
+) -> anyhow::Result<reqwest::Response> {
     use anyhow::Context;
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("asking {url}"))?;
+    let response = request.send().await.with_context(sending)?;
     if response.status().is_success() {
         Ok(response)
     } else {

@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 
 /// List every procedure of a host with its component and WIT signature.
 #[derive(Args)]
@@ -17,16 +17,10 @@ pub(super) struct ProceduresCommand {
 impl ProceduresCommand {
     pub(super) async fn run(self) -> anyhow::Result<()> {
         let url = self.host.at("/procedures");
-        let response = self
-            .host
-            .client()?
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("asking {url}"))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response).await.context("listing procedures"));
-        }
+        let response = send_checked(self.host.client()?.get(&url), &url, || {
+            "listing procedures".into()
+        })
+        .await?;
         let catalogue: crate::api::Catalogue =
             response.json().await.context("reading the answer")?;
         if catalogue.procedures.is_empty() {

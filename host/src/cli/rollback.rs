@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 use super::versions::short_version;
 use crate::api::{ComponentInfo, RollbackRequest};
 
@@ -26,21 +26,11 @@ impl RollbackCommand {
         let url = self
             .host
             .at(&format!("/v1/components/{}/rollback", self.name));
-        let response = self
-            .host
-            .client()?
-            .post(&url)
-            .json(&RollbackRequest {
-                version: self.version.clone(),
-            })
-            .send()
-            .await
-            .with_context(|| format!("asking {url}"))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response)
-                .await
-                .context(format!("rolling {} back", self.name)));
-        }
+        let request = self.host.client()?.post(&url).json(&RollbackRequest {
+            version: self.version.clone(),
+        });
+        let response =
+            send_checked(request, &url, || format!("rolling {} back", self.name)).await?;
         let component: ComponentInfo = response.json().await.context("reading the answer")?;
         println!(
             "{} now runs version {} ({} procedures)",

@@ -3,9 +3,9 @@
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::answer_error;
 use super::client::HostArgs;
 use super::render;
+use super::send_checked;
 use crate::api::{NewTenant, TenantInfo, TenantList};
 
 /// Manage the host's tenants (needs an admin key).
@@ -54,13 +54,7 @@ impl TenantCommand {
                     .json(&crate::api::TenantChange { quotas: change })
             }
         };
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("asking {}", self.host.url))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response).await);
-        }
+        let response = send_checked(request, &self.host.url, || "managing tenants".into()).await?;
         let now = crate::clock::now_ms();
         match self.action {
             Action::Delete { name } => println!("deleted tenant {name}"),

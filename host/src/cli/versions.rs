@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::Args;
 
-use super::answer_error;
 use super::client::HostArgs;
+use super::send_checked;
 use crate::api::VersionList;
 
 /// List the kept versions of a component (what `tsdev rollback` can go back to).
@@ -22,18 +22,10 @@ impl VersionsCommand {
         let url = self
             .host
             .at(&format!("/v1/components/{}/versions", self.name));
-        let response = self
-            .host
-            .client()?
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("asking {url}"))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response)
-                .await
-                .context(format!("listing the versions of {}", self.name)));
-        }
+        let response = send_checked(self.host.client()?.get(&url), &url, || {
+            format!("listing the versions of {}", self.name)
+        })
+        .await?;
         let list: VersionList = response.json().await.context("reading the answer")?;
         for v in list.versions {
             let current = if v.current { "  (current)" } else { "" };

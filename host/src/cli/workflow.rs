@@ -6,9 +6,9 @@ use serde_json::Value;
 
 use crate::api::{ExecutionInfo, ExecutionList, SignalInfo, StartedInfo, StatusEvent, StepInfo};
 
-use super::answer_error;
 use super::client::HostArgs;
 use super::render;
+use super::send_checked;
 
 /// Start, inspect, list and cancel workflow executions on a host.
 #[derive(Args)]
@@ -101,13 +101,7 @@ impl WorkflowCommand {
                     .body(payload.to_string())
             }
         };
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("talking to {base}"))?;
-        if !response.status().is_success() {
-            return Err(answer_error(response).await.context("the host refused"));
-        }
+        let response = send_checked(request, &base, || "the host refused".into()).await?;
         let reading = "reading the answer";
         let now = crate::clock::now_ms();
         match self.action {
@@ -182,14 +176,7 @@ impl WorkflowCommand {
 /// `status …`), or with `json` the event's name and its data as sent.
 async fn follow(client: &reqwest::Client, base: &str, id: &str, json: bool) -> anyhow::Result<()> {
     let url = format!("{base}/v1/executions/{id}/events");
-    let mut response = client
-        .get(&url)
-        .send()
-        .await
-        .with_context(|| format!("talking to {base}"))?;
-    if !response.status().is_success() {
-        return Err(answer_error(response).await.context("the host refused"));
-    }
+    let mut response = send_checked(client.get(&url), &url, || "the host refused".into()).await?;
     let mut buffer = String::new();
     let mut event = String::new();
     while let Some(chunk) = response.chunk().await.context("reading the events")? {
