@@ -45,21 +45,22 @@ async fn schemathesis_finds_no_contract_violation() {
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let bin = python_venv(scratch, "schemathesis", SCHEMATHESIS);
     let config = Path::new(guests::ROOT).join("runtime-tests/schemathesis.toml");
-    // Seed 1, the configuration's, and seed 12, which once found 44 undocumented 429s on
-    // procedure operations (after its random PATCH lowered `fuel_per_minute`).
-    for seed in ["1", "12"] {
-        run_seed(&host, &bin, &config, seed);
+    // Seed 1, the configuration's, in full; then seed 12, which once found 44 undocumented
+    // 429s on procedure operations (after its random PATCH lowered `fuel_per_minute`), with
+    // fewer examples an operation so that CI stays inside its time.
+    for (seed, examples) in [("1", "20"), ("12", "6")] {
+        run_seed(&host, &bin, &config, seed, examples);
     }
 }
 
-fn run_seed(host: &TestHost, bin: &Path, config: &Path, seed: &str) {
+fn run_seed(host: &TestHost, bin: &Path, config: &Path, seed: &str, examples: &str) {
     let run = || {
         let report = tempfile::tempdir().expect("a report directory");
         Command::new(bin.join("st"))
             .arg("--config-file")
             .arg(config)
             .args(["run", &format!("{}/openapi.json", host.url)])
-            .args(["--seed", seed])
+            .args(["--seed", seed, "--max-examples", examples])
             // The admin key: every operation is reachable (401 and 403 have tests of their
             // own). Headers given here replace the configuration's: repeat its Prefer.
             .args(["--header", "Prefer: wait=1"])
